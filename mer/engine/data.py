@@ -1,0 +1,154 @@
+"""A preprocessed cache as a torch Dataset, with augmentation that keeps micro-motion intact.
+
+Cache layout (written by ``mer preprocess``): ``CACHE/settings.json`` and ``CACHE/index.csv`` with columns
+subject, sample, label, emotion, onset, apex, offset, input (relative path of a float16 ``.npy`` of shape
+(4, 282, 231), unnormalised).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from mer.errors import InputError
+
+INDEX_COLUMNS = ("subject", "sample", "label", "input")
+
+
+@dataclass
+class Cache:
+    """An opened cache: its folder, index (one row per sample) and settings."""
+
+    root: Path
+    index: pd.DataFrame
+    settings: dict[str, Any]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.settings["class_names"])
+
+    @property
+    def dataset(self) -> str:
+        return str(self.settings.get("dataset", "unknown"))
+
+    @property
+    def synthetic(self) -> bool:
+        """True when settings say the data are synthetic (``synthetic: true`` or a dataset named synth*)."""
+        return bool(self.settings.get("synthetic", False)) or self.dataset.lower().startswith("synth")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        first = self.root / self.index["input"].iloc[0]
+        return tuple(np.load(first, mmap_mode="r").shape)
+
+
+def open_cache(root: str | Path) -> Cache:
+    """Read and check ``CACHE/settings.json`` and ``CACHE/index.csv``; raise InputError with what is wrong."""
+    root = Path(root)
+    settings_path, index_path = root / "settings.json", root / "index.csv"
+    if not settings_path.is_file() or not index_path.is_file():
+        raise InputError(
+            f"{root} is not a preprocessed cache (needs settings.json and index.csv); "
+            "make one with `mer preprocess`"
+        )
+    settings = json.loads(settings_path.read_text())
+    for key in ("class_names", "mean", "std", "channels"):
+        if key not in settings:
+            raise InputError(f"{settings_path} lacks {key!r}; re-run `mer preprocess`")
+    index = pd.read_csv(index_path, dtype={"subject": str, "sample": str, "label": str, "input": str})
+    missing_cols = [c for c in INDEX_COLUMNS if c not in index.columns]
+    if missing_cols:
+        raise InputError(f"{index_path} lacks columns {missing_cols}; re-run `mer preprocess`")
+    if index.empty:
+        raise InputError(f"{index_path} lists no samples")
+    bad_labels = sorted(set(index["label"]) - set(settings["class_names"]))
+    if bad_labels:
+        raise InputError(
+            f"{index_path} has labels {bad_labels} outside class_names {settings['class_names']}"
+        )
+    missing = [p for p in index["input"] if not (root / p).is_file()]
+    if missing:
+        raise InputError(f"{len(missing)} input files listed in {index_path} are missing, e.g. {missing[:3]}")
+    dup = index.duplicated(["subject", "sample"])
+    if dup.any():
+        raise InputError(f"{index_path} lists these samples twice: {index.loc[dup, 'sample'].tolist()[:5]}")
+    return Cache(root=root, index=index.reset_index(drop=True), settings=settings)
+
+
+def shift_image(x: np.ndarray, dy: int, dx: int, fill: np.ndarray) -> np.ndarray:
+    """Translate (C, H, W) by (dy, dx) pixels, filling uncovered pixels with ``fill[c]`` per channel."""
+    out = np.empty_like(x)
+    out[:] = fill[:, None, None]
+    h, w = x.shape[1:]
+    src_y, dst_y = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
+    src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
+    out[:, dst_y, dst_x] = x[:, src_y, src_x]
+    return out
+
+
+class CacheDataset(Dataset):
+    """Samples of a cache as ``(x, y, i)``: x float32 (C, H, W) normalised, y class index, i row in ``rows``.
+
+    Augmentation (``augment=True``) is a random translation of at most ``max_shift`` pixels, identical for
+    every channel (so flow, strain and the AU mask stay registered), and a horizontal flip that negates the
+    horizontal flow ``u``. Nothing blurs, recolours or crops: those would erase motions of a pixel or two.
+    The random draw of sample ``i`` in epoch ``e`` depends only on (seed, e, i), so results do not depend on
+    worker count or on where a resumed run restarted. The returned ``i`` lets the trainer log exactly which
+    samples each role consumed.
+    """
+
+    def __init__(
+        self,
+        cache: Cache,
+        rows: pd.DataFrame,
+        *,
+        augment: bool = False,
+        max_shift: int = 0,
+        hflip: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.root = cache.root
+        self.rows = rows.reset_index(drop=True)
+        self.class_to_idx = {name: i for i, name in enumerate(cache.class_names)}
+        self.mean = np.asarray(cache.settings["mean"], dtype=np.float32)
+        self.std = np.asarray(cache.settings["std"], dtype=np.float32)
+        channels = list(cache.settings["channels"])
+        self.u_channel = channels.index("u") if "u" in channels else None
+        self.augment, self.max_shift, self.hflip, self.seed = augment, max_shift, hflip, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def sample_ids(self) -> list[str]:
+        return [f"{s}/{n}" for s, n in zip(self.rows["subject"], self.rows["sample"], strict=True)]
+
+    def labels(self) -> np.ndarray:
+        return np.array([self.class_to_idx[c] for c in self.rows["label"]], dtype=np.int64)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        row = self.rows.iloc[i]
+        x = np.load(self.root / row["input"]).astype(np.float32)
+        if x.shape[0] != len(self.mean):
+            raise InputError(f"{row['input']} has {x.shape[0]} channels, settings.json says {len(self.mean)}")
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            if self.hflip and rng.random() < 0.5:
+                x = x[:, :, ::-1].copy()
+                if self.u_channel is not None:
+                    x[self.u_channel] *= -1.0
+            if self.max_shift:
+                dy, dx = rng.integers(-self.max_shift, self.max_shift + 1, size=2)
+                x = shift_image(x, int(dy), int(dx), fill=self.mean)
+        x = (x - self.mean[:, None, None]) / self.std[:, None, None]
+        return torch.from_numpy(np.ascontiguousarray(x)), self.class_to_idx[row["label"]], i
