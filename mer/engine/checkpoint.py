@@ -1,0 +1,211 @@
+"""Checkpoints: safetensors weights with a JSON model card beside them (same stem).
+
+Only safetensors are read: a pickled file (``torch.save``'s .pt/.pth/.ckpt/.bin) can run code when loaded,
+so it is refused. Loading rebuilds the architecture named in the card through timm and checks the card
+against it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from mer.errors import InputError
+
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar")
+REQUIRED_CARD_KEYS = ("architecture", "class_names", "input")
+REQUIRED_INPUT_KEYS = ("modality", "channels", "size", "mean", "std")
+
+
+def code_version() -> dict[str, Any]:
+    """``{"mer": version, "git_commit": sha or None, "git_dirty": bool or None}`` of the running code."""
+    import mer
+
+    out: dict[str, Any] = {"mer": mer.__version__, "git_commit": None, "git_dirty": None}
+    repo = Path(mer.__file__).resolve().parent.parent
+    try:
+        out["git_commit"] = (
+            subprocess.run(
+                ["git", "-C", str(repo), "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
+        status = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+        out["git_dirty"] = bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def card_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def check_card(card: dict[str, Any]) -> None:
+    """Raise InputError when the card lacks what loading and prediction need."""
+    missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
+    missing += [f"input.{k}" for k in REQUIRED_INPUT_KEYS if k not in card.get("input", {})]
+    if missing:
+        raise InputError(f"model card lacks {missing}")
+    size, channels = list(card["input"]["size"]), list(card["input"]["channels"])
+    if len(size) != 3 or size[0] != len(channels):
+        raise InputError(f"model card input size {size} does not match its {len(channels)} channels")
+    for key in ("mean", "std"):
+        if len(card["input"][key]) != len(channels):
+            raise InputError(
+                f"model card input.{key} has {len(card['input'][key])} values for {len(channels)} channels"
+            )
+    if not card["class_names"]:
+        raise InputError("model card lists no class names")
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any], fp16: bool = False) -> Path:
+    """Write ``model``'s weights to ``path`` (.safetensors), ``card`` to the .json beside it; return ``path``.
+
+    ``fp16`` stores floating-point tensors as float16 (half the size; loading casts back to the model dtype).
+    The card gains ``weights`` (file, storage dtype, tensor count) and ``code_version`` when it lacks one.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise InputError(f"checkpoint path must end in .safetensors, got {path.name}")
+    check_card(card)
+    state = {}
+    for name, t in model.state_dict().items():
+        t = t.detach().to("cpu")
+        if fp16 and t.is_floating_point():
+            t = t.to(torch.float16)
+        state[name] = t.contiguous().clone()
+    card = {
+        **card,
+        "weights": {
+            "file": path.name,
+            "storage_dtype": "float16" if fp16 else "float32",
+            "tensors": len(state),
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+        },
+    }
+    card.setdefault("code_version", code_version())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(
+        state,
+        str(tmp),
+        metadata={
+            "format": "pt",
+            "architecture": str(card["architecture"]),
+            "num_classes": str(len(card["class_names"])),
+        },
+    )
+    tmp.replace(path)
+    card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def _refuse_pickle(path: Path) -> None:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise InputError(
+            f"{path.name} is a pickled checkpoint ({path.suffix}); mer loads only .safetensors "
+            "with a JSON card, because loading a pickle can run arbitrary code. Convert it in a "
+            "trusted session with save_checkpoint(model, 'name.safetensors', card)"
+        )
+    with path.open("rb") as fh:
+        head = fh.read(9)
+    # safetensors: 8-byte little-endian header length, then a JSON object
+    if head[:2] == b"PK" or head[:1] == b"\x80" or len(head) < 9 or head[8:9] != b"{":
+        raise InputError(
+            f"{path} is not a safetensors file (it looks like a pickle or zip archive); "
+            "mer loads only .safetensors checkpoints"
+        )
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    cpath = card_path(path)
+    if not cpath.is_file():
+        raise InputError(f"{Path(path).name} has no model card: expected {cpath}")
+    try:
+        card = json.loads(cpath.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"model card {cpath} is not valid JSON: {err}") from None
+    check_card(card)
+    return card
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the card's model, check card and weights agree, load; return ``(model.eval(), card)``.
+
+    Checks: the architecture is registered in timm, the classifier has ``len(class_names)`` outputs, the
+    model accepts the card's input size (for ``mer_*`` models: equals their declared input), and every tensor
+    is present with the right shape (nothing missing, nothing extra). Any failure raises InputError.
+    """
+    import timm
+
+    import mer  # noqa: F401  (registers mer_* in timm)
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} does not exist")
+    _refuse_pickle(path)
+    card = read_card(path)
+    arch, names, size = card["architecture"], list(card["class_names"]), tuple(card["input"]["size"])
+    if not timm.is_model(arch):
+        raise InputError(
+            f"{path.name}: architecture {arch!r} is not a registered model (known mer models: "
+            f"{', '.join(timm.list_models('mer_*')) or 'none'})"
+        )
+    model = timm.create_model(arch, pretrained=False, num_classes=len(names), **card.get("model_kwargs", {}))
+    declared = getattr(model, "pretrained_cfg", {}).get("input_size")
+    if arch.startswith("mer_") and declared is not None and tuple(declared) != size:
+        raise InputError(f"{path.name}: card input size {list(size)} differs from {arch}'s {list(declared)}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except (SafetensorError, OSError) as err:
+        raise InputError(f"{path} cannot be read as safetensors: {err}") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{k} {list(tensors[k].shape)} != {list(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
+    if missing or extra or wrong:
+        raise InputError(
+            f"{path.name} does not match {arch} with {len(names)} classes: "
+            f"missing {missing[:5]}, unexpected {extra[:5]}, wrong shapes {wrong[:5]}"
+        )
+    model.load_state_dict(tensors, strict=True)  # copy_ casts float16 storage back to the model's dtype
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, *size))
+    if tuple(out.shape) != (1, len(names)):
+        raise InputError(
+            f"{path.name}: {arch} gives output {list(out.shape)} for input {list(size)}, "
+            f"expected [1, {len(names)}]"
+        )
+    if isinstance(getattr(model, "pretrained_cfg", None), dict):
+        model.pretrained_cfg = {
+            **model.pretrained_cfg,
+            "label_names": names,
+            "mean": tuple(card["input"]["mean"]),
+            "std": tuple(card["input"]["std"]),
+            "input_size": size,
+        }
+    return model.to(device), card
