@@ -1,0 +1,342 @@
+"""``python -m benchmarks``: ``run`` the suite, count ``complexity``, re-render a ``report``.
+
+    python -m benchmarks run --device cpu|cuda:N [--out DIR] [--models ...] [--batch-sizes 1 64]
+                             [--backends eager compile onnxruntime] [--runs RUN ...] [--quick]
+
+Sections, in order: dense matmul rate, complexity (fvcore), speed, roofline, accuracy (from training runs'
+predictions.csv), end to end (mer.inference.Predictor on a 200-frame clip). Results go to DIR (default
+benchmarks/results/<device-name>/): complexity.csv, speed.csv, matmul.csv, roofline.csv, accuracy.csv,
+e2e.csv, meta.json, report.md and report.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mer.errors import InputError
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUICK_MODELS = ["mer_dbfem_caffm"]
+
+
+@dataclass
+class Plan:
+    """What one ``run`` measures (resolved from the command line and ``--quick``)."""
+
+    device: Any
+    models: list[str]
+    batch_sizes: list[int]
+    backends: list[str]
+    channels_last: bool
+    half: list[str] | None
+    policy: Any
+    matmul_n: int
+    e2e_runs: int
+    e2e_frames: int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="Re-run the paper's Tables 5, 7 and 8 on a chosen device."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="measure and write CSV, Markdown and HTML tables")
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    run.add_argument(
+        "--out", type=Path, default=None, help="output folder (default benchmarks/results/<device-name>)"
+    )
+    run.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="timm model names (default: every registered mer_* model; --quick: mer_dbfem_caffm)",
+    )
+    run.add_argument("--batch-sizes", nargs="+", type=int, default=None, help="default 1 64 (--quick: 1 4)")
+    run.add_argument(
+        "--backends",
+        nargs="+",
+        default=None,
+        help="eager compile jit_freeze onnxruntime (default: all; --quick: eager onnxruntime)",
+    )
+    run.add_argument(
+        "--precisions",
+        nargs="*",
+        default=None,
+        help="reduced precisions for eager/compile (default: fp16 bf16 on CUDA, bf16 on CPUs with "
+        "native bf16; pass none to skip)",
+    )
+    run.add_argument("--no-channels-last", action="store_true", help="skip the channels_last variants")
+    run.add_argument(
+        "--runs",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="training run folders (each with predictions.csv) for the accuracy table",
+    )
+    run.add_argument("--checkpoint", type=Path, default=None, help="checkpoint for the end-to-end section")
+    run.add_argument(
+        "--skip", nargs="+", default=[], choices=["speed", "e2e", "complexity"], help="sections to leave out"
+    )
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few minutes on a laptop CPU: one model, batch 1 and 4, few repeats, no compile",
+    )
+    run.set_defaults(func=run_suite)
+    comp = sub.add_parser("complexity", help="params and GMACs (fvcore) beside the paper", add_help=False)
+    comp.set_defaults(func=None)
+    rep = sub.add_parser("report", help="re-render report.md and report.html from the CSVs in DIR")
+    rep.add_argument("dir", type=Path)
+    rep.set_defaults(func=rerender)
+    return parser
+
+
+def resolve_device(text: str) -> Any:
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise InputError(f"--device {text!r} is not a device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+        device = torch.device("cuda", device.index or 0)
+    elif device.type != "cpu":
+        raise InputError(f"--device {text!r}: only cpu and cuda:N are supported")
+    return device
+
+
+def available_models() -> list[str]:
+    import timm
+
+    import mer  # noqa: F401  (registers mer_* in timm)
+
+    return sorted(timm.list_models("mer_*"))
+
+
+def create_model(name: str) -> tuple[Any, tuple[int, int, int]]:
+    """A model in eval mode and its input size (C, H, W); non-mer timm models get 4 input channels."""
+    import timm
+
+    import mer  # noqa: F401
+
+    if name.startswith("mer_"):
+        model = timm.create_model(name, num_classes=5)
+        size = tuple(model.pretrained_cfg.get("input_size", (4, 282, 231)))
+    else:
+        model = timm.create_model(name, num_classes=5, in_chans=4)
+        size = (4, 282, 231)
+    return model.eval(), size  # type: ignore[return-value]
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    from benchmarks.speed import BACKENDS, TimingPolicy
+
+    device = resolve_device(args.device)
+    known = available_models()
+    models = args.models or ([m for m in QUICK_MODELS if m in known] or known[:1] if args.quick else known)
+    if not models:
+        raise InputError("no mer_* models are registered (is the mer package installed?); pass --models")
+    backends = args.backends or (["eager", "onnxruntime"] if args.quick else list(BACKENDS))
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad:
+        raise InputError(f"unknown backend(s) {bad}; choose from {', '.join(BACKENDS)}")
+    half = None if args.precisions is None else [p for p in args.precisions if p != "none"]
+    if half and any(p not in ("fp16", "bf16") for p in half):
+        raise InputError(f"--precisions takes fp16 and/or bf16 (or none), got {args.precisions}")
+    batch_sizes = args.batch_sizes or ([1, 4] if args.quick else [1, 64])
+    if any(b < 1 for b in batch_sizes):
+        raise InputError(f"--batch-sizes must be positive, got {batch_sizes}")
+    policy = (
+        TimingPolicy(warmup=1, min_repeats=3, max_repeats=10, min_seconds=0.3)
+        if args.quick
+        else TimingPolicy(warmup=3, min_repeats=5, max_repeats=50, min_seconds=3.0)
+    )
+    return Plan(
+        device=device,
+        models=models,
+        batch_sizes=batch_sizes,
+        backends=backends,
+        channels_last=not args.no_channels_last,
+        half=half,
+        policy=policy,
+        matmul_n=2048,
+        e2e_runs=1 if args.quick else 3,
+        e2e_frames=200,
+    )
+
+
+def complexity_section(models: list[str]) -> tuple[pd.DataFrame, str]:
+    """Table 5/7 complexity from benchmarks.complexity, with a ``gmacs`` column for the roofline."""
+    try:
+        from benchmarks.complexity import complexity_table
+    except ImportError as err:
+        return pd.DataFrame(columns=["model", "gmacs"]), f"complexity not available: {err}"
+    df = complexity_table(models=models)
+    if "gmacs" not in df.columns:
+        cols = [
+            c for c in df.columns if "gmac" in c.lower() and "paper" not in c.lower() and "ratio" not in c
+        ]
+        if cols:
+            df["gmacs"] = df[cols[0]]
+    return df, ""
+
+
+def speed_section(plan: Plan, bar: Any, host: dict[str, Any]) -> pd.DataFrame:
+    from benchmarks.speed import OnnxCache, eager_reference, example_batch, measure_variant, variants_for
+
+    variants = variants_for(plan.device, plan.backends, plan.channels_last, plan.half)
+    rows = []
+    for name in plan.models:
+        model, size = create_model(name)
+        onnx = OnnxCache()
+        try:
+            for bs in plan.batch_sizes:
+                reference = eager_reference(model, example_batch(bs, size).to(plan.device), plan.device)
+                for variant in variants:
+                    bar.set_description(f"speed {name} {variant.name} b{bs}")
+                    row = measure_variant(
+                        model,
+                        name,
+                        plan.device,
+                        variant,
+                        bs,
+                        plan.policy,
+                        onnx,
+                        reference=reference,
+                        input_size=size,
+                    )
+                    rows.append({**row, **host})
+                    bar.update(1)
+        finally:
+            onnx.close()
+        del model
+    return pd.DataFrame(rows)
+
+
+def _load_note(before: float, after: float) -> str:
+    cpus = os.cpu_count() or 1
+    worst = max(before, after)
+    if worst > 0.5 * cpus:
+        return (
+            f"measured under load: 1-min load average {before:.1f} at start, {after:.1f} at end on {cpus} "
+            "logical CPUs; compare rows as ratios within this run"
+        )
+    return f"1-min load average {before:.1f} at start, {after:.1f} at end on {cpus} logical CPUs"
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from benchmarks import accuracy, e2e, report, roofline
+    from benchmarks.speed import device_slug, host_metadata, load_average, physical_cores, variants_for
+
+    plan = make_plan(args)
+    if plan.device.type == "cpu":
+        torch.set_num_threads(physical_cores())
+    host = host_metadata(plan.device)
+    out = args.out or RESULTS / device_slug(plan.device)
+    for run in args.runs:  # fail before the long part
+        if not (Path(run) / "predictions.csv").is_file():
+            raise InputError(
+                f"--runs {run}: no predictions.csv there; give training run folders (`mer train`)"
+            )
+    precisions = [
+        "fp32",
+        *(
+            plan.half
+            if plan.half is not None
+            else [v.precision for v in variants_for(plan.device, ["eager"], False) if v.precision != "fp32"]
+        ),
+    ]
+    n_speed = (
+        0
+        if "speed" in args.skip
+        else len(plan.models)
+        * len(plan.batch_sizes)
+        * len(variants_for(plan.device, plan.backends, plan.channels_last, plan.half))
+    )
+    steps = len(precisions) + 1 + n_speed + 1 + 1
+    started, t0, load0 = time.strftime("%Y-%m-%d %H:%M:%S %z"), time.perf_counter(), load_average()
+    tables: dict[str, pd.DataFrame] = {}
+    comp_note = ""
+    with tqdm(total=steps, unit="step", file=sys.stderr) as bar:
+        bar.set_description("matmul rate")
+        tables["matmul"] = roofline.matmul_table(plan.device, precisions, plan.matmul_n)
+        tables["matmul"] = tables["matmul"].assign(**{k: host[k] for k in ("cpu_model", "gpu_name")})
+        bar.update(len(precisions))
+        bar.set_description("complexity (fvcore)")
+        if "complexity" in args.skip:
+            tables["complexity"] = pd.DataFrame(columns=["model", "gmacs"])
+        else:
+            tables["complexity"], comp_note = complexity_section(plan.models)
+        bar.update(1)
+        tables["speed"] = speed_section(plan, bar, host) if "speed" not in args.skip else pd.DataFrame()
+        tables["roofline"] = roofline.roofline_table(tables["speed"], tables["complexity"], tables["matmul"])
+        bar.set_description("accuracy")
+        tables["accuracy"] = accuracy.accuracy_table(args.runs)
+        bar.update(1)
+        bar.set_description("end to end")
+        if "e2e" in args.skip:
+            tables["e2e"] = pd.DataFrame([{"stage": "all", "status": "skipped (--skip e2e)"}])
+        else:
+            tables["e2e"] = e2e.e2e_table(str(plan.device), plan.e2e_runs, args.checkpoint, plan.e2e_frames)
+        bar.update(1)
+    meta = {
+        "device": str(plan.device),
+        "host": host,
+        "started": started,
+        "duration_s": round(time.perf_counter() - t0, 1),
+        "quick": bool(args.quick),
+        "command": "python -m benchmarks " + shlex.join(getattr(args, "argv", [])),
+        "models": plan.models,
+        "batch_sizes": plan.batch_sizes,
+        "backends": plan.backends,
+        "load_note": _load_note(load0, load_average()),
+        "complexity_note": comp_note,
+    }
+    paths = report.write_outputs(out, tables, meta)
+    print(f"wrote {len(paths)} files to {out} (report: {out / 'report.md'}, {out / 'report.html'})")
+    return 0
+
+
+def rerender(args: argparse.Namespace) -> int:
+    from benchmarks import report
+
+    if not (args.dir / "speed.csv").is_file() and not (args.dir / "complexity.csv").is_file():
+        raise InputError(
+            f"{args.dir} holds no benchmark CSVs; run `python -m benchmarks run --out DIR` first"
+        )
+    tables, meta = report.read_outputs(args.dir)
+    report.write_outputs(args.dir, tables, meta)
+    print(f"re-rendered {args.dir / 'report.md'} and {args.dir / 'report.html'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["complexity"]:
+        from benchmarks import complexity
+
+        return int(complexity.main(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
