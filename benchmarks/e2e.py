@@ -29,18 +29,20 @@ def make_clip(frames: int = CLIP_FRAMES, size: tuple[int, int] = CLIP_SIZE, fps:
     from mer.data.clip import Clip
 
     h, w = size
-    face = data.astronaut()  # 512 x 512 RGB, face in the upper middle
-    scale = h / face.shape[0]
-    face = cv2.resize(face, (round(face.shape[1] * scale), h), interpolation=cv2.INTER_AREA)
+    top, left, side = 0, 75, 300  # a square around the astronaut's head in the 512 x 512 photo (pixels)
+    face = data.astronaut()[top : top + side, left : left + side]
+    scale = h / side
+    face = cv2.resize(face, (h, h), interpolation=cv2.INTER_CUBIC)
     canvas = np.full((h, w, 3), 90, np.uint8)
-    x0 = (w - face.shape[1]) // 2
-    canvas[:, x0 : x0 + face.shape[1]] = face
+    x0 = (w - h) // 2
+    canvas[:, x0 : x0 + h] = face
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    # mouth corners of the astronaut photo, scaled into the canvas (pixels); a Gaussian lift-and-spread
-    bumps = [((x0 + 205 * scale, 238 * scale), (-1.0, -1.0)), ((x0 + 265 * scale, 238 * scale), (1.0, -1.0))]
+    # mouth corners at (200, 145) and (248, 145) in the photo: lifted up and outwards by a Gaussian bump
+    corners = [((200, 145), (-1.0, -1.0)), ((248, 145), (1.0, -1.0))]
+    bumps = [((x0 + (x - left) * scale, (y - top) * scale), d) for (x, y), d in corners]
     field_x, field_y = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
     for (cx, cy), (dx, dy) in bumps:
-        g = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (12 * scale) ** 2))
+        g = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (8 * scale) ** 2))
         field_x += dx * g
         field_y += dy * g
     onset, apex, offset = (round(frames * f) for f in (0.2, 0.45, 0.7))
@@ -48,12 +50,12 @@ def make_clip(frames: int = CLIP_FRAMES, size: tuple[int, int] = CLIP_SIZE, fps:
     course = np.clip(
         np.where(t <= apex, (t - onset) / max(apex - onset, 1), (offset - t) / max(offset - apex, 1)), 0, 1
     )
-    course = 0.5 - 0.5 * np.cos(np.pi * course)  # smooth rise and fall
+    course = (0.5 - 0.5 * np.cos(np.pi * course)).astype(np.float32)  # smooth rise and fall
     out = [
         cv2.remap(
             canvas,
-            xx - a * 2.0 * field_x,
-            yy - a * 2.0 * field_y,
+            xx - np.float32(2 * a) * field_x,
+            yy - np.float32(2 * a) * field_y,
             cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REFLECT,
         )

@@ -242,16 +242,16 @@ def run_suite(args: argparse.Namespace) -> int:
     from benchmarks import accuracy, e2e, report, roofline
     from benchmarks.speed import device_slug, host_metadata, load_average, physical_cores, variants_for
 
-    plan = make_plan(args)
-    if plan.device.type == "cpu":
-        torch.set_num_threads(physical_cores())
-    host = host_metadata(plan.device)
-    out = args.out or RESULTS / device_slug(plan.device)
     for run in args.runs:  # fail before the long part
         if not (Path(run) / "predictions.csv").is_file():
             raise InputError(
                 f"--runs {run}: no predictions.csv there; give training run folders (`mer train`)"
             )
+    plan = make_plan(args)
+    if plan.device.type == "cpu":
+        torch.set_num_threads(physical_cores())
+    host = host_metadata(plan.device)
+    out = args.out or RESULTS / device_slug(plan.device)
     precisions = [
         "fp32",
         *(
