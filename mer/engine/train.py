@@ -1,0 +1,634 @@
+"""Training runs: one model per (seed, fold), resumable at epoch ends, merged into ``predictions.csv``.
+
+Run folder::
+
+    RUN/config.json              resolved TrainConfig + cache path (a restart must resolve to the same)
+    RUN/run.json                 the plan: folds (train/val/test subjects), seeds, class names, data source
+    RUN/folds/seedS/foldKK/      state.safetensors (resume), best.safetensors (validation pick),
+                                 history.json, reads.json (which samples each role read), audit.csv,
+                                 predictions.csv, done.json
+    RUN/predictions.csv          all folds and seeds: the single source of truth
+    RUN/audit.csv                per-epoch test predictions, for the leakage audit only
+    RUN/metrics.json             computed from the two CSVs
+
+The test subjects of a fold are read for two things only: the final predictions, and the audit (per-epoch
+predictions that no decision reads). Selection uses ``val_subjects`` drawn from the training subjects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+from torch.utils.data import DataLoader
+
+from mer.engine.checkpoint import code_version, load_checkpoint, save_checkpoint
+from mer.engine.config import TrainConfig, config_from_dict
+from mer.engine.data import Cache, CacheDataset, open_cache
+from mer.engine.loso import Fold, make_folds
+from mer.engine.metrics import classification_metrics, read_predictions, run_metrics
+from mer.errors import InputError
+
+STOP_ENV = "MER_STOP_AFTER_EPOCHS"  # test hook: behave as if killed right after this epoch finished
+
+
+class TrainingStopped(RuntimeError):
+    """Raised when ``MER_STOP_AFTER_EPOCHS`` asks the run to stop (simulates a kill; rerun to resume)."""
+
+
+def _derived_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+    return torch.device(device)
+
+
+def fold_dir(run: Path, seed: int, fold: int) -> Path:
+    return Path(run) / "folds" / f"seed{seed}" / f"fold{fold:02d}"
+
+
+# ---------------------------------------------------------------------------------------------- the plan
+def data_source(cache: Cache) -> dict[str, Any]:
+    return {
+        "dataset": cache.dataset,
+        "synthetic": cache.synthetic,
+        "cache": str(cache.root.resolve()),
+        "modality": cache.settings.get("modality"),
+        "label_set": cache.settings.get("label_set"),
+    }
+
+
+def prepare_run(cfg: TrainConfig, data: str | Path, out: str | Path) -> tuple[Cache, dict[str, Any]]:
+    """Open the cache, write (or check) ``RUN/config.json`` and ``RUN/run.json``; return cache and plan."""
+    cache = open_cache(data)
+    out = Path(out)
+    config = {"data": str(Path(data).resolve()), "train": cfg.to_dict()}
+    cfg_path = out / "config.json"
+    if cfg_path.is_file():
+        old = json.loads(cfg_path.read_text())
+        if old != config:
+            diff = sorted(
+                k
+                for k in set(old["train"]) | set(config["train"])
+                if old["train"].get(k) != config["train"].get(k)
+            )
+            if old.get("data") != config["data"]:
+                diff.append("data")
+            raise InputError(
+                f"{out} holds a run with different settings ({', '.join(diff)}); rerun with the "
+                "same command to resume it, or choose a new --out"
+            )
+    folds = make_folds(
+        cache.index["subject"].tolist(),
+        cfg.protocol,
+        holdout_subjects=cfg.holdout_subjects,
+        val_subjects=cfg.val_subjects,
+        split_seed=cfg.split_seed,
+    )
+    plan = {
+        "protocol": cfg.protocol,
+        "seeds": list(cfg.seeds),
+        "folds": [f.to_dict() for f in folds],
+        "class_names": cache.class_names,
+        "data_source": data_source(cache),
+        "input_shape": list(cache.input_shape),
+        "cache_settings": cache.settings,
+        "selection": (
+            f"best validation {cfg.select_metric} on {cfg.val_subjects} training subject(s) per fold"
+            if cfg.val_subjects
+            else "fixed schedule: the model after the final epoch"
+        ),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if not cfg_path.is_file():
+        cfg_path.write_text(json.dumps(config, indent=2) + "\n")
+        (out / "run.json").write_text(json.dumps({**plan, "code_version": code_version()}, indent=2) + "\n")
+    return cache, plan
+
+
+# -------------------------------------------------------------------------------------------- model and state
+def build_model(cfg: TrainConfig, num_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
+    import timm
+
+    import mer  # noqa: F401  (registers mer_* in timm)
+
+    if not timm.is_model(cfg.model):
+        raise InputError(f"unknown model {cfg.model!r}; mer models: {', '.join(timm.list_models('mer_*'))}")
+    model = timm.create_model(cfg.model, pretrained=False, num_classes=num_classes, **cfg.model_kwargs)
+    declared = getattr(model, "pretrained_cfg", {}).get("input_size")
+    if cfg.model.startswith("mer_") and declared is not None and tuple(declared) != tuple(input_shape):
+        raise InputError(f"{cfg.model} expects input {list(declared)}, the cache holds {list(input_shape)}")
+    return model
+
+
+def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def _split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Replace tensors in a nested dict/list by ``{"__tensor__": key}`` and collect them in ``tensors``."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().to("cpu").contiguous().clone()
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        return {str(k): _split_tensors(v, f"{prefix}.{k}", tensors) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    return obj
+
+
+def _join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {"__tensor__"}:
+            return tensors[obj["__tensor__"]]
+        return {k: _join_tensors(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join_tensors(v, tensors) for v in obj]
+    return obj
+
+
+def _optimizer_state_from_json(state: dict) -> dict:
+    # JSON turned the integer parameter ids of optimizer.state into strings
+    return {"state": {int(k): v for k, v in state["state"].items()}, "param_groups": state["param_groups"]}
+
+
+def save_state(path: Path, model: nn.Module, extra: dict[str, Any]) -> None:
+    """Atomically write model weights + optimizer tensors (safetensors), everything else as JSON metadata."""
+    tensors = {f"model.{k}": v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    meta = _split_tensors(extra, "extra", tensors)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"state": json.dumps(meta)})
+    tmp.replace(path)
+
+
+def load_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    with safe_open(str(path), framework="pt") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        meta = json.loads(fh.metadata()["state"])
+    model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    return model_state, _join_tensors(meta, tensors)
+
+
+# ------------------------------------------------------------------------------------------------- loops
+def _autocast(device: torch.device, amp: bool):
+    if not amp:
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, dataset: CacheDataset, device: torch.device, batch_size: int, amp: bool = False
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Softmax probabilities (N, C) in dataset order, labels (N,), mean cross-entropy.
+
+    Leaves the model in train mode if it was; draws nothing from the global RNG."""
+    was_training = model.training
+    model.eval()
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator().manual_seed(0)
+    )
+    probs, labels, loss_sum = [], [], 0.0
+    for x, y, _ in loader:
+        with _autocast(device, amp):
+            logits = model(x.to(device))
+        logits = logits.float()
+        loss_sum += float(nn.functional.cross_entropy(logits, y.to(device), reduction="sum"))
+        probs.append(torch.softmax(logits, dim=1).cpu().numpy())
+        labels.append(y.numpy())
+    model.train(was_training)
+    n = max(1, len(dataset))
+    return np.concatenate(probs), np.concatenate(labels), loss_sum / n
+
+
+def prediction_frame(
+    ds: CacheDataset,
+    probs: np.ndarray,
+    class_names: list[str],
+    fold: int,
+    seed: int,
+    epoch: int | None = None,
+) -> pd.DataFrame:
+    pred = probs.argmax(1)
+    df = pd.DataFrame(
+        {
+            "fold": fold,
+            "seed": seed,
+            "subject": ds.rows["subject"].values,
+            "sample": ds.rows["sample"].values,
+            "y_true": ds.rows["label"].values,
+            "y_pred": [class_names[i] for i in pred],
+        }
+    )
+    if epoch is not None:
+        df.insert(2, "epoch", epoch)
+    for i, name in enumerate(class_names):
+        df[f"prob_{name}"] = probs[:, i]
+    return df
+
+
+def class_weight_tensor(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights n / (C_present * n_c); 0 for classes absent from training."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(num_classes)
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def _score(metric: str, probs: np.ndarray, labels: np.ndarray, loss: float, class_names: list[str]) -> float:
+    if metric == "loss":
+        return -loss
+    m = classification_metrics(
+        [class_names[i] for i in labels], [class_names[i] for i in probs.argmax(1)], class_names
+    )
+    return m[metric]
+
+
+# ------------------------------------------------------------------------------------------------- one fold
+def train_fold(
+    cfg: TrainConfig,
+    cache: Cache,
+    fold: Fold,
+    seed: int,
+    run: str | Path,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Train (or resume, or skip if done) one (seed, fold); write its outputs in its folder; return it."""
+    from tqdm.auto import tqdm
+
+    device = torch.device(device)
+    out = fold_dir(Path(run), seed, fold.index)
+    if (out / "done.json").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    names, idx = cache.class_names, cache.index
+    rows = {
+        role: idx[idx["subject"].isin(subs)]
+        for role, subs in (
+            ("train", fold.train_subjects),
+            ("val", fold.val_subjects),
+            ("test", fold.test_subjects),
+        )
+    }
+    if rows["train"].empty or rows["test"].empty:
+        raise InputError(f"fold {fold.index} has no training or no test samples")
+    train_ds = CacheDataset(
+        cache, rows["train"], augment=cfg.augment, max_shift=cfg.max_shift, hflip=cfg.hflip, seed=seed
+    )
+    val_ds = CacheDataset(cache, rows["val"]) if len(rows["val"]) else None
+    test_ds = CacheDataset(cache, rows["test"])
+
+    torch.manual_seed(seed)
+    model = build_model(cfg, len(names), cache.input_shape).to(device)
+    optimizer = build_optimizer(cfg, model)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    use_scaler = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    weight = class_weight_tensor(train_ds.labels(), len(names)).to(device) if cfg.class_weights else None
+    criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+
+    state_path, best_path, audit_path = out / "state.safetensors", out / "best.safetensors", out / "audit.csv"
+    done_epochs, history, best, stopped_early = 0, [], {"epoch": 0, "score": -math.inf}, False
+    reads: dict[str, list[str]] = {"train": [], "val": [], "audit": [], "test": []}
+    if state_path.is_file():
+        model_state, extra = load_state(state_path)
+        model.load_state_dict(model_state)
+        optimizer.load_state_dict(_optimizer_state_from_json(extra["optimizer"]))
+        scheduler.load_state_dict(extra["scheduler"])
+        if extra.get("scaler"):
+            scaler.load_state_dict(extra["scaler"])
+        done_epochs, history, best, reads = extra["epoch"], extra["history"], extra["best"], extra["reads"]
+        stopped_early = extra["stopped_early"]
+    seen = {role: set(v) for role, v in reads.items()}
+    if audit_path.is_file():  # drop audit rows of epochs after the last saved state (they will be redone)
+        audit = pd.read_csv(audit_path, dtype={"subject": str, "sample": str})
+        audit[audit["epoch"] <= done_epochs].to_csv(audit_path, index=False)
+
+    def log_reads(role: str, ds: CacheDataset, indices) -> None:
+        ids = ds.sample_ids()
+        seen[role].update(ids[int(i)] for i in indices)
+
+    stop_after = int(os.environ.get(STOP_ENV, "0") or 0)
+    desc = f"seed {seed} fold {fold.index} (test {','.join(fold.test_subjects)})"
+    bar = tqdm(total=cfg.epochs, initial=done_epochs, desc=desc, disable=not progress, leave=False)
+    model.train()
+    epoch = done_epochs
+    for epoch in range(done_epochs + 1, 0 if stopped_early else cfg.epochs + 1):
+        t0 = time.perf_counter()
+        torch.manual_seed(_derived_seed(seed, epoch))  # dropout etc.: depends on (seed, epoch) only
+        train_ds.set_epoch(epoch)
+        loader = DataLoader(
+            train_ds,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            num_workers=cfg.num_workers,
+            generator=torch.Generator().manual_seed(_derived_seed(seed, epoch, 1)),
+            pin_memory=device.type == "cuda",
+        )
+        loss_sum, correct, count = 0.0, 0, 0
+        for x, y, i in loader:
+            log_reads("train", train_ds, i)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            with _autocast(device, cfg.amp):
+                logits = model(x)
+                loss = criterion(logits.float(), y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            count += len(y)
+            bar.set_postfix(loss=f"{loss_sum / count:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "lr": scheduler.get_last_lr()[0],
+            "train_loss": loss_sum / count,
+            "train_accuracy": correct / count,
+        }
+        scheduler.step()
+        if val_ds is not None:
+            probs, labels, vloss = predict(model, val_ds, device, cfg.batch_size, cfg.amp)
+            log_reads("val", val_ds, range(len(val_ds)))
+            score = _score(cfg.select_metric, probs, labels, vloss, names)
+            record.update(val_loss=vloss, val_score=score)
+            if score > best["score"]:
+                best = {"epoch": epoch, "score": score}
+                save_state(best_path, model, {"epoch": epoch})
+            stopped_early = bool(cfg.patience) and epoch - best["epoch"] >= cfg.patience
+        last = epoch == cfg.epochs or stopped_early
+        if last or (cfg.audit_every and epoch % cfg.audit_every == 0):
+            probs, _, _ = predict(model, test_ds, device, cfg.batch_size, cfg.amp)
+            log_reads("audit", test_ds, range(len(test_ds)))
+            frame = prediction_frame(test_ds, probs, names, fold.index, seed, epoch=epoch)
+            frame.to_csv(audit_path, mode="a", header=not audit_path.is_file(), index=False)
+        record["seconds"] = time.perf_counter() - t0
+        history.append(record)
+        bar.update(1)
+        if last or epoch % cfg.checkpoint_every == 0:
+            reads = {role: sorted(v) for role, v in seen.items()}
+            save_state(
+                state_path,
+                model,
+                {
+                    "epoch": epoch,
+                    "history": history,
+                    "best": best,
+                    "reads": reads,
+                    "stopped_early": stopped_early,
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict() if use_scaler else None,
+                },
+            )
+        if last:
+            break
+        if stop_after and epoch >= stop_after:
+            bar.close()
+            raise TrainingStopped(
+                f"stopped after epoch {epoch} ({STOP_ENV}={stop_after}); run the same command again to resume"
+            )
+    bar.close()
+
+    if val_ds is not None:  # the validation pick; the test subject had no say in it
+        model.load_state_dict(load_state(best_path)[0])
+        probs, _, _ = predict(model, test_ds, device, cfg.batch_size, cfg.amp)
+    else:  # the final epoch's audit predictions are the final model's predictions
+        last_audit = pd.read_csv(audit_path, dtype={"subject": str, "sample": str})
+        last_audit = last_audit[last_audit["epoch"] == epoch]
+        probs = last_audit[[f"prob_{n}" for n in names]].to_numpy()
+        assert list(last_audit["sample"]) == list(test_ds.rows["sample"])
+    log_reads("test", test_ds, range(len(test_ds)))
+    prediction_frame(test_ds, probs, names, fold.index, seed).to_csv(out / "predictions.csv", index=False)
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    (out / "reads.json").write_text(
+        json.dumps({role: sorted(v) for role, v in seen.items()}, indent=1) + "\n"
+    )
+    if cfg.save_fold_models or cfg.protocol == "holdout":
+        fold_metrics = classification_metrics(
+            test_ds.rows["label"], [names[i] for i in probs.argmax(1)], names
+        )
+        card = make_card(
+            cfg,
+            cache,
+            fold,
+            seed,
+            fold_metrics,
+            epochs_run=epoch,
+            selected_epoch=best["epoch"] if val_ds is not None else epoch,
+        )
+        save_checkpoint(model, out / "model.safetensors", card)
+    (out / "done.json").write_text(
+        json.dumps(
+            {
+                "seed": seed,
+                "fold": fold.to_dict(),
+                "epochs_run": epoch,
+                "stopped_early": stopped_early,
+                "selected_epoch": best["epoch"] if val_ds is not None else epoch,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    state_path.unlink(missing_ok=True)
+    best_path.unlink(missing_ok=True)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- cards
+def make_card(
+    cfg: TrainConfig,
+    cache: Cache,
+    fold: Fold,
+    seed: int,
+    metrics: dict[str, Any],
+    *,
+    epochs_run: int,
+    selected_epoch: int,
+) -> dict[str, Any]:
+    """A model card for the model trained on ``fold`` with ``seed`` (see mer.engine.checkpoint)."""
+    s = cache.settings
+    source = (
+        f"{cache.dataset} ({'synthetic' if cache.synthetic else 'real'}), held-out subjects "
+        f"{', '.join(fold.test_subjects)}"
+    )
+    if cache.synthetic:
+        note = (
+            "Trained on synthetic micro-expressions made by `mer synth`, not on real faces. Its figures are "
+            "on synthetic subjects it never saw and say nothing about accuracy on real people; use it to try "
+            "the pipeline, not to read emotions."
+        )
+    else:
+        note = (
+            f"Trained on {cache.dataset} with the {cfg.protocol} protocol; figures are on subjects it never "
+            "saw during training. Research use only; the dataset's licence applies to this model."
+        )
+    return {
+        "architecture": cfg.model,
+        "model_kwargs": cfg.model_kwargs,
+        "class_names": cache.class_names,
+        "input": {
+            "modality": s.get("modality", "flow"),
+            "channels": list(s["channels"]),
+            "size": list(cache.input_shape),
+            "mean": list(s["mean"]),
+            "std": list(s["std"]),
+        },
+        "preprocessing": {k: v for k, v in s.items() if k not in ("class_names", "mean", "std", "channels")},
+        "dataset": cache.dataset,
+        "synthetic": cache.synthetic,
+        "protocol": {
+            "name": cfg.protocol,
+            "train_subjects": list(fold.train_subjects),
+            "val_subjects": list(fold.val_subjects),
+            "test_subjects": list(fold.test_subjects),
+            "selection": f"validation {cfg.select_metric}, epoch {selected_epoch}"
+            if fold.val_subjects
+            else f"final epoch ({epochs_run})",
+        },
+        "metrics": {
+            **{k: metrics[k] for k in ("accuracy", "uf1", "uar", "macro_precision", "macro_recall", "n")},
+            "data_source": source,
+        },
+        "training": {**cfg.to_dict(), "seed": seed, "epochs_run": epochs_run},
+        "code_version": code_version(),
+        "note": note,
+    }
+
+
+# ------------------------------------------------------------------------------------------------- whole runs
+def evaluate_run(path: str | Path, write: bool = True) -> dict[str, Any]:
+    """Recompute metrics.json from ``RUN/predictions.csv`` (and ``RUN/audit.csv`` for the audit).
+
+    ``path`` is a run folder or a predictions CSV. The data source is read from ``run.json`` beside it.
+    """
+    path = Path(path)
+    pred_path = path / "predictions.csv" if path.is_dir() else path
+    root = pred_path.parent
+    preds = read_predictions(pred_path)
+    audit_path = root / "audit.csv"
+    audit = (
+        pd.read_csv(audit_path, dtype={"subject": str, "sample": str, "y_true": str, "y_pred": str})
+        if audit_path.is_file()
+        else None
+    )
+    source = (
+        json.loads((root / "run.json").read_text())["data_source"] if (root / "run.json").is_file() else None
+    )
+    metrics = run_metrics(preds, audit, source)
+    if (root / "run.json").is_file():
+        plan = json.loads((root / "run.json").read_text())
+        metrics["protocol"] = plan["protocol"]
+        metrics["selection"] = plan["selection"]
+        if plan["protocol"] == "holdout":
+            metrics["held_out_subjects"] = plan["folds"][0]["test_subjects"]
+    if write:
+        tmp = root / "metrics.json.tmp"
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        tmp.replace(root / "metrics.json")
+    return metrics
+
+
+def merge_run(run: str | Path) -> dict[str, Any]:
+    """Join every (seed, fold) output into ``RUN/predictions.csv`` and ``RUN/audit.csv``; write metrics."""
+    run = Path(run)
+    if not (run / "run.json").is_file():
+        raise InputError(f"{run} is not a training run folder (no run.json)")
+    plan = json.loads((run / "run.json").read_text())
+    folds = [Fold.from_dict(f) for f in plan["folds"]]
+    missing = [
+        f"seed {s} fold {f.index}"
+        for s in plan["seeds"]
+        for f in folds
+        if not (fold_dir(run, s, f.index) / "done.json").is_file()
+    ]
+    if missing:
+        raise InputError(
+            f"{len(missing)} fold(s) not finished: {', '.join(missing[:10])}; train them "
+            "(`mer train ... --fold K`) and merge again"
+        )
+    dirs = [fold_dir(run, s, f.index) for s in plan["seeds"] for f in folds]
+    dtypes = {"subject": str, "sample": str, "y_true": str, "y_pred": str}
+    preds = pd.concat([pd.read_csv(d / "predictions.csv", dtype=dtypes) for d in dirs], ignore_index=True)
+    preds.to_csv(run / "predictions.csv", index=False)
+    audits = [pd.read_csv(d / "audit.csv", dtype=dtypes) for d in dirs if (d / "audit.csv").is_file()]
+    if audits:
+        pd.concat(audits, ignore_index=True).to_csv(run / "audit.csv", index=False)
+    return evaluate_run(run)
+
+
+def export_model(run: str | Path, path: str | Path, fp16: bool = True) -> Path:
+    """Save the holdout model of the run's first seed to ``path`` with its card (fp16 storage by default)."""
+    run = Path(run)
+    plan = json.loads((run / "run.json").read_text())
+    if plan["protocol"] != "holdout":
+        raise InputError("--export needs --protocol holdout (a LOSO run has one model per subject)")
+    seed = plan["seeds"][0]
+    model, card = load_checkpoint(fold_dir(run, seed, 0) / "model.safetensors")
+    if len(plan["seeds"]) > 1:
+        card["note"] += (
+            f" Exported model: seed {seed} of {plan['seeds']}; the run's metrics.json has all seeds."
+        )
+    return save_checkpoint(model, path, card, fp16=fp16)
+
+
+def train_run(
+    cfg: TrainConfig,
+    data: str | Path,
+    out: str | Path,
+    *,
+    folds: list[int] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    export: str | Path | None = None,
+) -> dict[str, Any] | None:
+    """Train every (seed, fold) not yet done (or only ``folds``); merge and return metrics when all are done.
+
+    With ``folds`` given (``--fold K``), only those folds run and nothing is merged (``mer merge RUN`` joins
+    them).
+    """
+    dev = resolve_device(device)
+    cache, plan = prepare_run(cfg, data, out)
+    all_folds = [Fold.from_dict(f) for f in plan["folds"]]
+    if folds is not None:
+        bad = [k for k in folds if not 0 <= k < len(all_folds)]
+        if bad:
+            raise InputError(f"fold {bad} out of range: this run has folds 0..{len(all_folds) - 1}")
+    chosen = all_folds if folds is None else [all_folds[k] for k in folds]
+    for seed in cfg.seeds:
+        for fold in chosen:
+            train_fold(cfg, cache, fold, seed, out, device=dev, progress=progress)
+    if folds is not None:
+        return None
+    metrics = merge_run(out)
+    if export is not None:
+        export_model(out, export)
+    return metrics
+
+
+def run_config(run: str | Path) -> TrainConfig:
+    """The TrainConfig a run was made with."""
+    return config_from_dict(json.loads((Path(run) / "config.json").read_text())["train"])
