@@ -1,0 +1,425 @@
+"""A clip in, an explained answer out: the Predictor and the ``mer predict`` command.
+
+read clip -> find the face and its 68 landmarks on one frame -> one similarity transform for every frame ->
+282 x 231 crops -> motion curve in the AU regions -> onset and apex (spotted, or given) -> model input
+(onset->apex optical flow or the apex frame, plus the AU-region mask) -> model -> softmax over the card's
+class names -> Grad-CAM per branch and the fusion's CBAM maps -> overlays on the apex frame.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mer.data.clip import MAX_FRAMES, MAX_SIDE, Clip, read_clip
+from mer.errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mer_dbfem_caffm_synth.safetensors"
+STAGES = ("read", "align", "spot", "input", "model", "gradcam", "overlays")
+
+
+@dataclass
+class Prediction:
+    """The answer for one clip, with everything needed to show how it was reached.
+
+    label: the most probable class; probabilities: class name -> probability (sums to 1), in the card's order.
+    onset, apex: frame indices into the clip as read (counting from 0); fps: the clip's frame rate.
+    motion_curve: (N,) motion of the AU regions per frame (arbitrary units).
+    spotting_note: how onset/apex were found.
+    frames: (N, 282, 231, 3) uint8 RGB aligned face crops.
+    model_input: (4, 282, 231) float32 unnormalised model input.
+    gradcam: branch ("global", "local") -> (282, 231) float32 in [0, 1] for the predicted class.
+    cbam: fusion CBAM name -> (282, 231) float32 spatial attention in [0, 1].
+    cbam_channel: name -> (C,) channel attention in [0, 1].
+    overlays: caption -> RGB uint8 (282, 231, 3) heat map on the aligned apex frame.
+    flow_rgb: (282, 231, 3) uint8 onset->apex optical flow (hue = direction, brightness = magnitude).
+    timings: stage -> seconds (read, align, spot, input, model, gradcam, overlays, total).
+    notes: what the user should know (downscaled, limited, assumed fps, several faces, ...).
+    card: the checkpoint's model card; checkpoint: its path; source: the clip's path.
+    """
+
+    label: str
+    probabilities: dict[str, float]
+    onset: int
+    apex: int
+    fps: float
+    motion_curve: np.ndarray
+    spotting_note: str
+    frames: np.ndarray
+    model_input: np.ndarray
+    gradcam: dict[str, np.ndarray]
+    cbam: dict[str, np.ndarray]
+    overlays: dict[str, np.ndarray]
+    flow_rgb: np.ndarray
+    timings: dict[str, float]
+    notes: list[str]
+    card: dict[str, Any]
+    cbam_channel: dict[str, np.ndarray] = field(default_factory=dict)
+    checkpoint: str | None = None
+    source: str = ""
+    onset_apex_given: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: label, probabilities, onset, apex, fps, timings, notes, checkpoint provenance."""
+        card = self.card
+        metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
+        return {
+            "label": self.label,
+            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
+            "onset": int(self.onset),
+            "apex": int(self.apex),
+            "onset_apex": "given" if self.onset_apex_given else "spotted",
+            "spotting_note": self.spotting_note,
+            "fps": float(self.fps),
+            "frames": int(len(self.frames)),
+            "source": self.source,
+            "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+            "checkpoint": {
+                "path": self.checkpoint,
+                "architecture": card.get("architecture"),
+                "class_names": list(card.get("class_names", [])),
+                "modality": card.get("input", {}).get("modality"),
+                "dataset": card.get("dataset"),
+                "protocol": card.get("protocol"),
+                "data_source": metrics.get("data_source"),
+                "synthetic": card.get("synthetic"),
+                "note": card.get("note"),
+                "code_version": card.get("code_version"),
+            },
+        }
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+class Predictor:
+    """Loads a model once and turns clips into :class:`Prediction` objects.
+
+    >>> predictor = Predictor.from_checkpoint()           # the shipped demo checkpoint
+    >>> pred = predictor("clip.mp4")                      # or a Clip from mer.data.clip.read_clip
+    >>> pred.label, pred.probabilities, pred.apex
+
+    Calls are serialised by a lock (the explanation hooks live on the shared model).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        card: dict[str, Any],
+        checkpoint: str | Path | None = None,
+        device: str = "cpu",
+        max_frames: int = MAX_FRAMES,
+        max_side: int = MAX_SIDE,
+    ) -> None:
+        import torch
+
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        for p in self.model.parameters():  # inference only; Grad-CAM needs activation gradients, not weights'
+            p.requires_grad_(False)
+        self.card = dict(card)
+        self.checkpoint = str(checkpoint) if checkpoint is not None else None
+        self.max_frames = max_frames
+        self.max_side = max_side
+        spec = self.card["input"]
+        self.class_names: list[str] = [str(c) for c in self.card["class_names"]]
+        self.modality: str = str(spec["modality"])
+        self.mean = np.asarray(spec["mean"], dtype=np.float32)
+        self.std = np.asarray(spec["std"], dtype=np.float32)
+        prep = self.card.get("preprocessing")
+        self.flow: str = str(prep.get("flow", "tvl1")) if isinstance(prep, dict) else "tvl1"
+        self._lock = threading.Lock()
+        self._aligner = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu", **kwargs: Any) -> Predictor:
+        """Load a .safetensors checkpoint and its card (default: :data:`DEFAULT_CHECKPOINT`).
+
+        Raises InputError when the file is missing, is not safetensors (pickles are refused), or does not
+        match its card.
+        """
+        from mer.engine.checkpoint import load_checkpoint
+
+        path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+        if not path.is_file():
+            if path == DEFAULT_CHECKPOINT:
+                raise InputError(
+                    f"the demo checkpoint {path} is not there yet; train one (see the README) or pass "
+                    "--checkpoint FILE.safetensors"
+                )
+            raise InputError(f"checkpoint '{path}' does not exist; give a .safetensors checkpoint")
+        try:
+            model, card = load_checkpoint(path, device=device)
+        except InputError:
+            raise
+        except Exception as err:  # a damaged file must reach the user as one plain line, not a traceback
+            raise InputError(f"checkpoint '{path.name}' could not be loaded: {err}") from None
+        return cls(model, card, checkpoint=path, device=device, **kwargs)
+
+    # -------------------------------------------------------------------------------------------- the flow
+
+    def __call__(
+        self,
+        clip: Clip | str | Path,
+        onset: int | None = None,
+        apex: int | None = None,
+        explain: bool = True,
+        fps: float | None = None,
+    ) -> Prediction:
+        """Predict the micro-expression of one clip.
+
+        Args:
+            clip: a :class:`Clip`, or the path of a video, a folder of frames or a zip of frames.
+            onset, apex: frame indices (from 0) of the start and the peak of the movement; both or neither.
+                Without them they are spotted on the motion curve.
+            explain: False skips Grad-CAM (the forward runs under inference_mode; CBAM maps are still kept).
+            fps: frame rate when ``clip`` is a path (overrides the container; folders default to 30).
+        """
+        with self._lock:
+            return self._predict(clip, onset, apex, explain, fps)
+
+    def _predict(self, clip, onset, apex, explain, fps) -> Prediction:
+        import cv2
+        import torch
+
+        from mer.data import face, inputs, motion
+        from mer.explain import explain as run_explain
+        from mer.explain import overlays as make_overlays
+
+        timings: dict[str, float] = {}
+        t_start = tick = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal tick
+            now = time.perf_counter()
+            timings[stage] = now - tick
+            tick = now
+
+        if (onset is None) != (apex is None):
+            raise InputError("give both the onset and the apex (counted from 0), or neither to spot them")
+        if not isinstance(clip, Clip):
+            clip = read_clip(clip, max_frames=self.max_frames, max_side=self.max_side, fps=fps)
+            lap("read")
+        n = len(clip.frames)
+        given = onset is not None
+        if given:
+            onset, apex = _check_onset_apex(onset, apex, clip)
+
+        if self._aligner is None:
+            self._aligner = face.FaceAligner()
+        name = f"'{Path(clip.source).name}'"
+        aligned = self._aligner.align(clip.frames, ref=onset if given else 0, name=name)
+        frames = aligned.frames
+        lap("align")
+
+        mask_fn = getattr(face, "spotting_mask", face.au_region_mask)
+        curve = np.asarray(motion.motion_curve(frames, mask=mask_fn(aligned.landmarks)), dtype=np.float32)
+        if given:
+            spotting_note = f"onset {onset} and apex {apex} given"
+        else:
+            spotting = motion.spot(curve, clip.fps)
+            onset, apex = int(spotting.onset), int(spotting.apex)
+            spotting_note = str(spotting.note)
+            if onset >= apex:  # a spotter that found nothing may return equal frames; the flow needs two
+                onset, apex = (0, n - 1) if n > 1 else (0, 0)
+        lap("spot")
+
+        raw = np.asarray(
+            inputs.build_input(
+                frames[onset], frames[apex], aligned.landmarks, modality=self.modality, flow=self.flow
+            ),
+            dtype=np.float32,
+        )
+        x = np.asarray(inputs.normalize(raw, self.mean, self.std), dtype=np.float32)
+        if self.modality == "flow":
+            flow = np.stack([raw[0], raw[1]], axis=-1)
+        else:  # the model saw the apex frame; show the movement anyway
+            gray = [cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in (onset, apex)]
+            flow = motion.dis_flow(gray[0], gray[1])
+        flow_rgb = np.asarray(motion.flow_to_rgb(flow), dtype=np.uint8)
+        lap("input")
+
+        tensor = torch.from_numpy(x)[None].to(self.device)
+        expl = run_explain(self.model, tensor, gradcam=explain)
+        timings["model"] = expl.forward_s
+        timings["gradcam"] = expl.backward_s
+        tick = time.perf_counter()
+
+        shown = make_overlays(frames[apex], expl)
+        lap("overlays")
+        timings["total"] = time.perf_counter() - t_start
+
+        probs = _softmax(expl.logits)
+        if len(probs) != len(self.class_names):
+            raise InputError(
+                f"the model gives {len(probs)} scores but its card names {len(self.class_names)} classes"
+            )
+        probabilities = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
+        return Prediction(
+            label=self.class_names[int(np.argmax(probs))],
+            probabilities=probabilities,
+            onset=int(onset),
+            apex=int(apex),
+            fps=float(clip.fps),
+            motion_curve=curve,
+            spotting_note=spotting_note,
+            frames=frames,
+            model_input=raw,
+            gradcam=expl.gradcam,
+            cbam=expl.cbam_spatial,
+            overlays=shown,
+            flow_rgb=flow_rgb,
+            timings=timings,
+            notes=list(clip.notes) + list(aligned.notes),
+            card=self.card,
+            cbam_channel=expl.cbam_channel,
+            checkpoint=self.checkpoint,
+            source=clip.source,
+            onset_apex_given=given,
+        )
+
+
+def _check_onset_apex(onset: Any, apex: Any, clip: Clip) -> tuple[int, int]:
+    n = len(clip.frames)
+    try:
+        onset_i, apex_i = int(onset), int(apex)
+        if onset_i != onset or apex_i != apex:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(f"onset and apex must be whole frame numbers, got {onset!r} and {apex!r}") from None
+    if not 0 <= onset_i < apex_i < n:
+        limited = any("only the first" in note for note in clip.notes)
+        more = " (the clip was limited to its first frames; see --max-frames)" if limited else ""
+        raise InputError(
+            f"onset {onset_i} and apex {apex_i} are not valid: they need 0 <= onset < apex <= {n - 1}, "
+            f"since the clip has {n} frames counted from 0{more}"
+        )
+    return onset_i, apex_i
+
+
+# ------------------------------------------------------------------------------------------------ mer predict
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "image"
+
+
+def save_prediction(pred: Prediction, out_dir: str | Path) -> list[Path]:
+    """Write overlays, the flow picture, the aligned onset/apex frames (PNG) and result.json; the paths."""
+    import cv2
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output folder '{out}': {err.strerror or err}") from None
+    images = {
+        "apex_aligned": pred.frames[pred.apex],
+        "onset_aligned": pred.frames[pred.onset],
+        "flow": pred.flow_rgb,
+    }
+    for i, (caption, image) in enumerate(pred.overlays.items(), start=1):
+        images[f"overlay_{i:02d}_{_slug(caption)}"] = image
+    written = []
+    for name, image in images.items():
+        path = out / f"{name}.png"
+        if not cv2.imwrite(str(path), cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)):
+            raise InputError(f"could not write '{path}'; check that the folder is writable")
+        written.append(path)
+    result = pred.to_json()
+    result["motion_curve"] = [round(float(v), 6) for v in pred.motion_curve]
+    result["images"] = {p.stem: p.name for p in written}
+    result["overlay_captions"] = {f"overlay_{i:02d}": c for i, c in enumerate(pred.overlays, start=1)}
+    path = out / "result.json"
+    try:
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    except OSError as err:
+        raise InputError(f"could not write '{path}': {err.strerror or err}") from None
+    written.append(path)
+    return written
+
+
+def format_summary(pred: Prediction) -> str:
+    """The answer as a few readable lines."""
+    info = pred.to_json()
+    ck = info["checkpoint"]
+    lines = [
+        f"clip:        {pred.source} ({len(pred.frames)} frames at {pred.fps:g} fps)",
+        f"checkpoint:  {ck['path']} ({ck['architecture']})",
+    ]
+    if ck.get("note"):
+        lines.append(f"             {ck['note']}")
+    how = "given" if pred.onset_apex_given else "spotted"
+    lines.append(f"onset/apex:  {pred.onset} / {pred.apex} ({how}: {pred.spotting_note})")
+    lines.append(f"prediction:  {pred.label} ({pred.probabilities[pred.label]:.1%})")
+    width = max(len(k) for k in pred.probabilities)
+    for name, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {name:<{width}}  {p:6.1%}  {'#' * round(p * 30)}")
+    stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in pred.timings.items())
+    lines.append(f"timings:     {stages}")
+    if pred.notes:
+        lines.append("notes:")
+        lines.extend(f"  - {note}" for note in pred.notes)
+    return "\n".join(lines)
+
+
+def run_predict(args) -> int:
+    """`mer predict`: one clip -> the answer on stdout (text or JSON); overlays with --save-dir."""
+    if (args.onset is None) != (args.apex is None):
+        raise InputError("give both --onset and --apex (frame indices from 0), or neither to spot them")
+    # the clip first: a bad clip is reported before the model is loaded
+    start = time.perf_counter()
+    clip = read_clip(args.clip, max_frames=args.max_frames, fps=args.fps)
+    read_s = time.perf_counter() - start
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, max_frames=args.max_frames)
+    pred = predictor(clip, onset=args.onset, apex=args.apex)
+    pred.timings = {"read": read_s, **pred.timings, "total": pred.timings["total"] + read_s}
+    if args.save_dir:
+        save_prediction(pred, args.save_dir)
+    if args.json:
+        print(json.dumps(pred.to_json(), indent=2))
+    else:
+        print(format_summary(pred))
+        if args.save_dir:
+            print(f"saved:       overlays, flow, aligned frames and result.json in {args.save_dir}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register `mer predict`."""
+    p = subparsers.add_parser(
+        "predict",
+        help="predict the micro-expression of one clip, with Grad-CAM and CBAM explanations",
+        description="Read a clip (mp4/avi/mov/webm/mkv, a folder of frames or a zip of frames), find the "
+        "face, spot the onset and apex (or take them from --onset/--apex), and print the predicted "
+        "micro-expression.",
+    )
+    p.add_argument("clip", help="video file, folder of frames, or .zip of frames")
+    p.add_argument("--checkpoint", default=None,
+                   help=f"a .safetensors checkpoint with its .json card (default: {DEFAULT_CHECKPOINT.name})")
+    p.add_argument("--onset", type=int, default=None, help="onset frame index, counting from 0 (with --apex)")
+    p.add_argument("--apex", type=int, default=None, help="apex frame index, counting from 0 (with --onset)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate of the clip (default: from the video; 30 for folders and zips)")
+    p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
+                   help=f"use at most this many frames from the start of the clip (default {MAX_FRAMES})")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--save-dir", default=None,
+                   help="write overlays, flow, aligned frames and result.json into this folder")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.set_defaults(func=run_predict)
+
+
+__all__ = ["DEFAULT_CHECKPOINT", "Prediction", "Predictor", "add_cli", "format_summary", "save_prediction"]
