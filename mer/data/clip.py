@@ -8,6 +8,7 @@ paths or ``..`` are refused and the total uncompressed size is capped (zip bombs
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -20,7 +21,7 @@ import numpy as np
 from mer.errors import InputError
 
 # FFmpeg (inside OpenCV) prints its own complaints about damaged files on stderr; the user gets ours instead.
-# Read when OpenCV first opens a video, so set before any capture is made.
+# OpenCV reads this when it first opens a video; _quiet_ffmpeg covers a process that opened one before.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv")
@@ -135,9 +136,26 @@ def _looks_like_video(path: Path) -> bool:
     return head[4:8] in _MP4_BOXES or is_avi or head[:4] == b"\x1a\x45\xdf\xa3"
 
 
+@functools.lru_cache(maxsize=1)
+def _quiet_ffmpeg() -> None:
+    """Set the log level of the FFmpeg that OpenCV loaded to quiet (Linux; elsewhere a no-op)."""
+    import ctypes
+
+    import cv2  # noqa: F401  (loads OpenCV's own libavutil)
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "libavutil" in line}
+        for lib in paths:
+            ctypes.CDLL(lib).av_log_set_level(-8)  # AV_LOG_QUIET
+    except (OSError, AttributeError):
+        pass
+
+
 def _read_video(path: Path, max_frames: int, max_side: int, fps: float | None) -> Clip:
     import cv2
 
+    _quiet_ffmpeg()
     if path.stat().st_size == 0:
         raise InputError(f"'{path.name}' is an empty file (0 bytes); record or export the clip again")
     cap = cv2.VideoCapture(str(path))
