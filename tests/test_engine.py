@@ -46,21 +46,34 @@ def tiny(epochs: int = 2) -> list[str]:
 TINY = tiny()
 
 
+# (u, v) motion of each class in the central blob: a global-pooling CNN can learn direction, not position;
+# "others" moves sideways with a random sign, so the flip augmentation keeps every class what it is
+MOTION = {
+    "happiness": (0, -2),
+    "disgust": (0, -1),
+    "surprise": (0, 1),
+    "repression": (0, 2),
+    "others": (2, 0),
+}
+
+
 def make_cache(root: Path, subjects: int = 3, per_class: int = 1, seed: int = 0) -> Path:
-    """Class-separable inputs: class c moves (u, strain, mask) in a blob at row 50 + 45c, plus noise."""
+    """Class-separable inputs: each class moves a central blob its own way (u, v, strain, mask) + noise."""
     (root / "inputs").mkdir(parents=True)
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0 : SHAPE[1], 0 : SHAPE[2]]
+    blob = np.exp(-((yy - SHAPE[1] // 2) ** 2 + (xx - SHAPE[2] // 2) ** 2) / (2 * 40.0**2))
     rows = []
     for s in range(1, subjects + 1):
-        for c, name in enumerate(CASME2_5):
-            blob = np.exp(-((yy - 50 - 45 * c) ** 2 + (xx - SHAPE[2] // 2) ** 2) / (2 * 20.0**2))
+        for name in CASME2_5:
+            u, v = MOTION[name]
             for k in range(per_class):
                 x = rng.normal(0, 0.2, size=SHAPE).astype(np.float32)
-                x[0] += 2 * blob
-                x[2] += 2 * blob
+                x[0] += u * rng.choice([-1, 1]) * blob
+                x[1] += v * blob
+                x[2] += np.hypot(u, v) * blob
                 x[3] = blob > 0.1
-                sample = f"EP{c:02d}_{k:02d}"
+                sample = f"EP{CASME2_5.index(name):02d}_{k:02d}"
                 rel = f"inputs/sub{s:02d}_{sample}.npy"
                 np.save(root / rel, x.astype(np.float16))
                 rows.append(
@@ -83,9 +96,11 @@ def make_cache(root: Path, subjects: int = 3, per_class: int = 1, seed: int = 0)
         "std": [1, 1, 1, 1],
         "label_set": "casme2_5",
         "class_names": list(CASME2_5),
-        "dataset": "synthetic",
-        "synthetic": True,
+        "dataset": "casme2",  # what `mer preprocess` writes for `mer synth` output (CASME II layout)
+        "sheet": "/data/synth/CASME2-coding-synthetic.xlsx",
         "flow": "tvl1",
+        "input_shape": list(SHAPE),
+        "complete": True,
     }
     (root / "settings.json").write_text(json.dumps(settings))
     return root
@@ -151,7 +166,8 @@ def test_no_fold_trains_or_selects_on_its_test_subject(cache, loso_run):
 
 def test_metrics_come_from_predictions_csv_and_evaluate_recomputes_them(loso_run, tmp_path):
     metrics = json.loads((loso_run / "metrics.json").read_text())
-    assert metrics["data_source"]["dataset"] == "synthetic" and metrics["data_source"]["synthetic"] is True
+    assert metrics["data_source"]["dataset"] == "casme2" and metrics["data_source"]["synthetic"] is True
+    assert "SYNTHETIC" in metrics["data_source"]["description"]
     assert metrics["folds"] == 3 and metrics["n_per_seed"] == 15
     for key in (
         "accuracy",
@@ -309,6 +325,7 @@ def test_augmentation_moves_every_channel_together_and_flips_u(tmp_path):
         "mean": [0] * 4,
         "std": [1] * 4,
         "class_names": list(CASME2_5),
+        "complete": True,
     }
     (root / "settings.json").write_text(json.dumps(settings))
     ds = CacheDataset(open_cache(root), open_cache(root).index, augment=True, max_shift=4, hflip=True, seed=3)

@@ -7,7 +7,6 @@ subject, sample, label, emotion, onset, apex, offset, input (relative path of a 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,29 +39,34 @@ class Cache:
 
     @property
     def synthetic(self) -> bool:
-        """True when settings say the data are synthetic (``synthetic: true`` or a dataset named synth*)."""
-        return bool(self.settings.get("synthetic", False)) or self.dataset.lower().startswith("synth")
+        """True when settings say the data are synthetic: ``synthetic: true``, a dataset named synth*, or the
+        annotation sheet ``mer synth`` writes (``CASME2-coding-synthetic.xlsx``)."""
+        sheet = Path(str(self.settings.get("sheet") or "")).name.lower()
+        return (
+            bool(self.settings.get("synthetic", False))
+            or self.dataset.lower().startswith("synth")
+            or "synthetic" in sheet
+        )
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of every input, read from the first file (settings' ``input_shape`` may be absent)."""
         first = self.root / self.index["input"].iloc[0]
         return tuple(np.load(first, mmap_mode="r").shape)
 
 
 def open_cache(root: str | Path) -> Cache:
-    """Read and check ``CACHE/settings.json`` and ``CACHE/index.csv``; raise InputError with what is wrong."""
-    root = Path(root)
-    settings_path, index_path = root / "settings.json", root / "index.csv"
-    if not settings_path.is_file() or not index_path.is_file():
-        raise InputError(
-            f"{root} is not a preprocessed cache (needs settings.json and index.csv); "
-            "make one with `mer preprocess`"
-        )
-    settings = json.loads(settings_path.read_text())
+    """Open a finished cache (``mer.data.cache.open_cache``); check what training needs, else InputError."""
+    from mer.data.cache import open_cache as read_cache
+
+    root = Path(root).expanduser()
+    if not (root / "index.csv").is_file():
+        raise InputError(f"{root} is not a preprocessed cache (no index.csv); make one with `mer preprocess`")
+    index, settings = read_cache(root)
+    index_path = root / "index.csv"
     for key in ("class_names", "mean", "std", "channels"):
         if key not in settings:
-            raise InputError(f"{settings_path} lacks {key!r}; re-run `mer preprocess`")
-    index = pd.read_csv(index_path, dtype={"subject": str, "sample": str, "label": str, "input": str})
+            raise InputError(f"{root / 'settings.json'} lacks {key!r}; re-run `mer preprocess`")
     missing_cols = [c for c in INDEX_COLUMNS if c not in index.columns]
     if missing_cols:
         raise InputError(f"{index_path} lacks columns {missing_cols}; re-run `mer preprocess`")

@@ -64,7 +64,10 @@ def fold_dir(run: Path, seed: int, fold: int) -> Path:
 
 # ---------------------------------------------------------------------------------------------- the plan
 def data_source(cache: Cache) -> dict[str, Any]:
+    """Where the figures come from: dataset name, whether it is synthetic, the cache and its input kind."""
+    kind = "SYNTHETIC data from mer synth" if cache.synthetic else "real data"
     return {
+        "description": f"{cache.dataset} ({kind})",
         "dataset": cache.dataset,
         "synthetic": cache.synthetic,
         "cache": str(cache.root.resolve()),
@@ -346,6 +349,7 @@ def train_fold(
             num_workers=cfg.num_workers,
             generator=torch.Generator().manual_seed(_derived_seed(seed, epoch, 1)),
             pin_memory=device.type == "cuda",
+            drop_last=len(train_ds) % cfg.batch_size == 1 and len(train_ds) > 1,  # BatchNorm needs 2+
         )
         loss_sum, correct, count = 0.0, 0, 0
         for x, y, i in loader:
