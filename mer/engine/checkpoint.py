@@ -127,8 +127,10 @@ def _refuse_pickle(path: Path) -> None:
         )
     with path.open("rb") as fh:
         head = fh.read(9)
-    # safetensors: 8-byte little-endian header length, then a JSON object
-    if head[:2] == b"PK" or head[:1] == b"\x80" or len(head) < 9 or head[8:9] != b"{":
+    # safetensors: 8-byte little-endian header length, then a JSON object. A pickle starts with 0x80 and a
+    # torch zip with "PK", so neither has "{" at byte 8 nor a header length that fits the file.
+    header_len = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
+    if len(head) < 9 or head[8:9] != b"{" or not 0 < header_len <= path.stat().st_size - 8:
         raise InputError(
             f"{path} is not a safetensors file (it looks like a pickle or zip archive); "
             "mer loads only .safetensors checkpoints"
