@@ -31,11 +31,10 @@ FLAG_FIELDS = {
 def format_summary(metrics: dict[str, Any]) -> str:
     """A few lines: data source, headline metrics (mean ± std over seeds) and the inflated audit figure."""
     src = metrics.get("data_source") or {}
-    kind = "synthetic" if src.get("synthetic") else "real" if src.get("synthetic") is False else "unknown"
-    seeds = metrics["seeds"]
+    where = src.get("description") or f"{src.get('dataset', 'unknown')} (synthetic: {src.get('synthetic')})"
     lines = [
-        f"data: {src.get('dataset', 'unknown')} ({kind}); {metrics['folds']} fold(s), "
-        f"{metrics['n_per_seed']} test predictions per seed, seeds {seeds}",
+        f"data: {where}; {metrics['folds']} fold(s), {metrics['n_per_seed']} test predictions per seed, "
+        f"seeds {metrics['seeds']}",
     ]
     if metrics.get("held_out_subjects"):
         lines.append(f"held-out subjects: {', '.join(metrics['held_out_subjects'])}")
