@@ -269,45 +269,37 @@ def test_selection_never_reads_the_test_subject(cache, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ holdout
-def test_holdout_exports_a_checkpoint_with_an_honest_card(cache, tmp_path):
+def test_holdout_with_two_seeds_exports_a_checkpoint_with_an_honest_card(cache, tmp_path):
     run, export = tmp_path / "holdout", tmp_path / "ckpt" / "model.safetensors"
-    assert (
-        mer(
-            "train",
-            "--data",
-            cache,
-            "--out",
-            run,
-            "--protocol",
-            "holdout",
-            "--holdout-subjects",
-            1,
-            *tiny(1),
-            "--export",
-            export,
-        )
-        == 0
-    )
+    args = ["--protocol", "holdout", "--holdout-subjects", 1, "--seeds", 1, 2, "--export", export]
+    assert mer("train", "--data", cache, "--out", run, *tiny(1), *args) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     held = metrics["held_out_subjects"]
-    assert len(held) == 1 and metrics["protocol"] == "holdout"
+    assert len(held) == 1 and metrics["protocol"] == "holdout" and metrics["seeds"] == [1, 2]
+    per_seed = [metrics["per_seed"][s]["uf1"] for s in ("1", "2")]
+    assert metrics["over_seeds"]["uf1"]["mean"] == pytest.approx(np.mean(per_seed))
+    assert metrics["over_seeds"]["uf1"]["std"] == pytest.approx(np.std(per_seed, ddof=1))
+    preds = read_csv(run / "predictions.csv")
+    assert len(preds) == 2 * 5 and set(preds["subject"]) == set(held)
+
     model, card = load_checkpoint(export)
     assert card["architecture"] == MODEL and card["class_names"] == list(CASME2_5)
     assert card["input"]["size"] == list(SHAPE) and card["input"]["modality"] == "flow"
     assert card["synthetic"] is True and "synthetic" in card["metrics"]["data_source"]
     assert card["protocol"]["test_subjects"] == held
     assert not set(held) & set(card["protocol"]["train_subjects"])
-    assert card["metrics"]["uf1"] == pytest.approx(metrics["uf1"])
+    assert card["metrics"]["uf1"] == pytest.approx(metrics["per_seed"]["1"]["uf1"])  # the exported seed's own
     assert card["weights"]["storage_dtype"] == "float16"
-    assert card["code_version"]["mer"] and "synthetic" in card["note"]
+    assert card["code_version"]["mer"] and "synthetic" in card["note"] and "seed 1 of [1, 2]" in card["note"]
     assert card["training"]["epochs"] == 1 and card["training"]["seed"] == 1
-    # the exported model is the evaluated one: it reproduces the held-out probabilities (fp16 storage)
+    # the exported model is the evaluated one: it reproduces seed 1's held-out probabilities (fp16 storage)
     c = open_cache(cache)
     ds = CacheDataset(c, c.index[c.index["subject"].isin(held)])
     with torch.no_grad():
         probs = torch.softmax(model(torch.stack([ds[i][0] for i in range(len(ds))])), 1).numpy()
-    preds = read_csv(run / "predictions.csv")
-    assert np.allclose(probs, preds.filter(like="prob_").to_numpy(), atol=2e-2)
+    seed1 = preds[preds["seed"] == 1]
+    assert list(seed1["sample"]) == list(ds.rows["sample"])
+    assert np.allclose(probs, seed1.filter(like="prob_").to_numpy(), atol=2e-2)
 
 
 # ------------------------------------------------------------------------------------------------ pieces
