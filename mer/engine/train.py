@@ -118,9 +118,10 @@ def prepare_run(cfg: TrainConfig, data: str | Path, out: str | Path) -> tuple[Ca
         ),
     }
     out.mkdir(parents=True, exist_ok=True)
+    if not (out / "run.json").is_file():
+        (out / "run.json").write_text(json.dumps({**plan, "code_version": code_version()}, indent=2) + "\n")
     if not cfg_path.is_file():
         cfg_path.write_text(json.dumps(config, indent=2) + "\n")
-        (out / "run.json").write_text(json.dumps({**plan, "code_version": code_version()}, indent=2) + "\n")
     return cache, plan
 
 
