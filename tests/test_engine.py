@@ -22,7 +22,7 @@ from mer.engine.checkpoint import load_checkpoint
 from mer.engine.config import PRESETS, build_config, parse_overrides
 from mer.engine.data import CacheDataset, open_cache
 from mer.engine.loso import holdout_fold, make_folds
-from mer.engine.train import STOP_ENV
+from mer.engine.train import STOP_ENV, prepare_run
 from mer.errors import InputError
 
 MODEL = "mer_gfem"
@@ -374,3 +374,15 @@ def test_splits_are_subject_disjoint_and_seeded():
     assert holdout_fold(subjects, 0, seed=5).test_subjects.__len__() == 2  # a fifth by default
     with pytest.raises(InputError):
         make_folds(["sub01"], "loso")
+
+
+def test_a_run_refuses_a_cache_that_changed_under_it(cache, tmp_path):
+    data = tmp_path / "c"
+    shutil.copytree(cache, data)
+    cfg = build_config("fast", {"model": MODEL})
+    prepare_run(cfg, data, tmp_path / "run")
+    prepare_run(cfg, data, tmp_path / "run")  # unchanged: fine
+    index = pd.read_csv(data / "index.csv")
+    index.iloc[:-1].to_csv(data / "index.csv", index=False)  # one sample fewer, same subjects and classes
+    with pytest.raises(InputError, match="samples_digest"):
+        prepare_run(cfg, data, tmp_path / "run")

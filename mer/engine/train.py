@@ -17,6 +17,7 @@ predictions that no decision reads). Selection uses ``val_subjects`` drawn from 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -76,6 +77,14 @@ def data_source(cache: Cache) -> dict[str, Any]:
     }
 
 
+def samples_digest(cache: Cache) -> str:
+    """SHA-256 over (subject, sample, label, input) of every sample: changes when the cache's samples do."""
+    rows = sorted(
+        zip(*(cache.index[c].astype(str) for c in ("subject", "sample", "label", "input")), strict=True)
+    )
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
 def prepare_run(cfg: TrainConfig, data: str | Path, out: str | Path) -> tuple[Cache, dict[str, Any]]:
     """Open the cache, write (or check) ``RUN/config.json`` and ``RUN/run.json``; return cache and plan."""
     cache = open_cache(data)
@@ -108,6 +117,7 @@ def prepare_run(cfg: TrainConfig, data: str | Path, out: str | Path) -> tuple[Ca
         "seeds": list(cfg.seeds),
         "folds": [f.to_dict() for f in folds],
         "class_names": cache.class_names,
+        "samples_digest": samples_digest(cache),
         "data_source": data_source(cache),
         "input_shape": list(cache.input_shape),
         "cache_settings": cache.settings,
@@ -118,7 +128,15 @@ def prepare_run(cfg: TrainConfig, data: str | Path, out: str | Path) -> tuple[Ca
         ),
     }
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "run.json").is_file():
+    if (out / "run.json").is_file():
+        old_plan = json.loads((out / "run.json").read_text())
+        changed = [k for k in ("folds", "class_names", "samples_digest") if old_plan.get(k) != plan[k]]
+        if changed:
+            raise InputError(
+                f"the cache {data} changed since {out} was started ({', '.join(changed)} differ; was it "
+                "rebuilt?); choose a new --out"
+            )
+    else:
         (out / "run.json").write_text(json.dumps({**plan, "code_version": code_version()}, indent=2) + "\n")
     if not cfg_path.is_file():
         cfg_path.write_text(json.dumps(config, indent=2) + "\n")
