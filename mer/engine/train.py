@@ -633,6 +633,10 @@ def train_run(
     With ``folds`` given (``--fold K``), only those folds run and nothing is merged (``mer merge RUN`` joins
     them).
     """
+    if export is not None and cfg.protocol != "holdout":
+        raise InputError("--export needs --protocol holdout (a LOSO run has one model per subject)")
+    if export is not None and Path(export).suffix != ".safetensors":
+        raise InputError(f"--export path must end in .safetensors, got {Path(export).name}")
     dev = resolve_device(device)
     cache, plan = prepare_run(cfg, data, out)
     all_folds = [Fold.from_dict(f) for f in plan["folds"]]
