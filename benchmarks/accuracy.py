@@ -21,12 +21,15 @@ from mer.errors import InputError
 COLUMNS = [
     "kind",
     "method",
+    "model",
     "data_source",
     "protocol",
     "seeds",
     "samples_per_seed",
     "classes",
     *[c for m in HEADLINE for c in (m, f"{m}_std")],
+    "gmacs",
+    "params_m",
     "source",
 ]
 
@@ -64,6 +67,7 @@ def run_row(run: str | Path) -> dict[str, Any]:
     row: dict[str, Any] = {
         "kind": "measured",
         "method": train.get("model") or run.name,
+        "model": train.get("model"),
         "data_source": describe_source(source),
         "protocol": train.get("protocol") or plan.get("protocol") or "",
         "seeds": len(metrics["seeds"]),

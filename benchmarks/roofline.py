@@ -86,8 +86,8 @@ def roofline_table(
     gmacs = complexity.set_index("model")[gmacs_column].astype(float).to_dict()
     mm = {}
     with contextlib.suppress(KeyError):
-        good = matmul[matmul["status"] == "ok"]
-        mm = dict(zip(good["precision"], good["gflops_median"], strict=True))
+        # the best pass per precision (the rate is measured before and after the speed section)
+        mm = matmul[matmul["status"] == "ok"].groupby("precision")["gflops_median"].max().to_dict()
     ok["gmacs"] = ok["model"].map(gmacs)
     ok["achieved_gflops"] = 2.0 * ok["gmacs"] * ok["fps"]
     ok["matmul_gflops"] = ok["precision"].map(mm)

@@ -18,6 +18,7 @@ Backends:
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import platform
 import re
@@ -246,7 +247,7 @@ def _jit_freeze(model: torch.nn.Module, device: torch.device, variant: Variant, 
 
 def export_onnx(model: torch.nn.Module, x: torch.Tensor, path: Path) -> str:
     """Export ``model`` to ONNX with a dynamic batch axis; returns which exporter worked."""
-    model = model.float().to("cpu", memory_format=torch.contiguous_format)
+    model = copy.deepcopy(model).float().to("cpu", memory_format=torch.contiguous_format)
     x = x.float().cpu()
     errors = []
     for dynamo in (True, False):
@@ -292,7 +293,10 @@ class OnnxCache:
         if name not in self._paths:
             path = Path(self._dir.name) / f"{name}.onnx"
             try:
-                self._paths[name] = (path, export_onnx(model, x[:1], path))
+                self._paths[name] = (
+                    path,
+                    export_onnx(model, x[:1].expand(2, *x.shape[1:]).contiguous(), path),
+                )
             except Exception as err:  # noqa: BLE001 - remembered so every batch size reports the same reason
                 self._paths[name] = err
         found = self._paths[name]
@@ -352,8 +356,11 @@ def make_runner(
     """Build the callable for ``variant``; raises with a reason when the backend cannot run here."""
     if variant.precision != "fp32" and variant.backend == "onnxruntime":
         raise ValueError("fp32 only")
+    if variant.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {variant.backend!r}; choose from {', '.join(BACKENDS)}")
     fmt = torch.channels_last if variant.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=fmt).eval()
+    # every variant gets its own copy: variants are timed interleaved, and layouts must not leak between them
+    model = copy.deepcopy(model).to(device, memory_format=fmt).eval()
     if variant.backend == "eager":
         return _eager(model, device, variant, x)
     if variant.backend == "compile":
@@ -362,9 +369,8 @@ def make_runner(
         return _jit_freeze(model, device, variant, x)
     if variant.backend == "onnxruntime":
         path, exporter = onnx.get(name, model, x)
-        model.to(device, memory_format=fmt)  # export moved it to CPU
         return _onnxruntime(model, device, variant, x, path, exporter)
-    raise ValueError(f"unknown backend {variant.backend!r}; choose from {', '.join(BACKENDS)}")
+    raise AssertionError(variant.backend)
 
 
 def variants_for(
@@ -404,19 +410,10 @@ def _reason(err: BaseException) -> str:
 # ---------------------------------------------------------------------------------------------- measuring
 
 
-def measure_variant(
-    model: torch.nn.Module,
-    name: str,
-    device: torch.device,
-    variant: Variant,
-    batch_size: int,
-    policy: TimingPolicy,
-    onnx: OnnxCache,
-    reference: torch.Tensor | None = None,
-    input_size: tuple[int, int, int] = (4, 282, 231),
+def _base_row(
+    name: str, device: torch.device, variant: Variant, batch_size: int, input_size: tuple[int, int, int]
 ) -> dict[str, Any]:
-    """One speed row: check ``variant`` against eager fp32, then time it; a backend failure is a status."""
-    row: dict[str, Any] = {
+    return {
         "model": name,
         "backend": variant.backend,
         "precision": variant.precision,
@@ -425,27 +422,109 @@ def measure_variant(
         "device": str(device),
         "input_shape": "x".join(map(str, (batch_size, *input_size))),
         "status": "ok",
-        "load_avg_1m": load_average(),
     }
-    x = example_batch(batch_size, input_size).to(device)
-    if reference is None:
-        reference = eager_reference(model, x, device)
-    runner = None
+
+
+def prepare_variant(
+    model: torch.nn.Module,
+    name: str,
+    device: torch.device,
+    variant: Variant,
+    x: torch.Tensor,
+    reference: torch.Tensor,
+    onnx: OnnxCache,
+    input_size: tuple[int, int, int],
+) -> tuple[dict[str, Any], Runner | None]:
+    """Build ``variant`` and check its output against ``reference`` (eager fp32 on ``x``).
+
+    Returns the row (``status`` "ok" or "failed: why"; ``setup_s`` = build + first call, e.g. compile time)
+    and the runner, or None when it failed. Never raises for a backend failure.
+    """
+    row = _base_row(name, device, variant, x.shape[0], input_size)
+    start = time.perf_counter()
     try:
         runner = make_runner(model, device, variant, x, name, onnx)
         out = runner.fn(x).cpu()
-        atol, rtol = TOLERANCE[variant.precision]
-        diff = float((out - reference).abs().max())
-        tol = atol + rtol * float(reference.abs().max())
-        row.update(
-            max_abs_diff=diff,
-            tolerance=tol,
-            top1_agreement=float((out.argmax(1) == reference.argmax(1)).float().mean()),
+        synchronize(device)
+    except Exception as err:  # noqa: BLE001 - a backend that cannot run here is a result, not a crash
+        row.update(status=f"failed: {_reason(err)}", setup_s=time.perf_counter() - start)
+        return row, None
+    atol, rtol = TOLERANCE[variant.precision]
+    diff = float((out - reference).abs().max())
+    tol = atol + rtol * float(reference.abs().max())
+    row.update(
+        setup_s=time.perf_counter() - start,
+        max_abs_diff=diff,
+        tolerance=tol,
+        top1_agreement=float((out.argmax(1) == reference.argmax(1)).float().mean()),
+        notes="; ".join(runner.notes),
+    )
+    if not np.isfinite(diff) or diff > tol:
+        row["status"] = f"failed: output differs from eager fp32 by {diff:.3g} > tolerance {tol:.3g}"
+        return row, None
+    return row, runner
+
+
+def time_interleaved(
+    runners: list[Runner], x: torch.Tensor, device: torch.device, policy: TimingPolicy
+) -> list[np.ndarray]:
+    """Seconds per batch for each runner, timed in rounds (one batch of each per round).
+
+    Interleaving spreads any change in machine load over every variant alike, so their ratios hold even on a
+    shared machine. Each runner is warmed up first; rounds go on until every runner has ``min_repeats`` and
+    ``min_seconds`` of timed batches, or ``max_repeats``.
+    """
+    for r in runners:
+        time_batches(
+            lambda r=r: r.fn(x),
+            device,
+            TimingPolicy(warmup=policy.warmup, min_repeats=0, max_repeats=0, min_seconds=0),
         )
-        if not np.isfinite(diff) or diff > tol:
-            row["status"] = f"failed: output differs from eager fp32 by {diff:.3g} > tolerance {tol:.3g}"
-            return row
-        times = time_batches(lambda: runner.fn(x), device, policy)
+    times: list[list[float]] = [[] for _ in runners]
+
+    def wanted(t: list[float]) -> bool:
+        return len(t) < policy.max_repeats and (len(t) < policy.min_repeats or sum(t) < policy.min_seconds)
+
+    while any(wanted(t) for t in times):
+        for r, t in zip(runners, times, strict=True):
+            if wanted(t):
+                synchronize(device)
+                start = time.perf_counter()
+                r.fn(x)
+                synchronize(device)
+                t.append(time.perf_counter() - start)
+    return [np.asarray(t) for t in times]
+
+
+def measure_batch(
+    model: torch.nn.Module,
+    name: str,
+    device: torch.device,
+    variants: list[Variant],
+    batch_size: int,
+    policy: TimingPolicy,
+    onnx: OnnxCache,
+    input_size: tuple[int, int, int] = (4, 282, 231),
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[dict[str, Any]]:
+    """Speed rows of every variant of ``model`` at ``batch_size``: checked, warmed up, timed interleaved.
+
+    ``progress(text)`` is called after each variant is built and checked, and before timing starts.
+    """
+    x = example_batch(batch_size, input_size).to(device)
+    reference = eager_reference(model, x, device)
+    rows, ready = [], []
+    for variant in variants:
+        row, runner = prepare_variant(model, name, device, variant, x, reference, onnx, input_size)
+        rows.append(row)
+        if runner is not None:
+            ready.append((row, runner))
+        progress(f"{name} b{batch_size} {variant.name}: {row['status'][:40]}")
+    progress(f"{name} b{batch_size}: timing {len(ready)} variants interleaved")
+    load = load_average()
+    for (row, _), times in zip(
+        ready, time_interleaved([r for _, r in ready], x, device, policy), strict=True
+    ):
         med, p90 = float(np.median(times)), float(np.percentile(times, 90))
         row.update(
             fps=batch_size / med,
@@ -453,15 +532,25 @@ def measure_variant(
             latency_ms_median=1e3 * med,
             latency_ms_p90=1e3 * p90,
             repeats=len(times),
-            notes="; ".join(runner.notes),
+            load_avg_1m=load,
         )
-    except Exception as err:  # noqa: BLE001 - a backend that cannot run here is a result, not a crash
-        row["status"] = f"failed: {_reason(err)}"
-    finally:
-        if runner is not None:
-            runner.cleanup()
-        model.to(memory_format=torch.contiguous_format)
-    return row
+    for _, runner in ready:
+        runner.cleanup()
+    return rows
+
+
+def measure_variant(
+    model: torch.nn.Module,
+    name: str,
+    device: torch.device,
+    variant: Variant,
+    batch_size: int,
+    policy: TimingPolicy,
+    onnx: OnnxCache,
+    input_size: tuple[int, int, int] = (4, 282, 231),
+) -> dict[str, Any]:
+    """One variant alone: :func:`measure_batch` with a single variant."""
+    return measure_batch(model, name, device, [variant], batch_size, policy, onnx, input_size)[0]
 
 
 def eager_reference(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
