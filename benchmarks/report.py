@@ -189,7 +189,16 @@ def to_markdown(df: pd.DataFrame, columns: list[str] | None = None) -> str:
 def _meta_lines(meta: dict[str, Any]) -> list[str]:
     host = meta.get("host", {})
     lines = [f"- **{k}**: {host[k]}" for k in META_COLUMNS if host.get(k) not in (None, "")]
-    for k in ("device", "command", "started", "duration_s", "quick", "load_note"):
+    for k in (
+        "device",
+        "command",
+        "started",
+        "duration_s",
+        "quick",
+        "timing",
+        "load_note",
+        "kept_from_earlier_run",
+    ):
         if meta.get(k) not in (None, ""):
             lines.append(f"- **{k}**: {meta[k]}")
     return lines

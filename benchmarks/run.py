@@ -96,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--checkpoint", type=Path, default=None, help="checkpoint for the end-to-end section")
     run.add_argument(
-        "--skip", nargs="+", default=[], choices=["speed", "e2e", "complexity"], help="sections to leave out"
+        "--skip",
+        nargs="+",
+        default=[],
+        choices=["complexity", "speed", "accuracy", "e2e"],
+        help="sections to leave out; their CSVs already in --out are kept (speed covers matmul and roofline)",
     )
     run.add_argument(
         "--quick",
@@ -172,7 +176,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     policy = (
         TimingPolicy(warmup=1, min_repeats=3, max_repeats=10, min_seconds=0.3)
         if args.quick
-        else TimingPolicy(warmup=3, min_repeats=5, max_repeats=50, min_seconds=3.0)
+        else TimingPolicy(warmup=2, min_repeats=5, max_repeats=50, min_seconds=3.0)
     )
     if args.matrix_models == ["all"]:
         matrix = list(models)
@@ -271,34 +275,50 @@ def run_suite(args: argparse.Namespace) -> int:
         n_speed = len(plan.batch_sizes) * sum(len(plan_variants(plan, m)) for m in plan.models)
     steps = 2 * len(precisions) + 1 + n_speed + 2
     started, t0, load0 = time.strftime("%Y-%m-%d %H:%M:%S %z"), time.perf_counter(), load_average()
+    kept, kept_meta = report.read_outputs(out) if args.skip else ({}, {})
     tables: dict[str, pd.DataFrame] = {}
     comp_note = ""
     matmul = []
+    skip = set(args.skip)
     with tqdm(total=steps, unit="step", file=sys.stderr) as bar:
-        bar.set_description("matmul rate (before)")
-        matmul.append(roofline.matmul_table(plan.device, precisions, plan.matmul_n).assign(run_pass="before"))
-        bar.update(len(precisions))
+        if "speed" not in skip:
+            bar.set_description("matmul rate (before)")
+            matmul.append(
+                roofline.matmul_table(plan.device, precisions, plan.matmul_n).assign(run_pass="before")
+            )
+            bar.update(len(precisions))
         bar.set_description("complexity (fvcore)")
-        if "complexity" in args.skip:
-            tables["complexity"] = pd.DataFrame(columns=["model", "gmacs"])
+        if "complexity" in skip:
+            tables["complexity"] = kept.get("complexity", pd.DataFrame(columns=["model", "gmacs"]))
         else:
             tables["complexity"], comp_note = complexity_section(plan.models)
         bar.update(1)
-        tables["speed"] = speed_section(plan, bar, host) if "speed" not in args.skip else pd.DataFrame()
-        # measured again after the speed section: on a shared machine the higher rate is the machine's
-        bar.set_description("matmul rate (after)")
-        matmul.append(roofline.matmul_table(plan.device, precisions, plan.matmul_n).assign(run_pass="after"))
-        bar.update(len(precisions))
-        tables["matmul"] = pd.concat(matmul, ignore_index=True).assign(
-            **{k: host[k] for k in ("cpu_model", "gpu_name")}
-        )
+        if "speed" in skip:
+            for name in ("speed", "matmul"):
+                tables[name] = kept.get(name, pd.DataFrame())
+        else:
+            tables["speed"] = speed_section(plan, bar, host)
+            # measured again after the speed section: on a shared machine the higher rate is the machine's
+            bar.set_description("matmul rate (after)")
+            matmul.append(
+                roofline.matmul_table(plan.device, precisions, plan.matmul_n).assign(run_pass="after")
+            )
+            bar.update(len(precisions))
+            tables["matmul"] = pd.concat(matmul, ignore_index=True).assign(
+                **{k: host[k] for k in ("cpu_model", "gpu_name")}
+            )
         tables["roofline"] = roofline.roofline_table(tables["speed"], tables["complexity"], tables["matmul"])
         bar.set_description("accuracy")
-        tables["accuracy"] = accuracy.accuracy_table(args.runs)
+        if "accuracy" in skip:
+            tables["accuracy"] = kept.get("accuracy", accuracy.accuracy_table([]))
+        else:
+            tables["accuracy"] = accuracy.accuracy_table(args.runs)
         bar.update(1)
         bar.set_description("end to end")
-        if "e2e" in args.skip:
-            tables["e2e"] = pd.DataFrame([{"stage": "all", "status": "skipped (--skip e2e)"}])
+        if "e2e" in skip:
+            tables["e2e"] = kept.get(
+                "e2e", pd.DataFrame([{"stage": "all", "status": "skipped (--skip e2e)"}])
+            )
         else:
             tables["e2e"] = e2e.e2e_table(str(plan.device), plan.e2e_runs, args.checkpoint, plan.e2e_frames)
         bar.update(1)
@@ -317,6 +337,13 @@ def run_suite(args: argparse.Namespace) -> int:
         "load_note": _load_note(load0, load_average()),
         "complexity_note": comp_note,
     }
+    if skip and kept_meta:
+        meta["kept_from_earlier_run"] = {
+            "sections": sorted(skip),
+            "started": kept_meta.get("started"),
+            "command": kept_meta.get("command"),
+            "load_note": kept_meta.get("load_note"),
+        }
     paths = report.write_outputs(out, tables, meta)
     print(f"wrote {len(paths)} files to {out} (report: {out / 'report.md'}, {out / 'report.html'})")
     return 0
