@@ -374,14 +374,13 @@ def build_table(
             problems.add(row, f"{what}: {folder}")
             continue
         wanted = [("onset", onset), ("apex", apex), ("offset", offset)]
-        absent = [f"{name} {n}" for name, n in wanted if n != APEX_UNKNOWN and n not in frames.numbers]
+        absent = [
+            f"{name} {n} ({frames.pattern.format(n)})"
+            for name, n in wanted
+            if n != APEX_UNKNOWN and n not in frames.numbers
+        ]
         if absent:
-            example = folder / frames.pattern.format(wanted[0][1])
-            problems.add(
-                row,
-                f"missing frame: {', '.join(absent)} (looked for {example.parent}/"
-                f"{frames.pattern.replace('{}', 'N')})",
-            )
+            problems.add(row, f"missing frame: {', '.join(absent)} in {folder}")
             continue
         label = row.label if row.label is not None else to_label(emotion)
         record = {
