@@ -232,8 +232,9 @@ class Predictor:
             spotting = motion.spot(curve, clip.fps)
             onset, apex = int(spotting.onset), int(spotting.apex)
             spotting_note = str(spotting.note)
-            if onset >= apex:  # a spotter that found nothing may return equal frames; the flow needs two
-                onset, apex = (0, n - 1) if n > 1 else (0, 0)
+            if not 0 <= onset < apex < n:  # the flow needs two different frames, the first one earlier
+                apex = max(1, int(np.argmax(curve)))
+                onset = min(onset, apex - 1) if 0 <= onset else 0
         lap("spot")
 
         raw = np.asarray(
