@@ -1,0 +1,184 @@
+"""The real demo server for test_app, test_browser and test_load: `python app.py` on a free local port.
+
+One server per pytest process (started by the first module that asks, stopped at exit), with a real
+checkpoint (the shipped one, else random weights saved with mer.engine.checkpoint.save_checkpoint and passed
+through MER_CHECKPOINT) and real example clips (examples/, else a clip written here from scikit-image's
+astronaut photo and passed through MER_EXAMPLES).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_CHECKPOINT = ROOT / "checkpoints" / "mer_dbfem_caffm_synth.safetensors"
+EXAMPLES_DIR = ROOT / "examples"
+CLIP_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".zip")
+ARTIFACTS = ROOT / "artifacts"
+START_TIMEOUT_S = 240.0
+
+
+@dataclass
+class AppServer:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    checkpoint: Path
+    class_names: tuple[str, ...]
+    clips: list[Path]
+    workdir: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_face_clip(path: Path, n_frames: int = 24, fps: float = 30.0) -> Path:
+    """A short video of a real face (scikit-image's astronaut) whose mouth lifts ~3 px mid-clip.
+
+    Only the head is kept (the full photo has a mission patch that a face detector may take for a face), at
+    twice the size so the face is about as large as in a webcam clip.
+    """
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    head = cv2.cvtColor(data.astronaut()[20:260, 110:340], cv2.COLOR_RGB2BGR)
+    face = cv2.resize(head, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)  # 460 x 480 (W x H)
+    h, w = face.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    bump = np.exp(-(((xs - 225) / 50) ** 2 + ((ys - 245) / 20) ** 2))  # around the mouth
+    fourcc = cv2.VideoWriter_fourcc(*("VP80" if path.suffix == ".webm" else "mp4v"))
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
+    assert writer.isOpened(), f"OpenCV cannot write {path.suffix} here"
+    for i in range(n_frames):
+        amount = 3.0 * np.sin(np.pi * i / (n_frames - 1))  # onset -> apex -> offset
+        map_y = (ys + amount * bump).astype(np.float32)
+        writer.write(cv2.remap(face, xs, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    writer.release()
+    return path
+
+
+def random_checkpoint(path: Path) -> Path:
+    """Save the demo architecture with random weights and a card that says so."""
+    import timm
+
+    import mer  # noqa: F401  (registers the models)
+    from mer.data.labels import CASME2_5
+    from mer.engine.checkpoint import save_checkpoint
+
+    model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
+    cfg = model.pretrained_cfg  # the model's own expected input: modality, channels, size, mean/std
+    card = {
+        "architecture": "mer_dbfem_caffm",
+        "class_names": list(CASME2_5),
+        "input": {
+            "modality": cfg.get("modality", "flow"),
+            "channels": list(cfg.get("channels", ("u", "v", "strain", "au_mask"))),
+            "size": list(cfg["input_size"]),
+            "mean": list(cfg["mean"]),
+            "std": list(cfg["std"]),
+        },
+        "preprocessing": {"flow": "tvl1"},
+        "dataset": "none (random weights for the demo tests)",
+        "protocol": "none",
+        "metrics": {"data_source": "none"},
+        "training": {},
+        "synthetic": True,
+        "note": "Random weights written by the demo tests; the predictions mean nothing.",
+    }
+    return save_checkpoint(model, path, card)
+
+
+def _wait_until_up(server: AppServer, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise RuntimeError(f"app.py exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(server.url + "/config", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1.0)
+    raise RuntimeError(f"app.py did not answer within {timeout_s:.0f} s:\n{server.log_tail()}")
+
+
+_server: AppServer | None = None
+
+
+def shared_server() -> AppServer:
+    """Start `python app.py` once per test process and return it (stopped when the process exits)."""
+    global _server
+    if _server is not None and _server.alive():
+        return _server
+    workdir = Path(tempfile.mkdtemp(prefix="mer_app_test_"))
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", MER_CONCURRENCY="1")
+    port = free_port()
+    env["GRADIO_SERVER_PORT"] = str(port)
+    env["GRADIO_SERVER_NAME"] = "127.0.0.1"
+    env["GRADIO_TEMP_DIR"] = str(workdir / "gradio")
+
+    checkpoint = SHIPPED_CHECKPOINT
+    if not checkpoint.is_file():
+        checkpoint = random_checkpoint(workdir / "random_dbfem_caffm.safetensors")
+        env["MER_CHECKPOINT"] = str(checkpoint)
+    card = json.loads(checkpoint.with_suffix(".json").read_text())
+
+    clips = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in CLIP_SUFFIXES)
+    if not clips:
+        examples = workdir / "examples"
+        examples.mkdir()
+        clips = [write_face_clip(examples / "astronaut_smile.webm")]
+        env["MER_EXAMPLES"] = str(examples)
+
+    log_path = workdir / "app.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = AppServer(
+        url=f"http://127.0.0.1:{port}",
+        process=process,
+        log_path=log_path,
+        checkpoint=checkpoint,
+        class_names=tuple(card["class_names"]),
+        clips=clips,
+        workdir=workdir,
+    )
+    atexit.register(_stop, server)
+    _wait_until_up(server, START_TIMEOUT_S)
+    _server = server
+    return server
+
+
+def _stop(server: AppServer) -> None:
+    if server.alive():
+        server.process.send_signal(signal.SIGINT)
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+    shutil.rmtree(server.workdir, ignore_errors=True)

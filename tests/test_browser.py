@@ -1,0 +1,69 @@
+"""The demo page in a real browser: Playwright driving Debian's Chromium against `python app.py`.
+
+The screenshot is kept as a test artifact in artifacts/demo_page.png.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from app_server import ARTIFACTS, AppServer, shared_server
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ANSWER_TIMEOUT_MS = 180_000  # one analysis on a busy 2-core CI machine, model already loaded
+RENDER_TIMEOUT_MS = 30_000  # plotly.js is fetched and drawn after the answer arrives
+
+
+@pytest.fixture(scope="module")
+def server() -> AppServer:
+    return shared_server()
+
+
+def test_an_example_runs_in_the_browser(server: AppServer) -> None:
+    console_errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.goto(server.url)
+            expect(page.get_by_text("Micro-expression recognition").first).to_be_visible(timeout=60_000)
+            expect(page.locator("#mer-card")).to_contain_text("synthetic", ignore_case=True)
+
+            page.locator("#mer-examples button.gallery-item").first.click()
+            expect(page.locator("#mer-video video")).to_have_count(1, timeout=30_000)
+            page.locator("#mer-run").click()
+
+            names = "|".join(re.escape(n) for n in server.class_names)
+            expect(page.locator("#mer-label textarea")).to_have_value(
+                re.compile(f"^({names})$"), timeout=ANSWER_TIMEOUT_MS
+            )
+            # the plots drew their marks, the galleries show their pictures, the JSON can be downloaded
+            expect(page.locator("#mer-probabilities .js-plotly-plot .bars path")).to_have_count(
+                len(server.class_names), timeout=RENDER_TIMEOUT_MS
+            )
+            expect(page.locator("#mer-curve .js-plotly-plot .scatterlayer .trace").first).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            expect(page.locator("#mer-frames img")).to_have_count(5, timeout=RENDER_TIMEOUT_MS)
+            expect(page.locator("#mer-explain img").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+            assert page.locator("#mer-explain img").count() >= 2
+            expect(page.locator("#mer-json")).to_contain_text(".json")
+            expect(page.locator("#mer-card")).to_contain_text("synthetic", ignore_case=True)
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "demo_page.png"), full_page=True)
+        finally:
+            browser.close()
+    assert server.alive()
+    assert not [e for e in console_errors if "Error" in e and "favicon" not in e], console_errors
