@@ -194,8 +194,8 @@ def analyse(
         raise gr.Error(str(err), title="This clip cannot be analysed") from err
     except Exception as err:  # the app must keep serving: log the traceback, tell the user in one line
         log.exception("analysis failed for %s", Path(clip).name)
-        raise gr.Error(
-            f"The analysis failed unexpectedly ({type(err).__name__}: {err}). The error was logged; "
+        raise gr.Error(  # the type only: details (paths, internals) stay in the server log
+            f"The analysis failed unexpectedly ({type(err).__name__}). The error was logged; "
             "please try another clip.",
             title="Something went wrong",
         ) from err
@@ -295,28 +295,29 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     probabilities = gr.Plot(label="Class probabilities", elem_id="mer-probabilities")
                     curve = gr.Plot(label="Motion curve", elem_id="mer-curve")
-                pictures = gr.Gallery(
-                    label="Aligned face, onset, apex and motion",
-                    columns=5,
-                    height=230,
-                    object_fit="contain",
-                    elem_id="mer-frames",
-                )
-                explanations = gr.Gallery(
-                    label="Where the model looked (Grad-CAM per branch, CBAM attention)",
-                    columns=4,
-                    height=460,
-                    object_fit="contain",
-                    elem_id="mer-explain",
-                )
-                with gr.Row():
-                    timings = gr.Dataframe(
-                        headers=["stage", "ms"],
-                        label="Stage timings",
-                        interactive=False,
-                        elem_id="mer-timings",
-                    )
-                    result_json = gr.File(label="Result as JSON", interactive=False, elem_id="mer-json")
+        # full width: the pictures are the point of the demo
+        pictures = gr.Gallery(
+            label="Aligned face, onset and apex frames, motion between them, AU regions",
+            columns=5,
+            height=300,
+            object_fit="contain",
+            elem_id="mer-frames",
+        )
+        explanations = gr.Gallery(
+            label="Where the model looked: Grad-CAM of each branch, CBAM spatial attention of the fusion",
+            columns=5,
+            height=600,
+            object_fit="contain",
+            elem_id="mer-explain",
+        )
+        with gr.Row():
+            timings = gr.Dataframe(
+                headers=["stage", "ms"],
+                label="Stage timings (milliseconds)",
+                interactive=False,
+                elem_id="mer-timings",
+            )
+            result_json = gr.File(label="Result as JSON", interactive=False, elem_id="mer-json")
         checkpoint.change(provenance, inputs=checkpoint, outputs=card, api_name="checkpoint_card")
         run.click(
             analyse,
