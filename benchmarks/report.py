@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly
 
 TABLES = ("complexity", "speed", "matmul", "roofline", "accuracy", "e2e")
 TARGET_MODEL = "mer_dbfem_caffm"
@@ -370,8 +372,13 @@ def _figures(tables: dict[str, pd.DataFrame]) -> list[tuple[str, Any]]:
 
 
 def html_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> str:
-    """An interactive page: the three plots, then every table (plotly.js from its CDN)."""
+    """An interactive page: the three plots, then every table.
+
+    plotly.js is read from ``plotly.min.js`` beside the page (written by :func:`write_outputs`, so the page
+    works offline), else from plotly's CDN.
+    """
     import plotly.io as pio
+    from plotly.offline import get_plotlyjs_version
 
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>mer benchmark report</title>",
@@ -380,7 +387,13 @@ def html_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> str:
         "<ul>" + "".join(f"<li>{line[2:]}</li>" for line in _meta_lines(meta)).replace("**", "") + "</ul>",
     ]
     for i, (_, fig) in enumerate(_figures(tables)):
-        parts.append(pio.to_html(fig, include_plotlyjs="cdn" if i == 0 else False, full_html=False))
+        if i == 0:
+            cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
+            parts.append(
+                '<script src="plotly.min.js"></script><script>window.Plotly || '
+                f"document.write('<script src=\"{cdn}\"><\\/script>')</script>"
+            )
+        parts.append(pio.to_html(fig, include_plotlyjs=False, full_html=False))
     targets = performance_targets(tables.get("speed", pd.DataFrame()), tables.get("roofline", pd.DataFrame()))
     for name, df in [*((k, tables.get(k, pd.DataFrame())) for k in TABLES), ("targets", targets)]:
         parts.append(f"<h2>{name}</h2>")
@@ -406,6 +419,9 @@ def write_outputs(out: str | Path, tables: dict[str, pd.DataFrame], meta: dict[s
     (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     (out / "report.md").write_text(markdown_report(tables, meta))
     (out / "report.html").write_text(html_report(tables, meta))
+    js = out / "plotly.min.js"
+    if not js.is_file():  # the page's offline copy of plotly.js (4.8 MB; the page falls back to the CDN)
+        shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", js)
     return [*written, out / "meta.json", out / "report.md", out / "report.html"]
 
 

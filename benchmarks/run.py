@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backends",
         nargs="+",
         default=None,
-        help="eager compile jit_freeze onnxruntime (default: all; --quick: eager onnxruntime)",
+        help="eager compile jit_freeze onnxruntime (default: eager compile onnxruntime; --quick: eager onnxruntime)",
     )
     run.add_argument(
         "--precisions",
@@ -156,14 +156,14 @@ def create_model(name: str) -> tuple[Any, tuple[int, int, int]]:
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
-    from benchmarks.speed import BACKENDS, TimingPolicy
+    from benchmarks.speed import BACKENDS, DEFAULT_BACKENDS, TimingPolicy
 
     device = resolve_device(args.device)
     known = available_models()
     models = args.models or ([m for m in QUICK_MODELS if m in known] or known[:1] if args.quick else known)
     if not models:
         raise InputError("no mer_* models are registered (is the mer package installed?); pass --models")
-    backends = args.backends or (["eager", "onnxruntime"] if args.quick else list(BACKENDS))
+    backends = args.backends or (["eager", "onnxruntime"] if args.quick else list(DEFAULT_BACKENDS))
     bad = [b for b in backends if b not in BACKENDS]
     if bad:
         raise InputError(f"unknown backend(s) {bad}; choose from {', '.join(BACKENDS)}")
@@ -176,7 +176,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     policy = (
         TimingPolicy(warmup=1, min_repeats=3, max_repeats=10, min_seconds=0.3)
         if args.quick
-        else TimingPolicy(warmup=2, min_repeats=5, max_repeats=50, min_seconds=3.0)
+        else TimingPolicy(warmup=1, min_repeats=5, max_repeats=50, min_seconds=2.0)
     )
     if args.matrix_models == ["all"]:
         matrix = list(models)

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 BACKENDS = ("eager", "compile", "jit_freeze", "onnxruntime")
+DEFAULT_BACKENDS = ("eager", "compile", "onnxruntime")  # jit_freeze: on request (slower than these on CPU)
 # max |out - eager fp32| allowed: atol + rtol * max|eager fp32 logits|
 TOLERANCE = {"fp32": (1e-3, 1e-3), "bf16": (0.1, 0.05), "fp16": (0.05, 0.02)}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
