@@ -203,8 +203,11 @@ def complexity_section(models: list[str]) -> tuple[pd.DataFrame, str]:
         from benchmarks.complexity import complexity_table
     except ImportError as err:
         return pd.DataFrame(columns=["model", "gmacs"]), f"complexity not available: {err}"
-    df = complexity_table(models=models)
-    return df, ""
+    from benchmarks.complexity import DEFAULT_MODELS
+
+    # counting is cheap: every Table 5/7 model is listed, plus any other model timed here
+    names = list(dict.fromkeys([*DEFAULT_MODELS, *models]))
+    return complexity_table(models=names), ""
 
 
 def speed_section(plan: Plan, bar: Any, host: dict[str, Any]) -> pd.DataFrame:

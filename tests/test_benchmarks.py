@@ -121,6 +121,18 @@ def test_quick_run_writes_every_table(tmp_path: Path) -> None:
     assert len(reported) >= 1 and np.isclose(reported["accuracy"], 0.7467, atol=1e-4).any()
     assert "### Reported by the paper" in md and "### Measured here" in md
 
+    rerender = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "report", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerender.returncode == 0, rerender.stderr[-2000:]
+    again = (out / "report.md").read_text()  # re-rendered from the CSVs alone: the same rows
+    assert again.count("| mer_dbfem_caffm ") == md.count("| mer_dbfem_caffm ") > 0
+    assert (out / "plotly.min.js").stat().st_size > 1_000_000  # the page works offline
+
     e2e = pd.read_csv(out / "e2e.csv")
     assert (e2e["status"] == "ok").all() and {"align", "model", "total"} <= set(e2e["stage"])
 
@@ -269,3 +281,15 @@ def test_bad_runs_folder_is_one_line_error(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_complexity_subcommand_dispatches_to_the_complexity_table() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "complexity", "--models", "mer_gfem"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "input shape: 1x4x282x231" in proc.stdout and "mer_gfem" in proc.stdout
