@@ -79,6 +79,25 @@ def write_face_clip(path: Path, n_frames: int = 24, fps: float = 30.0) -> Path:
     return path
 
 
+def write_y4m(video: Path, path: Path) -> Path:
+    """Re-write a video as YUV4MPEG2, the format Chromium's fake webcam (--use-file-for-fake-video-capture) plays."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    with open(path, "wb") as out:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if out.tell() == 0:
+                h, w = bgr.shape[:2]
+                out.write(f"YUV4MPEG2 W{w} H{h} F{round(fps)}:1 Ip A1:1 C420jpeg\n".encode())
+            out.write(b"FRAME\n" + cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
+    capture.release()
+    return path
+
+
 def random_checkpoint(path: Path) -> Path:
     """Save the demo architecture with random weights and a card that says so."""
     import timm

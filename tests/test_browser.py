@@ -6,9 +6,10 @@ The screenshot is kept as a test artifact in artifacts/demo_page.png.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from app_server import ARTIFACTS, AppServer, shared_server
+from app_server import ARTIFACTS, AppServer, shared_server, write_face_clip, write_y4m
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -67,3 +68,42 @@ def test_an_example_runs_in_the_browser(server: AppServer) -> None:
             browser.close()
     assert server.alive()
     assert not [e for e in console_errors if "Error" in e and "favicon" not in e], console_errors
+
+
+def test_a_broken_upload_shows_the_error_and_a_webcam_recording_then_works(server: AppServer, tmp_path: Path) -> None:
+    broken = tmp_path / "holiday.mp4"
+    broken.write_text("this is a text file with a video's name\n" * 50)
+    # Chromium's fake camera plays this face clip, and its fake prompt grants the permission
+    camera = write_y4m(write_face_clip(tmp_path / "face.webm"), tmp_path / "face.y4m")
+    args = CHROMIUM_ARGS + [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server.url)
+            page.locator("#mer-video input[type=file]").set_input_files(str(broken))
+            expect(page.locator("#mer-video video")).to_have_count(1, timeout=30_000)
+            page.locator("#mer-run").click()
+            expect(page.get_by_text("is not a video").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+            assert page.locator("#mer-label textarea").input_value() == ""
+
+            page.locator("#mer-video button[aria-label='Clear']").first.click()
+            page.locator("#mer-video button[aria-label='Capture from camera']").click()
+            page.get_by_text("Click to Access Webcam").click()
+            page.locator("#mer-video button", has_text="Record").click()
+            page.wait_for_timeout(2500)  # about 75 frames at 30 fps
+            page.locator("#mer-video button", has_text="Stop").click()
+            expect(page.locator("#mer-video video")).to_have_count(1, timeout=30_000)
+            page.locator("#mer-run").click()
+            names = "|".join(re.escape(n) for n in server.class_names)
+            expect(page.locator("#mer-label textarea")).to_have_value(
+                re.compile(f"^({names})$"), timeout=ANSWER_TIMEOUT_MS
+            )
+            expect(page.locator("#mer-frames img")).to_have_count(5, timeout=RENDER_TIMEOUT_MS)
+        finally:
+            browser.close()
+    assert server.alive()
