@@ -166,6 +166,7 @@ def preprocess_sample(task: dict[str, Any]) -> SampleResult:
     name = f"{task['subject']}/{task['sample']}"
     result = SampleResult(task["file"], task["key"], task["subject"], task["sample"])
     seconds = dict.fromkeys(STAGES, 0.0)
+    cpu = time.process_time()
     try:
         start = time.perf_counter()
         onset, apex, offset = int(task["onset"]), int(task["apex"]), int(task["offset"])
@@ -210,6 +211,7 @@ def preprocess_sample(task: dict[str, Any]) -> SampleResult:
         seconds["write"] = time.perf_counter() - start
     except InputError as err:
         result.error = str(err)
+    seconds["cpu"] = time.process_time() - cpu  # this worker's own CPU time: what load from others cannot inflate
     result.seconds = seconds
     return result
 
@@ -271,9 +273,9 @@ def _prepare(out: Path, settings_hash: str, described: dict[str, Any]) -> str:
         if previous.get("settings_hash") == settings_hash:
             state = "reuse"
         else:
-            changed = [
-                f"{k}: {previous.get(k)} -> {v}" for k, v in described.items() if previous.get(k) != v
-            ] or ["format"]
+            changed = [f"{k}: {previous.get(k)} -> {v}" for k, v in described.items() if previous.get(k) != v] or [
+                "format"
+            ]
             state = "rebuilt: " + ", ".join(changed)
             for name in OWN_FILES:
                 (out / name).unlink(missing_ok=True)
@@ -366,12 +368,7 @@ def preprocess(
             "fps": FPS.get(row["source"], 200.0),
         }
         done = records.get(task["file"])
-        if (
-            done
-            and done.get("key") == task["key"]
-            and not done.get("error")
-            and (out / task["file"]).is_file()
-        ):
+        if done and done.get("key") == task["key"] and not done.get("error") and (out / task["file"]).is_file():
             reused.append(done)
         else:
             tasks.append(task)
@@ -404,7 +401,7 @@ def preprocess(
     skipped = _skipped_table(table, failed)
     _write_atomic(out / "skipped.csv", lambda p: skipped.to_csv(p, index=False))
 
-    timings = {stage: round(sum(r.seconds.get(stage, 0.0) for r in results), 3) for stage in STAGES}
+    timings = {stage: round(sum(r.seconds.get(stage, 0.0) for r in results), 3) for stage in (*STAGES, "cpu")}
     timings |= {
         "wall": round(time.perf_counter() - wall, 3),
         "workers": workers,
@@ -503,13 +500,9 @@ def open_cache(cache: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     cache = Path(cache).expanduser()
     settings = _read_json(cache / "settings.json")
     if settings is None:
-        raise InputError(
-            f"{cache} is not a preprocessed cache (no settings.json); make one with `mer preprocess`"
-        )
+        raise InputError(f"{cache} is not a preprocessed cache (no settings.json); make one with `mer preprocess`")
     if not settings.get("complete"):
-        raise InputError(
-            f"the cache {cache} is incomplete (interrupted?); run the same `mer preprocess` again"
-        )
+        raise InputError(f"the cache {cache} is incomplete (interrupted?); run the same `mer preprocess` again")
     text = {"subject": str, "sample": str, "label": str, "emotion": str, "input": str, "notes": str}
     index = pd.read_csv(cache / "index.csv", dtype=text, keep_default_na=False)
     return index, settings
@@ -522,10 +515,11 @@ def load_input(cache: str | Path, row: pd.Series | dict) -> np.ndarray:
 
 def format_timings(timings: dict[str, Any]) -> str:
     stages = ", ".join(f"{s} {timings.get(s, 0):.1f} s" for s in STAGES if timings.get(s))
+    if timings.get("cpu"):
+        stages += f" (worker CPU time {timings['cpu']:.1f} s)"
     return (
         f"{timings['computed']} computed, {timings['reused']} reused in {timings['wall']:.1f} s wall "
-        f"on {timings['workers']} worker(s)"
-        + (f"; per stage, summed over workers: {stages}" if stages else "")
+        f"on {timings['workers']} worker(s)" + (f"; per stage, summed over workers: {stages}" if stages else "")
     )
 
 
@@ -543,9 +537,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--root", required=True, help="the folder holding the database's frames")
     parser.add_argument("--sheet", help="the annotation sheet (default: found in --root by its usual name)")
     parser.add_argument("--out", required=True, help="the cache folder to write")
-    parser.add_argument(
-        "--modality", default="flow", choices=("flow", "apex"), help="model input (default flow)"
-    )
+    parser.add_argument("--modality", default="flow", choices=("flow", "apex"), help="model input (default flow)")
     parser.add_argument("--flow", default="tvl1", choices=("tvl1", "dis"), help="optical flow (default tvl1)")
     parser.add_argument(
         "--label-set",
