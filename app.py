@@ -283,9 +283,12 @@ def build_demo() -> gr.Blocks:
                             label="Apex frame (empty: detect)", value=None, precision=0, minimum=0
                         )
                 run = gr.Button("Analyse the clip", variant="primary", elem_id="mer-run")
+                examples = example_clips()
                 gr.Examples(
-                    examples=example_clips() or None,
+                    examples=examples or None,
                     inputs=[video],
+                    # "synthetic_happiness.webm" -> "synthetic happiness": what the clip was made to show
+                    example_labels=[Path(row[0]).stem.replace("_", " ") for row in examples] or None,
                     label="Example clips (synthetic micro-expressions on real faces)",
                     elem_id="mer-examples",
                 )

@@ -78,3 +78,18 @@ def test_no_clip_asks_for_one(client: Client) -> None:
 def test_checkpoint_picker_shows_the_card(client: Client, server: AppServer) -> None:
     text = client.predict(server.checkpoint.stem, api_name="/checkpoint_card")
     assert "synthetic data" in text.lower() and "mer_" in text
+
+
+def test_uploads_over_the_cap_are_refused_by_the_server(server: AppServer, tmp_path: Path) -> None:
+    import httpx
+
+    config = httpx.get(server.url + "/config", timeout=30).json()
+    cap = config["max_file_size"]
+    assert cap == 50 * 2**20
+    big = tmp_path / "long_recording.mp4"
+    with open(big, "wb") as f:
+        f.truncate(cap + 2**20)  # sparse: 51 MiB of zeros without writing them one by one
+    with open(big, "rb") as f:
+        response = httpx.post(server.url + "/gradio_api/upload", files={"files": f}, timeout=120)
+    assert response.status_code == 413, response.text
+    assert server.alive()
