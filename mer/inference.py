@@ -166,7 +166,15 @@ class Predictor:
             raise
         except Exception as err:  # a damaged file must reach the user as one plain line, not a traceback
             raise InputError(f"checkpoint '{path.name}' could not be loaded: {err}") from None
-        return cls(model, card, checkpoint=path, device=device, **kwargs)
+        predictor = cls(model, card, checkpoint=path, device=device, **kwargs)
+        predictor.warm_up()
+        return predictor
+
+    def warm_up(self) -> None:
+        """Load the face detector and landmark model now (~1 s), not during the first prediction."""
+        from mer.data import face
+
+        face.detect_faces(np.zeros((64, 64, 3), dtype=np.uint8))
 
     # -------------------------------------------------------------------------------------------- the flow
 
@@ -384,6 +392,8 @@ def run_predict(args) -> int:
     start = time.perf_counter()
     clip = read_clip(args.clip, max_frames=args.max_frames, fps=args.fps)
     read_s = time.perf_counter() - start
+    if args.onset is not None:  # checked before the model is loaded, so a typo costs nothing
+        _check_onset_apex(args.onset, args.apex, clip)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, max_frames=args.max_frames)
     pred = predictor(clip, onset=args.onset, apex=args.apex)
     pred.timings = {"read": read_s, **pred.timings, "total": pred.timings["total"] + read_s}
