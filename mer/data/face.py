@@ -263,8 +263,10 @@ def _fill(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     import cv2
 
     mask = np.zeros(shape, dtype=np.uint8)
-    # 4 fractional bits: sub-pixel polygon vertices.
-    cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32) for poly in polygons], 1, cv2.LINE_8, 4)
+    for poly in polygons:
+        # One call per polygon: a single fillPoly over several polygons leaves their overlaps empty (even-odd).
+        # 4 fractional bits keep the vertices sub-pixel.
+        cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
     return mask.astype(np.float32)
 
 
