@@ -1,0 +1,189 @@
+"""The Predictor end to end on clips written here, with a checkpoint saved here (random weights)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import timm
+import torch
+
+import mer  # noqa: F401  (registers mer_* in timm)
+from mer.data.clip import Clip
+from mer.data.labels import CASME2_5
+from mer.engine.checkpoint import save_checkpoint
+from mer.errors import InputError
+from mer.explain import explain
+from mer.inference import DEFAULT_CHECKPOINT, Predictor
+
+N_FRAMES, APEX = 30, 18
+
+
+def micro_clip(n: int = N_FRAMES, apex: int = APEX, size=(320, 240), fps: float = 200.0) -> Clip:
+    """A real face photograph (scikit-image's astronaut) with a 2-pixel lift of the mouth corners that rises
+    from frame n//4 to ``apex`` and falls back after it: a micro-expression-sized movement."""
+    from skimage.data import astronaut
+
+    face = cv2.resize(astronaut()[0:300, 60:460], size, interpolation=cv2.INTER_AREA)
+    h, w = face.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    # mouth corners of this photo at this size (dlib landmarks 48 and 54, rounded)
+    bump = sum(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 72.0) for cx, cy in ((112, 111), (148, 113)))
+    start = n // 4
+    t = np.arange(n)
+    course = np.clip(np.minimum((t - start) / (apex - start), (n - 1 - t) / (n - 1 - apex)), 0, 1)
+    lift = [(yy + 2.0 * a * bump).astype(np.float32) for a in course]
+    frames = [cv2.remap(face, xx, m, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for m in lift]
+    return Clip(frames=frames, fps=fps, source="astronaut_micro.mp4")
+
+
+def card_for(model, class_names=CASME2_5) -> dict:
+    cfg = model.pretrained_cfg
+    return {
+        "architecture": cfg["architecture"],
+        "class_names": list(class_names),
+        "input": {"modality": cfg["modality"], "channels": list(cfg["channels"]),
+                  "size": list(cfg["input_size"]), "mean": list(cfg["mean"]), "std": list(cfg["std"])},
+        "preprocessing": {"flow": "tvl1"},
+        "dataset": "none (random weights)",
+        "synthetic": True,
+        "note": "random weights, made by the tests",
+    }
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
+    path = tmp_path_factory.mktemp("ckpt") / "random_caffm.safetensors"
+    return save_checkpoint(model, path, card_for(model))
+
+
+@pytest.fixture(scope="module")
+def predictor(checkpoint):
+    return Predictor.from_checkpoint(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return micro_clip()
+
+
+@pytest.fixture(scope="module")
+def prediction(predictor, clip):
+    return predictor(clip)
+
+
+def test_probabilities_come_from_the_card_and_sum_to_one(prediction, predictor):
+    assert list(prediction.probabilities) == list(predictor.card["class_names"]) == list(CASME2_5)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+    assert all(0.0 <= p <= 1.0 for p in prediction.probabilities.values())
+    assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
+
+
+def test_answer_equals_a_plain_forward_of_the_model_input(prediction, predictor):
+    # the explained forward (with Grad-CAM hooks) must give the same answer as the bare model
+    x = (prediction.model_input - predictor.mean[:, None, None]) / predictor.std[:, None, None]
+    with torch.inference_mode():
+        probs = torch.softmax(predictor.model(torch.from_numpy(x)[None]), dim=1)[0].numpy()
+    assert np.allclose(probs, list(prediction.probabilities.values()), atol=1e-5)
+
+
+def test_aligned_frames_input_and_flow(prediction, clip):
+    assert prediction.frames.shape == (len(clip), 282, 231, 3) and prediction.frames.dtype == np.uint8
+    assert prediction.model_input.shape == (4, 282, 231) and prediction.model_input.dtype == np.float32
+    mask = prediction.model_input[3]
+    assert set(np.unique(mask)) == {0.0, 1.0} and 0.05 < mask.mean() < 0.8
+    assert prediction.flow_rgb.shape == (282, 231, 3) and prediction.flow_rgb.dtype == np.uint8
+    assert prediction.motion_curve.shape == (len(clip),)
+    assert 0 <= prediction.onset < prediction.apex < len(clip)
+    assert prediction.fps == 200.0
+
+
+def test_gradcam_per_branch(prediction):
+    assert set(prediction.gradcam) == {"global", "local"}
+    for heat in prediction.gradcam.values():
+        assert heat.shape == (282, 231) and heat.dtype == np.float32
+        assert heat.min() >= 0.0 and heat.max() <= 1.0
+
+
+def test_cbam_maps_of_the_fusion(prediction, predictor):
+    names = [name for name, _ in predictor.model.fusion_cbams()]
+    assert len(names) >= 5  # the paper's three + two CBAMs, at least
+    assert list(prediction.cbam) == names and list(prediction.cbam_channel) == names
+    for name in names:
+        spatial, channel = prediction.cbam[name], prediction.cbam_channel[name]
+        assert spatial.shape == (282, 231) and 0.0 <= spatial.min() and spatial.max() <= 1.0
+        assert channel.ndim == 1 and 0.0 <= channel.min() and channel.max() <= 1.0
+
+
+def test_overlays_on_the_apex_frame(prediction):
+    assert len(prediction.overlays) == 2 + len(prediction.cbam)
+    captions = list(prediction.overlays)
+    assert "global branch" in captions[0] and "local branch" in captions[1]
+    for image in prediction.overlays.values():
+        assert image.shape == (282, 231, 3) and image.dtype == np.uint8
+        # a blend of the apex frame and a heat map, not the heat map alone
+        assert np.abs(image.astype(int) - prediction.frames[prediction.apex]).mean() < 120
+
+
+def test_timings_and_json(prediction):
+    for stage in ("align", "spot", "input", "model", "gradcam", "overlays", "total"):
+        assert prediction.timings[stage] >= 0.0
+    assert prediction.timings["total"] >= prediction.timings["model"]
+    info = json.loads(json.dumps(prediction.to_json()))
+    assert info["label"] == prediction.label and info["onset_apex"] == "spotted"
+    assert info["checkpoint"]["note"] == "random weights, made by the tests"
+    assert info["checkpoint"]["synthetic"] is True
+
+
+def test_given_onset_and_apex_are_used(predictor, clip):
+    pred = predictor(clip, onset=2, apex=APEX, explain=False)
+    assert (pred.onset, pred.apex) == (2, APEX)
+    assert pred.gradcam == {} and pred.timings["gradcam"] == 0.0
+    assert sum(pred.probabilities.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("onset, apex", [(5, 5), (10, 4), (-1, 3), (0, N_FRAMES), (3, None), (None, 3)])
+def test_invalid_onset_apex(predictor, clip, onset, apex):
+    pattern = r"0 <= onset < apex <= 29|both"
+    with pytest.raises(InputError, match=pattern):
+        predictor(clip, onset=onset, apex=apex)
+
+
+def test_clip_without_a_face(predictor):
+    grey = Clip(frames=[np.full((240, 320, 3), 128, np.uint8) for _ in range(6)], fps=30.0, source="grey.mp4")
+    with pytest.raises(InputError, match="no face found"):
+        predictor(grey)
+
+
+def test_predictor_reads_a_video_file(predictor, tmp_path):
+    frames = micro_clip(n=12, apex=8).frames
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (320, 240))
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    pred = predictor(path)
+    assert pred.fps == 30.0 and len(pred.frames) == 12 and pred.timings["read"] > 0.0
+
+
+def test_models_without_fusion_give_no_cbam_maps():
+    model = timm.create_model("mer_gfem", num_classes=3).eval()
+    expl = explain(model, torch.randn(1, 4, 282, 231))
+    assert list(expl.gradcam) == ["global"] and expl.cbam_spatial == {}
+    assert expl.logits.shape == (3,)
+
+
+def test_checkpoint_failures_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        Predictor.from_checkpoint(tmp_path / "missing.safetensors")
+    pickled = tmp_path / "model.pt"
+    torch.save({"weights": torch.zeros(2)}, pickled)
+    with pytest.raises(InputError, match="pickle"):
+        Predictor.from_checkpoint(pickled)
+    assert DEFAULT_CHECKPOINT.name == "mer_dbfem_caffm_synth.safetensors"
+    assert DEFAULT_CHECKPOINT.parent.name == "checkpoints"
+

@@ -1,0 +1,143 @@
+"""`mer predict` as a user runs it: a subprocess on files written here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import timm
+import torch
+
+import mer  # noqa: F401  (registers mer_* in timm)
+from mer.cli import main
+from mer.data.labels import CASME2_5
+from mer.engine.checkpoint import save_checkpoint
+
+
+def face_video(path: Path, n: int = 16, size: tuple[int, int] = (320, 240), fps: float = 30.0) -> Path:
+    """A real face photograph (scikit-image's astronaut) with a small smile-like lift of the mouth corners."""
+    from skimage.data import astronaut
+
+    face = cv2.resize(astronaut()[0:300, 60:460], size, interpolation=cv2.INTER_AREA)
+    h, w = face.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    bump = sum(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 72.0) for cx, cy in ((112, 111), (148, 113)))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(n):
+        a = 2.0 * max(0.0, 1.0 - abs(i - n * 0.6) / (n * 0.3))
+        lift = (yy + a * bump).astype(np.float32)
+        frame = cv2.remap(face, xx, lift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def mer_cli(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mer", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    torch.manual_seed(1)
+    model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
+    cfg = model.pretrained_cfg
+    card = {"architecture": "mer_dbfem_caffm", "class_names": list(CASME2_5),
+            "input": {"modality": cfg["modality"], "channels": list(cfg["channels"]),
+                      "size": list(cfg["input_size"]), "mean": list(cfg["mean"]), "std": list(cfg["std"])},
+            "preprocessing": {"flow": "tvl1"}, "synthetic": True,
+            "note": "trained on synthetic data (test card)"}
+    ckpt = save_checkpoint(model, root / "model.safetensors", card)
+    pickled = root / "model.pth"
+    torch.save(model.state_dict(), pickled)
+    notvideo = root / "notes.mp4"
+    notvideo.write_text("not a video at all\n")
+    grey = root / "grey.avi"
+    writer = cv2.VideoWriter(str(grey), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for _ in range(5):
+        writer.write(np.full((120, 160, 3), 128, np.uint8))
+    writer.release()
+    video = face_video(root / "face.mp4")
+    truncated = root / "cut.mp4"
+    truncated.write_bytes(video.read_bytes()[:2000])
+    empty = root / "empty_folder"
+    empty.mkdir()
+    return {"ckpt": ckpt, "pickled": pickled, "video": video, "truncated": truncated, "notvideo": notvideo,
+            "grey": grey, "empty": empty, "root": root}
+
+
+def test_json_on_stdout_and_saved_pictures(files):
+    out = files["root"] / "saved"
+    result = mer_cli("predict", files["video"], "--checkpoint", files["ckpt"], "--json", "--save-dir", out)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert set(info["probabilities"]) == set(CASME2_5)
+    assert sum(info["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert info["label"] in CASME2_5 and 0 <= info["onset"] < info["apex"] < 16
+    assert info["fps"] == 30.0
+    assert {"align", "spot", "input", "model", "gradcam", "overlays", "total"} <= set(info["timings"])
+    assert info["checkpoint"]["note"] == "trained on synthetic data (test card)"
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["label"] == info["label"] and len(saved["motion_curve"]) == 16
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert {"apex_aligned.png", "onset_aligned.png", "flow.png"} <= set(pngs)
+    assert sum(name.startswith("overlay_") for name in pngs) >= 2
+    image = cv2.imread(str(out / "apex_aligned.png"))
+    assert image.shape == (282, 231, 3)
+
+
+def test_readable_summary_with_given_onset_apex(files, capfd):
+    args = [files["video"], "--checkpoint", files["ckpt"], "--onset", "1", "--apex", "9"]
+    status = main(["predict", *map(str, args)])
+    out, err = capfd.readouterr()
+    assert status == 0, err
+    assert "prediction:" in out and "onset/apex:  1 / 9 (given" in out
+    assert "trained on synthetic data (test card)" in out
+
+
+def test_bad_clip_in_a_real_process(files):
+    # a separate interpreter: nothing (OpenCV, FFmpeg, torch) may print more than the one error line
+    result = mer_cli("predict", files["notvideo"], "--checkpoint", files["ckpt"], "--json")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error: ") and "is not a video" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("truncated", "damaged or truncated"),
+        ("grey", "no face found"),
+        ("empty", "contains no frames"),
+        ("missing_clip", "does not exist"),
+        ("missing_ckpt", "does not exist"),
+        ("pickled", "pickled checkpoint"),
+        ("onset_only", "both --onset and --apex"),
+        ("apex_out_of_range", "0 <= onset < apex <= 15"),
+    ],
+)
+def test_bad_input_gives_one_error_line_and_status_2(files, capfd, case, message):
+    args = {
+        "truncated": [files["truncated"], "--checkpoint", files["ckpt"]],
+        "grey": [files["grey"], "--checkpoint", files["ckpt"]],
+        "empty": [files["empty"], "--checkpoint", files["ckpt"]],
+        "missing_clip": [files["root"] / "nope.webm", "--checkpoint", files["ckpt"]],
+        "missing_ckpt": [files["video"], "--checkpoint", files["root"] / "nope.safetensors"],
+        "pickled": [files["video"], "--checkpoint", files["pickled"]],
+        "onset_only": [files["video"], "--checkpoint", files["ckpt"], "--onset", "2"],
+        "apex_out_of_range": [files["video"], "--checkpoint", files["ckpt"], "--onset", "2", "--apex", "16"],
+    }[case]
+    status = main(["predict", *map(str, args), "--json"])
+    out, err = capfd.readouterr()  # file-descriptor level: catches what C libraries print too
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in err and out == ""
