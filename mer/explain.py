@@ -196,7 +196,7 @@ def overlays(apex_rgb: np.ndarray, expl: Explanation) -> dict[str, np.ndarray]:
     }
     for i, (name, m) in enumerate(expl.cbam_spatial.items(), start=1):
         lo, hi = float(m.min()), float(m.max())
-        caption = f"CBAM {i} spatial attention in the fusion ({name}; gate {lo:.2f}-{hi:.2f}, stretched)"
+        caption = f"CBAM {i} spatial attention, fusion {name} (gate {lo:.2f} to {hi:.2f}, stretched)"
         out[caption] = overlay(apex_rgb, stretch(m))
     return out
 

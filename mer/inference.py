@@ -339,8 +339,12 @@ def save_prediction(pred: Prediction, out_dir: str | Path) -> list[Path]:
         "onset_aligned": pred.frames[pred.onset],
         "flow": pred.flow_rgb,
     }
-    for i, (caption, image) in enumerate(pred.overlays.items(), start=1):
-        images[f"overlay_{i:02d}_{_slug(caption)}"] = image
+    # overlays come in the order of the maps: each branch's Grad-CAM, then each fusion CBAM
+    stems = [f"gradcam_{name}" for name in pred.gradcam] + [f"cbam_{name}" for name in pred.cbam]
+    if len(stems) != len(pred.overlays):
+        stems = [f"overlay_{i:02d}_{_slug(caption)}" for i, caption in enumerate(pred.overlays, start=1)]
+    captions = dict(zip(stems, pred.overlays, strict=True))
+    images.update({stem: pred.overlays[caption] for stem, caption in captions.items()})
     written = []
     for name, image in images.items():
         path = out / f"{name}.png"
@@ -350,7 +354,7 @@ def save_prediction(pred: Prediction, out_dir: str | Path) -> list[Path]:
     result = pred.to_json()
     result["motion_curve"] = [round(float(v), 6) for v in pred.motion_curve]
     result["images"] = {p.stem: p.name for p in written}
-    result["overlay_captions"] = {f"overlay_{i:02d}": c for i, c in enumerate(pred.overlays, start=1)}
+    result["overlay_captions"] = captions
     path = out / "result.json"
     try:
         path.write_text(json.dumps(result, indent=2) + "\n")
@@ -370,8 +374,8 @@ def format_summary(pred: Prediction) -> str:
     ]
     if ck.get("note"):
         lines.append(f"             {ck['note']}")
-    how = "given" if pred.onset_apex_given else "spotted"
-    lines.append(f"onset/apex:  {pred.onset} / {pred.apex} ({how}: {pred.spotting_note})")
+    how = "given" if pred.onset_apex_given else pred.spotting_note
+    lines.append(f"onset/apex:  {pred.onset} / {pred.apex} ({how})")
     lines.append(f"prediction:  {pred.label} ({pred.probabilities[pred.label]:.1%})")
     width = max(len(k) for k in pred.probabilities)
     for name, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
