@@ -37,7 +37,8 @@ class AppServer:
     log_path: Path
     checkpoint: Path
     class_names: tuple[str, ...]
-    clips: list[Path]
+    clips: list[Path]  # the clips the page offers as examples
+    small_clip: Path  # 24 frames of a real face, for tests that need many requests
     workdir: Path
 
     def alive(self) -> bool:
@@ -165,12 +166,11 @@ def shared_server() -> AppServer:
         env["MER_CHECKPOINT"] = str(checkpoint)
     card = json.loads(checkpoint.with_suffix(".json").read_text())
 
+    small_clip = write_face_clip(workdir / "astronaut_smile.webm")
     clips = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in CLIP_SUFFIXES)
     if not clips:
-        examples = workdir / "examples"
-        examples.mkdir()
-        clips = [write_face_clip(examples / "astronaut_smile.webm")]
-        env["MER_EXAMPLES"] = str(examples)
+        clips = [small_clip]
+        env["MER_EXAMPLES"] = str(workdir)
 
     log_path = workdir / "app.log"
     with open(log_path, "wb") as log:
@@ -184,6 +184,7 @@ def shared_server() -> AppServer:
         checkpoint=checkpoint,
         class_names=tuple(card["class_names"]),
         clips=clips,
+        small_clip=small_clip,
         workdir=workdir,
     )
     atexit.register(_stop, server)

@@ -47,7 +47,7 @@ def test_broken_file_is_a_clear_error_and_the_next_request_works(
     with pytest.raises(AppError, match="not a video"):
         client.predict(handle_file(str(broken)), api_name="/predict")
     assert server.alive()
-    label = client.predict(handle_file(str(server.clips[0])), api_name="/predict")[0]
+    label = client.predict(handle_file(str(server.small_clip)), api_name="/predict")[0]
     assert label in server.class_names
 
 
@@ -55,16 +55,14 @@ def test_zip_of_frames_with_onset_and_apex_given(client: Client, server: AppServ
     import cv2
 
     frames = tmp_path / "frames.zip"
-    capture = cv2.VideoCapture(str(server.clips[0]))
+    capture = cv2.VideoCapture(str(server.small_clip))
     with zipfile.ZipFile(frames, "w") as archive:
         for n in range(1, 13):
             ok, bgr = capture.read()
             assert ok
             archive.writestr(f"img{n}.jpg", cv2.imencode(".jpg", bgr)[1].tobytes())
     capture.release()
-    out = client.predict(
-        video=None, frames_zip=handle_file(str(frames)), onset=1, apex=7, fps=200, api_name="/predict"
-    )
+    out = client.predict(video=None, frames_zip=handle_file(str(frames)), onset=1, apex=7, fps=200, api_name="/predict")
     result = json.loads(Path(out[-1]).read_text())
     assert (result["onset"], result["apex"], result["fps"]) == (1, 7, 200)
     assert result["label"] in server.class_names

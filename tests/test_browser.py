@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from app_server import ARTIFACTS, AppServer, shared_server, write_face_clip, write_y4m
+from app_server import ARTIFACTS, AppServer, shared_server, write_y4m
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -74,7 +74,7 @@ def test_a_broken_upload_shows_the_error_and_a_webcam_recording_then_works(serve
     broken = tmp_path / "holiday.mp4"
     broken.write_text("this is a text file with a video's name\n" * 50)
     # Chromium's fake camera plays this face clip, and its fake prompt grants the permission
-    camera = write_y4m(write_face_clip(tmp_path / "face.webm"), tmp_path / "face.y4m")
+    camera = write_y4m(server.small_clip, tmp_path / "face.y4m")
     args = CHROMIUM_ARGS + [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
