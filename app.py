@@ -179,9 +179,7 @@ def analyse(
     """
     clip = video or frames_zip
     if not clip:
-        raise gr.Error(
-            "Upload a video or a zip of frames, record one with the webcam, or pick an example first."
-        )
+        raise gr.Error("Upload a video or a zip of frames, record one with the webcam, or pick an example first.")
     checkpoint = checkpoint or default_checkpoint_name()
     try:
         pred = get_predictor(checkpoint)(
@@ -195,8 +193,7 @@ def analyse(
     except Exception as err:  # the app must keep serving: log the traceback, tell the user in one line
         log.exception("analysis failed for %s", Path(clip).name)
         raise gr.Error(  # the type only: details (paths, internals) stay in the server log
-            f"The analysis failed unexpectedly ({type(err).__name__}). The error was logged; "
-            "please try another clip.",
+            f"The analysis failed unexpectedly ({type(err).__name__}). The error was logged; please try another clip.",
             title="Something went wrong",
         ) from err
 
@@ -249,7 +246,10 @@ def _json_default(value: Any) -> Any:
 def build_demo() -> gr.Blocks:
     """The page: inputs on the left, results on the right, one `predict` event."""
     default = default_checkpoint_name()
-    with gr.Blocks(title="mer: micro-expression recognition", delete_cache=(600, 1800)) as demo:
+    # no analytics: the demo must run offline, and visitors are not tracked
+    with gr.Blocks(
+        title="mer: micro-expression recognition", delete_cache=(600, 1800), analytics_enabled=False
+    ) as demo:
         gr.Markdown(INTRO)
         with gr.Accordion("What is a micro-expression, and how to read the results", open=False):
             gr.Markdown(EXPLANATION)
@@ -268,20 +268,14 @@ def build_demo() -> gr.Blocks:
                             file_types=[".zip"],
                             elem_id="mer-zip",
                         )
-                        fps = gr.Number(
-                            label="Frame rate of the frames (fps)", value=None, minimum=1, maximum=1000
-                        )
+                        fps = gr.Number(label="Frame rate of the frames (fps)", value=None, minimum=1, maximum=1000)
                 with gr.Accordion("Options", open=False):
                     checkpoint = gr.Dropdown(
                         choices=list(CHECKPOINTS), value=default, label="Checkpoint", elem_id="mer-checkpoint"
                     )
                     with gr.Row():
-                        onset = gr.Number(
-                            label="Onset frame (empty: detect)", value=None, precision=0, minimum=0
-                        )
-                        apex = gr.Number(
-                            label="Apex frame (empty: detect)", value=None, precision=0, minimum=0
-                        )
+                        onset = gr.Number(label="Onset frame (empty: detect)", value=None, precision=0, minimum=0)
+                        apex = gr.Number(label="Apex frame (empty: detect)", value=None, precision=0, minimum=0)
                 run = gr.Button("Analyse the clip", variant="primary", elem_id="mer-run")
                 examples = example_clips()
                 gr.Examples(

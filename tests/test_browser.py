@@ -32,11 +32,16 @@ def server() -> AppServer:
 
 def test_an_example_runs_in_the_browser(server: AppServer) -> None:
     console_errors: list[str] = []
+    elsewhere: list[str] = []  # the page must work offline: nothing fetched from another host
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on(
+                "request",
+                lambda r: None if r.url.startswith((server.url, "data:", "blob:")) else elsewhere.append(r.url),
+            )
             page.goto(server.url)
             expect(page.get_by_text("Micro-expression recognition").first).to_be_visible(timeout=60_000)
             expect(page.locator("#mer-card")).to_contain_text("synthetic", ignore_case=True)
@@ -67,6 +72,7 @@ def test_an_example_runs_in_the_browser(server: AppServer) -> None:
         finally:
             browser.close()
     assert server.alive()
+    assert not elsewhere, elsewhere
     assert not [e for e in console_errors if "Error" in e and "favicon" not in e], console_errors
 
 
