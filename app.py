@@ -220,7 +220,9 @@ def analyse(
     timings = [[stage, round(seconds * 1000.0, 1)] for stage, seconds in pred.timings.items()]
 
     result = pred.to_json()
-    result["clip"] = Path(clip).name
+    # names, not the server's paths (uploads sit in gradio's cache; the checkpoint in the Space)
+    result["source"] = Path(clip).name
+    result["checkpoint"]["path"] = Path(result["checkpoint"]["path"] or "").name or None
     out = _request_dir() / f"mer_result_{pred.label}.json"
     out.write_text(json.dumps(result, indent=2, default=_json_default))
 
@@ -231,7 +233,7 @@ def analyse(
     ]
     notes = ([pred.spotting_note] if pred.spotting_note else []) + list(pred.notes)
     if notes:
-        summary.append("**Notes:** " + " ".join(notes))
+        summary.append("**Notes:** " + "; ".join(notes) + ".")
     return (
         pred.label,
         "\n\n".join(summary),
