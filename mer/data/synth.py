@@ -6,144 +6,255 @@ apex) with an onset-apex-offset time course at 200 fps (``synth_motion``), over 
 head micro-motion, a blink, global flicker, sensor noise and JPEG compression. Every class uses the same subjects,
 so the class can only be told from the motion relative to the onset, never from one frame's look.
 
-Written as ``out/CASME2_RAW_selected/subNN/EPxx_yy/img{n}.jpg``, the coding sheet
-``out/CASME2-coding-synthetic.xlsx`` (the real 20140508 sheet's columns), ``out/ground_truth.csv`` (AUs, amplitudes,
-frames, identity, nuisances per sample) and ``out/README.txt``.
+    make_dataset(out, subjects=26, per_class=2, seed=0)   # or: mer synth --out DIR --subjects 26 --per-class 2
+
+writes ``out/CASME2_RAW_selected/subNN/EPxx_yy/img{n}.jpg`` (frames numbered from a random start, like the real
+data), the coding sheet ``out/CASME2-coding-synthetic.xlsx`` (the real 20140508 sheet's columns),
+``out/ground_truth.csv`` (AUs, intensities, amplitude, frames, blink, nuisances, identity per sample) and
+``out/README.txt``. The same seed and arguments give byte-identical files, and subject k is the same whatever the
+number of subjects (each subject has its own random stream).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import datetime
+import io
+import os
+import re
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mer.data.labels import CASME2_5
+from mer.errors import InputError
 
 FPS = 200
+FRAMES_DIR = "CASME2_RAW_selected"
 SHEET_NAME = "CASME2-coding-synthetic.xlsx"
-SHEET_COLUMNS = [
-    "Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame", "Unnamed: 6", "Action Units",
-    "Estimated Emotion",
-]
-JPEG_QUALITY = 92
+# The real CASME2-coding-20140508.xlsx header row: two columns have no name.
+SHEET_HEADER = (
+    "Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units", "Estimated Emotion",
+)  # fmt: skip
+# ... and the same columns as pandas.read_excel names them.
+SHEET_COLUMNS = [name if name else f"Unnamed: {i}" for i, name in enumerate(SHEET_HEADER)]
+AMPLITUDE_PX = (0.8, 3.0)  # peak displacement at the apex, px on the 640 x 480 frame
+MIN_FRAMES = 24
+
+
+def _subject_rng(seed: int, subject: int) -> np.random.Generator:
+    """Subject `subject`'s (1-based) own random stream: it does not depend on how many subjects are made."""
+    return np.random.default_rng(np.random.SeedSequence([seed, subject]))
 
 
 def _sample_plan(rng: np.random.Generator, emotion: str, frames: int) -> dict[str, Any]:
-    """Random timing, AUs, amplitude and nuisances of one sample (indices into the clip, 200 fps)."""
+    """Random AUs, amplitude, timing (clip indices at 200 fps) and nuisances of one sample."""
     from mer.data.synth_motion import CLASS_AUS
 
     combos = CLASS_AUS[emotion]
     aus = combos[int(rng.integers(len(combos)))]
-    onset = int(rng.integers(4, 10))
-    apex = onset + int(round(rng.uniform(0.05, 0.11) * FPS))
-    offset = min(frames - 1, apex + int(round(rng.uniform(0.05, 0.12) * FPS)))
-    blink_len = int(round(rng.uniform(0.08, 0.15) * FPS))
+    onset = int(rng.integers(3, max(4, frames // 8) + 1))
+    # apex 0.1-0.15 s after the onset, offset 0.1-0.2 s after the apex, squeezed into short clips
+    rise = min(round(rng.uniform(0.1, 0.15) * FPS), max(3, (frames - onset - 2) // 2))
+    apex = onset + rise
+    offset = apex + max(2, min(round(rng.uniform(0.1, 0.2) * FPS), frames - 1 - apex))
+    blink_frames = min(round(rng.uniform(0.08, 0.15) * FPS), frames // 2)
     return {
         "emotion": emotion,
         "aus": {int(au): round(float(rng.uniform(0.6, 1.0)), 3) for au in aus},
-        "amplitude_px": round(float(rng.uniform(0.8, 3.0)), 3),
+        "amplitude_px": round(float(rng.uniform(*AMPLITUDE_PX)), 3),
         "onset": onset,
         "apex": apex,
         "offset": offset,
-        "blink_start": int(rng.integers(0, max(1, frames - blink_len))),
-        "blink_frames": blink_len,
-        "blink_closure": round(float(rng.uniform(0.5, 1.0)), 3),
+        "blink_start": int(rng.integers(0, frames - blink_frames + 1)),
+        "blink_frames": blink_frames,
+        "blink_closure": round(float(rng.uniform(0.6, 1.0)), 3),
         "head_px": round(float(rng.uniform(0.1, 0.8)), 3),
         "head_deg": round(float(rng.uniform(0.0, 0.3)), 3),
-        "flicker": round(float(rng.uniform(0.0, 0.03)), 4),
+        "flicker": round(float(rng.uniform(0.0, 0.02)), 4),
         "noise": round(float(rng.uniform(0.8, 2.0)), 3),
+        "jpeg_quality": int(rng.integers(85, 96)),
         "seed": int(rng.integers(0, 2**31 - 1)),
     }
 
 
-def render_sample(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any], frames: int) -> np.ndarray:
-    """(frames, H, W, 3) uint8 RGB clip of one planned sample (before JPEG)."""
+def plan_dataset(subjects: int, per_class: int, seed: int, frames: int) -> list[dict[str, Any]]:
+    """One job per subject: {"subject" (1-based), "identity" (Identity fields), "plans" (its samples, per_class of
+    each class in random order, each with "sample" (EPxx_yy) and "first_frame"), "frames"}. Pure: draws numbers,
+    renders nothing."""
+    from mer.data.synth_faces import sample_identity
+
+    jobs = []
+    for subject in range(1, subjects + 1):
+        rng = _subject_rng(seed, subject)
+        identity = sample_identity(rng, subject - 1)
+        emotions = [e for e in CASME2_5 for _ in range(per_class)]
+        rng.shuffle(emotions)  # episode numbers must not give the class away
+        episodes = np.sort(rng.choice(np.arange(1, len(emotions) + 25), size=len(emotions), replace=False))
+        plans = []
+        for episode, emotion in zip(episodes, emotions, strict=True):
+            plan = _sample_plan(rng, emotion, frames)
+            plan["sample"] = f"EP{episode:02d}_{int(rng.integers(1, 8)):02d}"
+            plan["first_frame"] = int(rng.integers(1, 150))
+            plans.append(plan)
+        jobs.append({"subject": subject, "identity": asdict(identity), "plans": plans, "frames": frames})
+    return jobs
+
+
+def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any], frames: int) -> Iterator[np.ndarray]:
+    """The planned sample's frames, each (H, W, 3) uint8 RGB (before JPEG), in order.
+
+    Frame t samples the neutral face at R(-a_t)(x - c - d_t) + c - e_t E(x) - b_t B(x): head rotation a_t about the
+    nose c and drift d_t (smooth random walks), AU field E (peak amplitude_px) with its onset-apex-offset course e_t,
+    blink field B with its course b_t; then flicker (a global gain) and sensor noise.
+    """
     import cv2
 
     from mer.data.synth_motion import au_field, blink_course, blink_field, expression_course, random_walk
 
-    shape = neutral.shape[:2]
+    height, width = neutral.shape[:2]
     rng = np.random.default_rng(plan["seed"])
-    expression = au_field(plan["aus"], landmarks, shape, plan["amplitude_px"])
-    blink = blink_field(landmarks, shape)
+    expression = au_field(plan["aus"], landmarks, (height, width), plan["amplitude_px"])
+    blink = blink_field(landmarks, (height, width))
     course = expression_course(frames, plan["onset"], plan["apex"], plan["offset"])
     closure = blink_course(frames, plan["blink_start"], plan["blink_frames"], plan["blink_closure"])
     head_x, head_y = (random_walk(rng, frames, plan["head_px"]) for _ in range(2))
-    head_angle = np.deg2rad(random_walk(rng, frames, plan["head_deg"]) if plan["head_deg"] > 0 else np.zeros(frames))
-    flicker = 1.0 + random_walk(rng, frames, plan["flicker"]) if plan["flicker"] > 0 else np.ones(frames)
-    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-    cx, cy = landmarks[27:36].mean(axis=0)  # the nose: the head turns about the face's middle
-    source = neutral.astype(np.float32)
-    out = np.empty((frames, *shape, 3), dtype=np.uint8)
+    head_angle = np.deg2rad(random_walk(rng, frames, plan["head_deg"]))
+    gains = 1.0 + random_walk(rng, frames, plan["flicker"]) + 0.002 * rng.standard_normal(frames)
+    # Sensor noise from random windows of a small noise bank: fresh Gaussian noise per frame costs more than the rest.
+    pad = 32
+    bank = rng.standard_normal((2, height + pad, width + pad, 3), dtype=np.float32) * np.float32(plan["noise"])
+    picks = rng.integers(0, [2, pad, pad], size=(frames, 3))
+    cx, cy = np.asarray(landmarks, dtype=np.float64)[27:36].mean(axis=0)  # the head turns about the nose
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs -= np.float32(cx)
+    ys -= np.float32(cy)
+    field_x = np.ascontiguousarray(expression[:, :, 0])
+    field_y = np.ascontiguousarray(expression[:, :, 1])
+    blink_x, blink_y = np.ascontiguousarray(blink[:, :, 0]), np.ascontiguousarray(blink[:, :, 1])
     for t in range(frames):
-        field = course[t] * expression + closure[t] * blink
-        # head: a small rigid motion of the whole frame, composed after the face's own deformation
-        cos, sin = np.cos(head_angle[t]), np.sin(head_angle[t])
-        rx, ry = xs - cx - head_x[t], ys - cy - head_y[t]
-        hx, hy = cos * rx + sin * ry + cx, -sin * rx + cos * ry + cy
-        map_x = (hx - field[..., 0]).astype(np.float32)
-        map_y = (hy - field[..., 1]).astype(np.float32)
-        frame = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        frame = frame * flicker[t] + rng.normal(0.0, plan["noise"], frame.shape).astype(np.float32)
-        out[t] = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
-    return out
+        cos, sin = float(np.cos(head_angle[t])), float(np.sin(head_angle[t]))
+        # R(-a)(x - c - d) + c, as two weighted sums of the centred grid (cv2 is several times faster than numpy)
+        map_x = cv2.addWeighted(xs, cos, ys, sin, cx - cos * head_x[t] - sin * head_y[t])
+        map_y = cv2.addWeighted(ys, cos, xs, -sin, cy - cos * head_y[t] + sin * head_x[t])
+        if course[t] > 0:
+            map_x = cv2.scaleAdd(field_x, -float(course[t]), map_x)
+            map_y = cv2.scaleAdd(field_y, -float(course[t]), map_y)
+        if closure[t] > 0:
+            map_x = cv2.scaleAdd(blink_x, -float(closure[t]), map_x)
+            map_y = cv2.scaleAdd(blink_y, -float(closure[t]), map_y)
+        frame = cv2.remap(neutral, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        k, oy, ox = picks[t]
+        # gain * frame + noise, rounded and saturated to uint8 by OpenCV
+        lit = cv2.multiply(frame, (float(gains[t]),) * 3, dtype=cv2.CV_32F)
+        yield cv2.add(lit, bank[k, oy : oy + height, ox : ox + width], dtype=cv2.CV_8U)
 
 
-def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
-    """Render and write every sample of one subject; returns its sheet/ground-truth rows."""
-    import cv2
+def render_sample(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any], frames: int) -> np.ndarray:
+    """(frames, H, W, 3) uint8 RGB clip of one planned sample (before JPEG)."""
+    return np.stack(list(iter_frames(neutral, landmarks, plan, frames)))
 
+
+def subject_face(job: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(neutral face (480, 640, 3) uint8 RGB, its dlib landmarks (68, 2)) of a job from plan_dataset."""
     from mer.data.face import detect_landmarks
     from mer.data.synth_faces import Identity, render_identity
 
-    identity = Identity(**job["identity"])
-    neutral = render_identity(identity)
+    neutral = render_identity(Identity(**job["identity"]))
     landmarks, _ = detect_landmarks(neutral, name=f"synthetic subject {job['subject']}")
+    return neutral, landmarks
+
+
+def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """Render and write every sample of one subject; returns its ground-truth rows."""
+    import cv2
+
+    from mer.data.synth_motion import FaceFrame
+
+    neutral, landmarks = subject_face(job)
+    subject, frames = job["subject"], job["frames"]
     rows = []
-    for i, plan in enumerate(job["plans"]):
-        sample = f"EP{i + 1:02d}_{job['subject']:02d}s"
-        folder = Path(job["root"]) / "CASME2_RAW_selected" / f"sub{job['subject']:02d}" / sample
+    for plan in job["plans"]:
+        folder = Path(job["root"]) / FRAMES_DIR / f"sub{subject:02d}" / plan["sample"]
         folder.mkdir(parents=True, exist_ok=True)
-        start = plan["first_frame"]
-        clip = render_sample(neutral, landmarks, plan, job["frames"])
-        for t, frame in enumerate(clip):
-            cv2.imwrite(str(folder / f"img{start + t}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        start, params = plan["first_frame"], [cv2.IMWRITE_JPEG_QUALITY, plan["jpeg_quality"]]
+        for t, frame in enumerate(iter_frames(neutral, landmarks, plan, frames)):
+            path = folder / f"img{start + t}.jpg"
+            if not cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params):
+                raise OSError(f"could not write {path}")
         rows.append({
-            "subject": job["subject"], "sample": sample, "emotion": plan["emotion"],
+            "subject": subject, "sample": plan["sample"], "emotion": plan["emotion"],
             "onset_frame": start + plan["onset"], "apex_frame": start + plan["apex"],
-            "offset_frame": start + plan["offset"], "first_frame": start, "last_frame": start + job["frames"] - 1,
-            "aus": "+".join(str(au) for au in plan["aus"]), "au_intensities": json.dumps(plan["aus"]),
-            **{k: plan[k] for k in ("amplitude_px", "blink_start", "blink_frames", "blink_closure", "head_px",
-                                     "head_deg", "flicker", "noise", "seed")},
-            **identity.as_row(),
-        })
+            "offset_frame": start + plan["offset"], "first_frame": start, "last_frame": start + frames - 1,
+            "fps": FPS, "aus": "+".join(str(au) for au in plan["aus"]),
+            "au_intensities": ";".join(f"{au}:{value}" for au, value in plan["aus"].items()),
+            "blink_start_frame": start + plan["blink_start"],
+            "blink_end_frame": start + plan["blink_start"] + plan["blink_frames"],
+            **{k: plan[k] for k in ("amplitude_px", "blink_frames", "blink_closure", "head_px", "head_deg",
+                                     "flicker", "noise", "jpeg_quality", "seed")},
+            "eye_distance_px": round(FaceFrame.from_landmarks(landmarks).iod, 2),
+            **{f"id_{k}": v for k, v in job["identity"].items()},
+        })  # fmt: skip
     return rows
 
 
-def plan_dataset(subjects: int, per_class: int, seed: int, frames: int) -> list[dict[str, Any]]:
-    """One job per subject: its identity and the plans of its samples (per_class of each class, shuffled)."""
-    from dataclasses import asdict
+def _worker_init() -> None:
+    import cv2
 
-    from mer.data.synth_faces import sample_identity
+    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would only compete
 
-    rng = np.random.default_rng(seed)
-    jobs = []
-    for s in range(subjects):
-        identity = sample_identity(rng, s)
-        emotions = [e for e in CASME2_5 for _ in range(per_class)]
-        rng.shuffle(emotions)
-        plans = []
-        for emotion in emotions:
-            plan = _sample_plan(rng, emotion, frames)
-            plan["first_frame"] = int(rng.integers(1, 120))
-            plans.append(plan)
-        jobs.append({"subject": s + 1, "identity": asdict(identity), "plans": plans, "frames": frames})
-    return jobs
+
+def write_sheet(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The coding sheet, laid out like CASME2-coding-20140508.xlsx: Subject as text ("01"), the two unnamed blank
+    columns, one AU as a number and several as text ("6+12"). Byte-identical for identical rows (fixed dates)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Sheet1"
+    sheet.append(list(SHEET_HEADER))
+    for row in rows:
+        aus = row["aus"]
+        sheet.append([f"{row['subject']:02d}", row["sample"], None, row["onset_frame"], row["apex_frame"],
+                      row["offset_frame"], None, int(aus) if aus.isdigit() else aus, row["emotion"]])  # fmt: skip
+    for cell in sheet["A"]:
+        cell.number_format = "@"
+    fixed = datetime.datetime(2014, 5, 8)
+    book.properties.created = book.properties.modified = fixed
+    buffer = io.BytesIO()
+    book.save(buffer)
+    # openpyxl stamps the save time into docProps/core.xml and the zip entries: pin both.
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2014-05-08T00:00:00Z", data)
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(2014, 5, 8, 0, 0, 0)), data,
+                         compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
+
+
+def _readme(subjects: int, per_class: int, seed: int, frames: int) -> str:
+    return (
+        "SYNTHETIC micro-expressions: not recordings of real expressions.\n\n"
+        f"Made by `mer synth --subjects {subjects} --per-class {per_class} --seed {seed} --frames {frames}` "
+        "(mer.data.synth). The faces are two real photographs shipped by installed packages (scikit-image's "
+        "astronaut, matplotlib's grace_hopper.jpg), varied into subjects by mirroring, smooth identity warps, "
+        "colour and lighting. Each sample moves the face by an action-unit displacement field of its class "
+        "(happiness AU6+12, disgust AU4+9/10, surprise AU1+2, repression AU14/15/17, others AU4 or AU7) at micro "
+        "amplitude (0.8-3 px at the apex) with an onset-apex-offset course at 200 fps, over head micro-motion, a "
+        "blink, flicker, sensor noise and JPEG compression that every class shares.\n\n"
+        f"{FRAMES_DIR}/subNN/EPxx_yy/img{{n}}.jpg: frames (640 x 480). {SHEET_NAME}: the coding sheet, with the "
+        "columns of CASME II's CASME2-coding-20140508.xlsx. ground_truth.csv: per sample the AUs and intensities, "
+        "amplitude, onset/apex/offset and blink frames, nuisances and identity parameters, and seeds.\n"
+        "Results on these data say nothing about accuracy on real micro-expressions.\n"
+    )
 
 
 def make_dataset(
@@ -155,27 +266,41 @@ def make_dataset(
     workers: int | None = None,
     progress: bool = True,
 ) -> Path:
-    """Write a synthetic dataset in the CASME II layout to `out`; returns `out`.
+    """Write a synthetic dataset in the CASME II layout to `out` and return `out`.
 
-    subjects x 5 classes x per_class samples of `frames` frames (200 fps, 640 x 480). Deterministic per seed.
+    subjects x 5 classes x per_class samples of `frames` frames (640 x 480 JPEG, 200 fps). Deterministic per seed.
+    `workers` processes (default: one per core, at most one per subject). A folder written by an earlier
+    ``mer synth`` is replaced; any other folder that already holds CASME2_RAW_selected is refused.
     """
     import pandas as pd
     from tqdm import tqdm
 
-    from mer.errors import InputError
-
-    if subjects < 1 or per_class < 1 or frames < 30:
-        raise InputError("mer synth needs --subjects >= 1, --per-class >= 1 and --frames >= 30")
+    if subjects < 1 or per_class < 1 or frames < MIN_FRAMES or seed < 0:
+        raise InputError(
+            f"mer synth needs --subjects >= 1, --per-class >= 1, --frames >= {MIN_FRAMES} and --seed >= 0 "
+            f"(got {subjects}, {per_class}, {frames}, {seed})"
+        )
     out = Path(out).expanduser()
+    if (out / FRAMES_DIR).exists():
+        readme = out / "README.txt"
+        if not (readme.is_file() and readme.read_text(errors="replace").startswith("SYNTHETIC")):
+            raise InputError(f"{out} already holds {FRAMES_DIR} that mer synth did not write; choose an empty folder")
+        shutil.rmtree(out / FRAMES_DIR)
     out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     jobs = plan_dataset(subjects, per_class, seed, frames)
     for job in jobs:
         job["root"] = str(out)
-    workers = workers or min(2, len(jobs))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(jobs), desc="synth subjects", disable=not progress)
+    bar = tqdm(total=len(jobs), desc="synth subjects", unit="subject", disable=not progress)
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        import multiprocessing
+
+        # forkserver: no fork of a process that may hold OpenCV or torch threads; spawn would import torch per worker
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["mer.data.synth", "mer.data.face", "cv2"])
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
             for result in pool.map(_make_subject, jobs):
                 rows.extend(result)
                 bar.update()
@@ -185,79 +310,82 @@ def make_dataset(
             bar.update()
     bar.close()
     truth = pd.DataFrame(rows)
-    truth.insert(0, "seed_dataset", seed)
+    truth.insert(0, "dataset_seed", seed)
     truth.to_csv(out / "ground_truth.csv", index=False)
-    sheet = pd.DataFrame({
-        "Subject": truth["subject"].map(lambda s: f"{s:02d}"),
-        "Filename": truth["sample"],
-        "Unnamed: 2": None,
-        "OnsetFrame": truth["onset_frame"],
-        "ApexFrame": truth["apex_frame"],
-        "OffsetFrame": truth["offset_frame"],
-        "Unnamed: 6": None,
-        "Action Units": truth["aus"],
-        "Estimated Emotion": truth["emotion"],
-    })[SHEET_COLUMNS]
-    sheet.to_excel(out / SHEET_NAME, index=False)
-    (out / "README.txt").write_text(
-        f"SYNTHETIC micro-expressions made by `mer synth` (seed {seed}): real face photos shipped by scikit-image "
-        f"(astronaut) and matplotlib (grace_hopper.jpg), varied into {subjects} subjects, moved by AU displacement "
-        "fields at 200 fps. Not real people's expressions: results on these data say nothing about real "
-        "accuracy.\n"
-    )
+    write_sheet(out / SHEET_NAME, rows)
+    (out / "README.txt").write_text(_readme(subjects, per_class, seed, frames))
+    if progress:
+        seconds = time.perf_counter() - started
+        print(f"{len(rows)} samples x {frames} frames in {seconds:.1f} s ({workers} workers)")
     return out
 
 
-def write_examples(out: str | Path, seed: int = 7, classes: tuple[str, ...] = ("happiness", "surprise", "disgust"),
-                   fps: float = 30.0) -> list[Path]:
-    """Short demo clips (WebM, VP8) of synthetic micro-expressions, one per class; returns their paths.
+EXAMPLE_CLASSES = ("happiness", "surprise", "disgust", "repression")
 
-    The 200 fps frames are written at `fps` (slow motion, as a phone would show a high-speed recording), so a
-    0.1 s rise lasts ~0.7 s on screen.
+
+def write_examples(
+    out: str | Path,
+    seed: int = 7,
+    classes: tuple[str, ...] = EXAMPLE_CLASSES,
+    fps: float = 30.0,
+    frames: int = 64,
+    size: tuple[int, int] = (480, 360),
+) -> list[Path]:
+    """Short demo clips (WebM, VP8) of synthetic micro-expressions, ``synthetic_<class>.webm``; returns the paths.
+
+    Subjects alternate between the two photos. Frames are made at 200 fps (onset at frame 10, apex at 25, offset at
+    45, 2.5 px at the apex, the blink after the offset so the expression is easy to see) and written at `fps`:
+    at 30 fps that is slow motion, as a phone shows a high-speed recording. `size` is (W, H); the 640 x 480
+    frames are scaled down to keep the files small (the face stays ~180 px wide, enough for dlib).
     """
     import cv2
 
-    from mer.data.face import detect_landmarks
-    from mer.data.synth_faces import render_identity, sample_identity
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     paths = []
     for i, emotion in enumerate(classes):
-        identity = sample_identity(rng, i)
-        neutral = render_identity(identity)
-        landmarks, _ = detect_landmarks(neutral, name="example face")
-        plan = _sample_plan(rng, emotion, 60)
-        plan.update(amplitude_px=2.5, onset=10, apex=30, offset=50, noise=1.0)
-        clip = render_sample(neutral, landmarks, plan, 60)
+        job = plan_dataset(subjects=i + 1, per_class=1, seed=seed, frames=frames)[i]
+        neutral, landmarks = subject_face(job)
+        plan = next(p for p in job["plans"] if p["emotion"] == emotion)
+        plan.update(amplitude_px=2.5, onset=10, apex=25, offset=45, blink_start=frames - 16, blink_frames=14,
+                    noise=0.8, flicker=0.005)  # fmt: skip
         path = out / f"synthetic_{emotion}.webm"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, (clip.shape[2], clip.shape[1]))
-        for frame in clip:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, size)
+        if not writer.isOpened():
+            raise OSError(f"this OpenCV build cannot write WebM (VP8) to {path}")
+        for frame in iter_frames(neutral, landmarks, plan, frames):
+            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            writer.write(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
         writer.release()
         paths.append(path)
     return paths
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("synth", help="write a synthetic micro-expression dataset in the CASME II layout")
-    p.add_argument("--out", required=True, help="folder to write (CASME2_RAW_selected/, the coding sheet, ...)")
-    p.add_argument("--subjects", type=int, default=6)
-    p.add_argument("--per-class", type=int, default=2, help="samples of each of the 5 classes per subject")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=int, default=60, help="frames per sample (200 fps)")
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--examples", action="store_true", help="write demo clips (WebM) into --out instead")
+    p = subparsers.add_parser(
+        "synth",
+        help="write a synthetic micro-expression dataset in the CASME II layout (and/or demo clips)",
+        description="Synthetic micro-expressions from real face photos, in the CASME II layout "
+        "(CASME2_RAW_selected/, a coding sheet with the real columns, ground_truth.csv). Deterministic per seed.",
+    )
+    p.add_argument("--out", type=Path, help="folder to write the dataset to")
+    p.add_argument("--subjects", type=int, default=6, help="number of subjects (default 6)")
+    p.add_argument("--per-class", type=int, default=2, help="samples of each of the 5 classes per subject (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--frames", type=int, default=60, help="frames per sample at 200 fps (default 60)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    p.add_argument("--examples", type=Path, metavar="DIR", help="also write the demo clips (WebM) into DIR")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.examples:
-        for path in write_examples(args.out, seed=args.seed if args.seed else 7):
+    if args.out is None and args.examples is None:
+        raise InputError("mer synth needs --out DIR (a dataset) or --examples DIR (demo clips), or both")
+    if args.out is not None:
+        out = make_dataset(args.out, args.subjects, args.per_class, args.seed, args.frames, args.workers)
+        print(f"wrote {args.subjects * args.per_class * len(CASME2_5)} synthetic samples to {out} "
+              f"(sheet {SHEET_NAME}, ground truth ground_truth.csv)")  # fmt: skip
+    if args.examples is not None:
+        for path in write_examples(args.examples):
             print(path)
-        return 0
-    out = make_dataset(args.out, args.subjects, args.per_class, args.seed, args.frames, args.workers)
-    print(f"wrote {args.subjects * args.per_class * len(CASME2_5)} synthetic samples to {out} "
-          f"(sheet {SHEET_NAME}, ground truth ground_truth.csv)")
     return 0

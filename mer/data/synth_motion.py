@@ -56,8 +56,7 @@ def au_bumps(au: int, landmarks: np.ndarray) -> list[Bump]:
     """The Gaussian bumps that make action unit `au` on a face with these (68, 2) landmarks."""
     f = FaceFrame.from_landmarks(landmarks)
     return [
-        (points, directions, weight, sigma * f.iod)
-        for points, directions, weight, sigma in _recipe(au, f, landmarks)
+        (points, directions, weight, sigma * f.iod) for points, directions, weight, sigma in _recipe(au, f, landmarks)
     ]
 
 
@@ -146,9 +145,7 @@ def bumps_field(bumps: list[Bump], shape: tuple[int, int]) -> np.ndarray:
     return field / peak if peak > 0 else field
 
 
-def au_field(
-    aus: dict[int, float], landmarks: np.ndarray, shape: tuple[int, int], amplitude: float
-) -> np.ndarray:
+def au_field(aus: dict[int, float], landmarks: np.ndarray, shape: tuple[int, int], amplitude: float) -> np.ndarray:
     """(H, W, 2) float32 apex displacement of the AUs `aus` (AU -> relative intensity in (0, 1]): each AU's field
     has peak = its intensity, the sum is rescaled so its largest displacement is `amplitude` px."""
     total = np.zeros((*shape, 2), dtype=np.float32)
@@ -178,8 +175,8 @@ def blink_field(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         u = (rel_x * f.right[0] + rel_y * f.right[1]) / half_width  # along the eye, corners at +-1
         s = -(rel_x * f.up[0] + rel_y * f.up[1]) / opening  # downwards, lids at about -0.5 / +0.5
         below = s - float(np.dot(lower - centre, -f.up)) / opening  # 0 at the lower lid
-        vertical = np.where(below <= 0, np.exp(-(below**2) / 2.0), np.exp(-(below**2) / (2 * 0.25**2)))
-        weight = opening * vertical * np.exp(-(u**2) / (2 * 0.75**2))
+        vertical = np.where(below <= 0, np.exp(-(below**2) / 2.0), np.exp(-(below**2) / (2 * 0.12**2)))
+        weight = 1.15 * opening * vertical * np.exp(-(u**2) / (2 * 0.75**2))
         field[:, :, 0] -= (weight * f.up[0]).astype(np.float32)
         field[:, :, 1] -= (weight * f.up[1]).astype(np.float32)
     return field
