@@ -3,7 +3,6 @@ astronaut) with a small facial motion between onset and apex."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -133,19 +132,19 @@ def test_apex_modality(dataset, tmp_path):
     assert x.dtype == np.float32 and x.shape == (4, 282, 231) and 0 <= x[:3].min() and x[:3].max() <= 1
 
 
-def test_missing_frame_is_named_and_can_be_skipped(dataset, tmp_path):
+def test_missing_frame_is_named_and_can_be_skipped(dataset, tmp_path, capsys):
+    from mer.cli import main
+
     broken = tmp_path / "broken"
     shutil.copytree(dataset, broken)
     (broken / "CASME2_RAW_selected/sub02/EP09_03/img15.jpg").unlink()
-    parser = argparse.ArgumentParser()
-    cache.add_cli(parser.add_subparsers())
-    args = parser.parse_args(args_list(broken, tmp_path / "c"))
-    with pytest.raises(InputError, match=r"sub02/EP09_03 \(sheet row 4\): apex 15") as err:
-        args.func(args)
-    assert "--skip-missing" in str(err.value)
+    assert main(args_list(broken, tmp_path / "c")) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "Traceback" not in error
+    assert "sub02/EP09_03 (sheet row 4): apex 15 (img15.jpg)" in error and "--skip-missing" in error
 
-    args = parser.parse_args([*args_list(broken, tmp_path / "c"), "--skip-missing"])
-    assert args.func(args) == 0
+    assert main([*args_list(broken, tmp_path / "c"), "--skip-missing"]) == 0
+    assert "3 samples in" in capsys.readouterr().out
     index, settings = open_cache(tmp_path / "c")
     assert "EP09_03" not in set(index["sample"]) and len(index) == 3
     skipped = pd.read_csv(tmp_path / "c" / "skipped.csv", dtype=str)

@@ -490,6 +490,10 @@ def _run(tasks: list[dict[str, Any]], workers: int, journal: Path, progress: boo
                         for future in futures:
                             future.cancel()
                         raise
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"interrupted: {len(results)} samples done are kept; run the same command again to resume")
+            raise
         finally:
             bar.close()
     return results
