@@ -23,7 +23,7 @@ from mer.errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mer_dbfem_caffm_synth.safetensors"
-STAGES = ("read", "align", "spot", "input", "model", "gradcam", "overlays")
+STAGES = ("read", "align", "spot", "input", "model", "gradcam", "overlays")  # keys of Prediction.timings
 
 
 @dataclass
