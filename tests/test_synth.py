@@ -155,7 +155,7 @@ def test_example_clips_read_back(tmp_path):
         if not ok:
             break
         frames.append(frame)
-    assert len(frames) == 40 and frames[0].shape == (360, 480, 3)
-    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(30.0)
+    assert len(frames) == 40 and frames[0].shape == (288, 384, 3)
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(synth.FPS)
     _, faces = face.detect_landmarks(cv2.cvtColor(frames[0], cv2.COLOR_BGR2RGB))
     assert faces == 1

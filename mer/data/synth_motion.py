@@ -158,9 +158,10 @@ def au_field(aus: dict[int, float], landmarks: np.ndarray, shape: tuple[int, int
 def blink_field(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W, 2) float32 displacement of a full blink (both eyes closed).
 
-    The upper lid's skin slides down over the eye: the displacement is one eye-opening at the lower lid, fading
-    slowly upwards (the lid, not the brow) and fast below the lower lid, where the eye is squeezed into a thin
-    dark line (the lashes). Sideways it fades towards the eye corners.
+    The upper lid's skin slides down over the eye: the displacement is 1.15 eye-openings at the lower lid, fading
+    upwards with a sigma of 0.8 openings (the lid up to its crease, not the brow; the slope stays under 1 so the
+    warp never folds) and fast below the lower lid, where the eye is squeezed into a thin dark line (the lashes).
+    Sideways it fades towards the eye corners.
     """
     p = np.asarray(landmarks, dtype=np.float64)
     f = FaceFrame.from_landmarks(p)
@@ -175,7 +176,7 @@ def blink_field(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         u = (rel_x * f.right[0] + rel_y * f.right[1]) / half_width  # along the eye, corners at +-1
         s = -(rel_x * f.up[0] + rel_y * f.up[1]) / opening  # downwards, lids at about -0.5 / +0.5
         below = s - float(np.dot(lower - centre, -f.up)) / opening  # 0 at the lower lid
-        vertical = np.where(below <= 0, np.exp(-(below**2) / 2.0), np.exp(-(below**2) / (2 * 0.12**2)))
+        vertical = np.where(below <= 0, np.exp(-(below**2) / (2 * 0.8**2)), np.exp(-(below**2) / (2 * 0.12**2)))
         weight = 1.15 * opening * vertical * np.exp(-(u**2) / (2 * 0.75**2))
         field[:, :, 0] -= (weight * f.up[0]).astype(np.float32)
         field[:, :, 1] -= (weight * f.up[1]).astype(np.float32)
