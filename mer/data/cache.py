@@ -310,6 +310,8 @@ def preprocess(
 
     Raises InputError for a bad dataset (every problem listed) or, after finishing every other sample, for
     samples that failed (no face, unreadable frame), unless skip_missing, which lists them in skipped.csv.
+    workers > 1 starts processes the way `multiprocessing` does, so a script calling this needs the usual
+    ``if __name__ == "__main__":`` guard.
     """
     from mer.data.inputs import MODALITIES
 
