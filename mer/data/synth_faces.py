@@ -10,7 +10,7 @@ found on the finished canvas by the same dlib code path the pipeline uses (``mer
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -73,9 +73,6 @@ class Identity:
     light_y: float
     texture: float
     warp_seed: int
-
-    def as_row(self, prefix: str = "id_") -> dict[str, object]:
-        return {prefix + key: value for key, value in asdict(self).items()}
 
 
 def sample_identity(rng: np.random.Generator, index: int) -> Identity:
