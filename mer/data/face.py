@@ -28,6 +28,7 @@ EYE_DISTANCE: float = 88.0
 EYE_CENTER: tuple[float, float] = (CROP_SIZE[1] / 2.0, 100.0)  # (x, y) of the midpoint between the eye centres
 DETECT_MAX_SIDE: int = 640  # frames larger than this are downscaled for detection (landmarks use full resolution)
 
+AU_REGIONS_VERSION = 2  # bump when the region polygons change (caches of model inputs key on it)
 AU_REGION_NAMES: tuple[str, ...] = ("ocular_brow", "oral", "mandibular", "cheek", "nasal")
 AU_REGION_AUS: dict[str, tuple[int, ...]] = {
     "ocular_brow": (1, 2, 4, 5, 7),

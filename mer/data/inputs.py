@@ -8,14 +8,18 @@ The global branch reads channels 0-2; the local branch reads channels 0-2 times 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from mer.errors import InputError
 from mer.models.cfg import MODALITY_CFGS
 
 
 @dataclass(frozen=True)
 class Modality:
+    """What the model input's channels are, and the per-channel mean/std that normalise them."""
+
     name: str
     channels: tuple[str, ...]
     mean: tuple[float, ...]
@@ -40,13 +44,21 @@ def build_input(
 
     Returns (4, 282, 231) float32. `flow`: 'tvl1' (accurate) or 'dis' (fast), used by the flow modality only.
     """
-    from mer.data.face import au_region_mask
-    from mer.data.motion import optical_flow, optical_strain
+    from mer.data.face import CROP_SIZE, au_region_mask
+    from mer.data.motion import FLOWS, optical_flow, optical_strain
 
     if modality not in MODALITIES:
-        raise ValueError(f"unknown modality {modality!r}; choose one of {sorted(MODALITIES)}")
+        raise InputError(f"unknown input modality {modality!r}; choose one of {', '.join(MODALITIES)}")
+    if modality == "flow" and flow not in FLOWS:
+        raise InputError(f"unknown optical flow {flow!r}; choose one of {', '.join(FLOWS)}")
     onset_rgb, apex_rgb = np.asarray(onset_rgb), np.asarray(apex_rgb)
-    mask = au_region_mask(landmarks, shape=apex_rgb.shape[:2])
+    for what, image in (("onset", onset_rgb), ("apex", apex_rgb)):
+        if image.shape != (*CROP_SIZE, 3):
+            raise InputError(
+                f"the {what} frame must be an aligned {CROP_SIZE[0]} x {CROP_SIZE[1]} RGB face crop, got shape "
+                f"{image.shape}; align the clip with mer.data.face.FaceAligner first"
+            )
+    mask = au_region_mask(landmarks, shape=CROP_SIZE)
     if modality == "flow":
         uv = optical_flow(onset_rgb, apex_rgb, flow)
         channels = [uv[..., 0], uv[..., 1], optical_strain(uv)]
@@ -55,8 +67,26 @@ def build_input(
     return np.stack([*channels, mask]).astype(np.float32)
 
 
-def normalize(x: np.ndarray, mean, std) -> np.ndarray:
-    """(x - mean) / std per channel, x of shape (C, H, W) or (B, C, H, W)."""
+def preprocessing_settings() -> dict[str, Any]:
+    """Everything besides modality and flow name that changes the model input: the alignment geometry, the AU-region
+    geometry version and the flow parameters. A cache keyed by these rebuilds when any of them changes."""
+    from mer.data import face, motion
+
+    return {
+        "crop_size": list(face.CROP_SIZE),
+        "eye_distance": face.EYE_DISTANCE,
+        "eye_center": list(face.EYE_CENTER),
+        "au_regions": face.AU_REGIONS_VERSION,
+        "tvl1": dict(motion.TVL1_PARAMS),
+        "dis_preset": "medium",
+    }
+
+
+def normalize(x: np.ndarray, mean: Any, std: Any) -> np.ndarray:
+    """(x - mean) / std per channel; x of shape (C, H, W) or (B, C, H, W), mean/std of C values. float32."""
+    x = np.asarray(x, dtype=np.float32)
     mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
     std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
-    return ((np.asarray(x, dtype=np.float32) - mean) / std).astype(np.float32)
+    if x.ndim not in (3, 4) or len(mean) != x.shape[-3] or len(std) != x.shape[-3]:
+        raise InputError(f"cannot normalise an input of shape {x.shape} with {len(mean)} means and {len(std)} stds")
+    return ((x - mean) / std).astype(np.float32)
