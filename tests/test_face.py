@@ -1,0 +1,143 @@
+"""Face detection, alignment and AU regions on real photos (scikit-image's astronaut, matplotlib's Grace Hopper)."""
+
+import cv2
+import matplotlib.cbook
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.data import astronaut
+
+from mer.data import face
+from mer.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def photos():
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = np.asarray(Image.open(f).convert("RGB"))
+    return {"astronaut": astronaut(), "hopper": hopper}
+
+
+@pytest.fixture(scope="module")
+def aligned(photos):
+    return {name: face.FaceAligner().align([image], name=name) for name, image in photos.items()}
+
+
+def inside(polygon, point):
+    return cv2.pointPolygonTest(np.asarray(polygon, np.float32).reshape(-1, 1, 2), tuple(map(float, point)), False) >= 0
+
+
+@pytest.mark.parametrize("name", ["astronaut", "hopper"])
+def test_landmarks_on_a_real_face(photos, name):
+    landmarks, faces = face.detect_landmarks(photos[name])
+    assert landmarks.shape == (68, 2) and faces == 1
+    left, right = face.eye_centers(landmarks)
+    assert left[0] < right[0]  # image-left eye first
+    assert landmarks[8, 1] > landmarks[33, 1] > left[1]  # chin below the nose below the eyes
+
+
+@pytest.mark.parametrize("name", ["astronaut", "hopper"])
+def test_alignment_levels_the_eyes_and_keeps_the_whole_face(aligned, name):
+    clip = aligned[name]
+    assert clip.frames.shape == (1, *face.CROP_SIZE, 3) and clip.frames.dtype == np.uint8
+    left, right = face.eye_centers(clip.landmarks)
+    assert abs(left[1] - right[1]) < 0.5
+    assert np.hypot(*(right - left)) == pytest.approx(face.EYE_DISTANCE, abs=0.5)
+    assert (left + right) / 2 == pytest.approx(np.array(face.EYE_CENTER), abs=0.5)
+    height, width = face.CROP_SIZE
+    # brows, jaw and chin all inside the crop, with some room
+    assert clip.landmarks[:, 0].min() > 5 and clip.landmarks[:, 0].max() < width - 5
+    assert clip.landmarks[17:27, 1].min() > 40 and clip.landmarks[:, 1].max() < height - 10
+
+
+def test_one_transform_for_every_frame(photos):
+    """A head that moves after the reference frame moves in the crop too: no per-frame re-detection, no jitter."""
+    image = photos["hopper"]
+    translate = np.float32([[1, 0, 6], [0, 1, -4]])
+    moved = cv2.warpAffine(image, translate, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+    clip = face.FaceAligner().align([image, moved, image], ref=0)
+    again = cv2.warpAffine(moved, clip.transform, face.CROP_SIZE[::-1], borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(clip.frames[1], again)
+    assert np.array_equal(clip.frames[0], clip.frames[2])
+    shift, _ = cv2.phaseCorrelate(*(np.float32(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in clip.frames[:2]))
+    scale = np.hypot(*clip.transform[:, 0])
+    assert np.hypot(*shift) == pytest.approx(scale * np.hypot(6, 4), abs=0.5)
+
+
+def test_a_tilted_face_comes_out_level(photos):
+    image = photos["astronaut"]
+    h, w = image.shape[:2]
+    tilted = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.0), (w, h))
+    clip = face.FaceAligner().align([tilted])
+    left, right = face.eye_centers(clip.landmarks)
+    assert abs(left[1] - right[1]) < 1.0
+
+
+def test_large_frames_are_downscaled_for_detection(photos):
+    image = photos["hopper"]
+    big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)  # 1536 x 1800
+    small_landmarks, _ = face.detect_landmarks(image)
+    big_landmarks, faces = face.detect_landmarks(big)
+    assert faces == 1
+    # the same face, mapped back to full resolution: landmarks agree to a few percent of the eye distance (the
+    # detector's box, from which the landmark search starts, differs a little with the detection scale)
+    eye_distance = np.hypot(*np.subtract(*face.eye_centers(small_landmarks)))
+    assert np.median(np.hypot(*(big_landmarks / 3 - small_landmarks).T)) < 0.05 * eye_distance
+    for small_eye, big_eye in zip(face.eye_centers(small_landmarks), face.eye_centers(big_landmarks), strict=True):
+        assert np.hypot(*(big_eye / 3 - small_eye)) < 0.1 * eye_distance
+
+
+def test_no_face_names_the_sample_and_frame():
+    grey = np.full((240, 320, 3), 128, np.uint8)
+    with pytest.raises(InputError, match=r"no face found in sub01/EP02_01f \(frame 3\)"):
+        face.FaceAligner().align([grey] * 5, ref=3, name="sub01/EP02_01f")
+
+
+def test_several_faces_take_the_largest_and_say_so(photos):
+    big = photos["hopper"][80:400, 130:420]  # face ~185 px wide
+    small = photos["astronaut"][20:260, 110:330]  # face ~90 px wide
+    canvas = np.full((320, 510, 3), 200, np.uint8)
+    canvas[:, :290] = big
+    canvas[40:280, 290:] = small
+    clip = face.FaceAligner().align([canvas], name="two people")
+    assert clip.faces_found == 2
+    assert any("2 faces" in note and "largest" in note for note in clip.notes)
+    # the crop holds Grace Hopper: her landmarks, mapped through the transform, are the crop's landmarks
+    hopper_landmarks, _ = face.detect_landmarks(big)
+    assert np.abs(face.transform_points(hopper_landmarks, clip.transform) - clip.landmarks).max() < 3.0
+
+
+def test_frames_of_different_sizes_are_refused(photos):
+    with pytest.raises(InputError, match="one size"):
+        face.FaceAligner().align([photos["hopper"], photos["astronaut"]], name="mixed")
+
+
+def test_au_regions_cover_their_features(aligned):
+    landmarks = aligned["hopper"].landmarks
+    regions = face.au_regions(landmarks)
+    assert tuple(regions) == face.AU_REGION_NAMES == ("ocular_brow", "oral", "mandibular", "cheek", "nasal")
+    left, right = face.eye_centers(landmarks)
+    assert inside(regions["ocular_brow"], left) and inside(regions["ocular_brow"], landmarks[19])
+    assert inside(regions["ocular_brow"], (landmarks[21] + landmarks[22]) / 2)  # glabella (AU4)
+    assert all(inside(regions["oral"], landmarks[i]) for i in (48, 51, 54, 57))
+    assert inside(regions["mandibular"], (landmarks[57] + landmarks[8]) / 2)
+    assert inside(regions["nasal"], landmarks[30]) and inside(regions["nasal"], landmarks[31])
+    below_eye = (landmarks[41] + landmarks[2]) / 2
+    assert inside(regions["cheek"], below_eye)
+    assert not inside(regions["oral"], left) and not inside(regions["mandibular"], landmarks[30])
+
+
+def test_masks_are_the_union_of_the_regions(aligned):
+    landmarks = aligned["astronaut"].landmarks
+    masks = face.au_region_masks(landmarks)
+    union = face.au_region_mask(landmarks)
+    assert union.shape == face.CROP_SIZE and union.dtype == np.float32
+    assert set(np.unique(union)) == {0.0, 1.0}
+    assert np.array_equal(union, np.max(np.stack(list(masks.values())), axis=0))  # overlaps stay in
+    assert 0.25 < union.mean() < 0.6
+    assert all(m.sum() > 300 for m in masks.values())
+    spotting = face.spotting_mask(landmarks)
+    left, right = face.eye_centers(landmarks)
+    assert spotting[int(left[1]), int(left[0])] == 0 and spotting[int(right[1]), int(right[0])] == 0
+    x, y = landmarks[51]
+    assert spotting[int(y), int(x)] == 1 and np.all(spotting <= union)
