@@ -117,6 +117,7 @@ def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float 
         return np.zeros(0, dtype=np.float32)
     height, width = frames.shape[1:3]
     size = (max(16, round(width * CURVE_SCALE)), max(16, round(height * CURVE_SCALE)))
+    sx, sy = size[0] / width, size[1] / height
     shape = size[::-1]
     inside = np.ones(shape, dtype=bool)
     if mask is not None:
@@ -147,12 +148,19 @@ def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float 
     values = np.zeros(len(measured), dtype=np.float32)
     top = int(inside.sum() * (1.0 - CURVE_TOP_FRACTION))
     for k, i in enumerate(measured[1:], start=1):
-        small = cv2.resize(_gray(frames[i]), size, interpolation=cv2.INTER_AREA)
-        # Sample the frame where the head has gone: frame(x + head flow(x)).
-        back = np.array([[1 + head[1, 0], head[2, 0], head[0, 0]], [head[1, 1], 1 + head[2, 1], head[0, 1]]])
-        small = cv2.warpAffine(
-            small, back, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        # Sample the frame where the head has gone, frame(x + head flow(x)), at full size: interpolating the small
+        # frame would blur it by a varying amount and add noise to the flow.
+        back = np.array(
+            [
+                [1 + head[1, 0], head[2, 0] * sy / sx, head[0, 0] / sx],
+                [head[1, 1] * sx / sy, 1 + head[2, 1], head[0, 1] / sy],
+            ]
         )
+        full = cv2.warpAffine(
+            _gray(frames[i]), back, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        small = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
         small = cv2.convertScaleAbs(small, alpha=level / max(float(small[face_area].mean()), 1.0))
         small[frozen] = reference[frozen]
         flow = dis.calc(reference, small, None)
@@ -161,7 +169,7 @@ def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float 
         residual = flow[inside] - basis_in @ rigid
         # A micro-expression moves a small part of the face: average the most-moving tenth of the mask, not all.
         magnitude = np.sqrt((residual**2).sum(axis=1))
-        values[k] = float(np.partition(magnitude, top)[top:].mean()) / CURVE_SCALE
+        values[k] = float(np.partition(magnitude, top)[top:].mean()) / ((sx + sy) / 2)
     if len(measured) == count:
         return values
     return np.interp(np.arange(count), measured, values).astype(np.float32)
@@ -186,7 +194,7 @@ FLOOR_FACTOR = 1.2
 MAX_RISE_S = 0.5  # a micro-expression reaches its apex within half a second of its onset
 MAX_DURATION_S = 0.5  # and lasts less than half a second in all
 SMOOTH_S = 0.025  # the curve is smoothed over 25 ms (5 frames at 200 fps, none at 30 fps)
-BASELINE_S = 1.0  # the noise floor is a low percentile over a 1 s window, longer than any micro-expression
+BASELINE_S = 4.0  # the noise floor is a low percentile over a 4 s window, longer than most facial expressions
 
 
 def _moving_mean(values: np.ndarray, window: int) -> np.ndarray:

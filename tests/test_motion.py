@@ -1,0 +1,261 @@
+"""Optical flow, strain, flow pictures, the motion curve and spotting on a real aligned face with known motion."""
+
+import cv2
+import numpy as np
+import pytest
+from skimage.data import astronaut
+
+from mer.data import face, inputs, motion
+from mer.errors import InputError
+
+SIZE = face.CROP_SIZE
+
+
+@pytest.fixture(scope="module")
+def aligned():
+    return face.FaceAligner().align([astronaut()], name="astronaut")
+
+
+@pytest.fixture(scope="module")
+def crop(aligned):
+    return aligned.frames[0]
+
+
+def grid():
+    ys, xs = np.mgrid[0 : SIZE[0], 0 : SIZE[1]].astype(np.float32)
+    return xs, ys
+
+
+def warp(image, field):
+    """The image with its content moved by the smooth displacement field (H, W, 2) (u right, v down)."""
+    xs, ys = grid()
+    map_x, map_y = (xs - field[..., 0]).astype(np.float32), (ys - field[..., 1]).astype(np.float32)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def true_flow(field):
+    """The flow from an image to warp(image, field), at the first image's pixels: w(p) = field(p + w(p))."""
+    xs, ys = grid()
+    flow = field.copy()
+    for _ in range(6):
+        flow = np.dstack([cv2.remap(np.ascontiguousarray(field[..., k]), xs + flow[..., 0], ys + flow[..., 1],
+                                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for k in range(2)])
+    return flow
+
+
+def bump(center, sigma, displacement):
+    """(H, W, 2) Gaussian bump of displacement (dx, dy) pixels around center (x, y)."""
+    xs, ys = grid()
+    weight = np.exp(-((xs - center[0]) ** 2 + (ys - center[1]) ** 2) / (2 * sigma**2))
+    return np.stack([weight * displacement[0], weight * displacement[1]], axis=-1).astype(np.float32)
+
+
+def smile_field(landmarks, amplitude):
+    """Both mouth corners pulled up and out (AU12-like), `amplitude` px at the corners."""
+    left, right = landmarks[48], landmarks[54]
+    return bump(left, 16, (-0.6 * amplitude, -0.8 * amplitude)) + bump(right, 16, (0.6 * amplitude, -0.8 * amplitude))
+
+
+def rigid(frame, dx=0.0, dy=0.0, degrees=0.0):
+    matrix = cv2.getRotationMatrix2D((SIZE[1] / 2, SIZE[0] / 2), degrees, 1.0)
+    matrix[:, 2] += (dx, dy)
+    return cv2.warpAffine(frame, matrix, SIZE[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def noisy(frame, rng, sigma=1.5):
+    return np.clip(frame + rng.normal(0, sigma, frame.shape), 0, 255).astype(np.uint8)
+
+
+def make_clip(crop, landmarks, fps, seconds, apex_s=None, amplitude=1.5, drift_px=0.0, drift_deg=0.0, seed=0):
+    """A clip of the aligned face: a smile bump (onset-apex-offset over ~0.3 s) at apex_s, slow linear head drift
+    over the whole clip, sensor noise."""
+    rng = np.random.default_rng(seed)
+    count = int(round(fps * seconds))
+    field = smile_field(landmarks, 1.0)
+    frames = []
+    for i in range(count):
+        t = i / fps
+        strength = 0.0 if apex_s is None else amplitude * np.exp(-(((t - apex_s) / 0.07) ** 2))
+        frame = warp(crop, strength * field) if strength > 1e-3 else crop
+        progress = i / max(count - 1, 1)
+        frame = rigid(frame, dx=drift_px * progress, dy=0.5 * drift_px * progress, degrees=drift_deg * progress)
+        frames.append(noisy(frame, rng))
+    return np.stack(frames)
+
+
+# ------------------------------------------------------------------------------------------------ optical flow
+
+
+@pytest.mark.parametrize("method", ["tvl1", "dis"])
+def test_flow_recovers_a_subpixel_shift(crop, method):
+    moved = rigid(crop, dx=1.3, dy=-0.7)
+    flow = motion.optical_flow(crop, moved, method)
+    assert flow.shape == (*SIZE, 2) and flow.dtype == np.float32
+    inner = flow[30:-30, 30:-30]
+    assert np.median(inner[..., 0]) == pytest.approx(1.3, abs=0.1)
+    assert np.median(inner[..., 1]) == pytest.approx(-0.7, abs=0.1)
+    # a translation stretches nothing: its strain is ~0
+    assert np.median(motion.optical_strain(flow)[30:-30, 30:-30]) < 0.03
+
+
+@pytest.mark.parametrize("method", ["tvl1", "dis"])
+def test_flow_recovers_a_local_warp(aligned, crop, method):
+    """A 2 px smile at the mouth corners: right direction and size there, still elsewhere. (Both methods smooth a
+    local bump like this a little: TV-L1 recovers ~80% of its height, DIS ~90%.)"""
+    field = smile_field(aligned.landmarks, 2.0)
+    flow = motion.optical_flow(crop, warp(crop, field), method)
+    truth = true_flow(field)
+    corners = np.hypot(*truth.transpose(2, 0, 1)) > 1.0
+    error = np.hypot(*(flow - truth).transpose(2, 0, 1))
+    ratio = np.median(np.linalg.norm(flow[corners], axis=1)) / np.median(np.linalg.norm(truth[corners], axis=1))
+    assert 0.7 < ratio < 1.1
+    assert np.median(error[corners]) < 0.45
+    # direction: the flow points the way the corners moved
+    cosine = (flow[corners] * truth[corners]).sum(1) / (
+        np.linalg.norm(flow[corners], axis=1) * np.linalg.norm(truth[corners], axis=1) + 1e-6
+    )
+    assert np.median(cosine) > 0.9
+    forehead = flow[20:60, 60:170]
+    assert np.median(np.hypot(*forehead.transpose(2, 0, 1))) < 0.1
+    strain = motion.optical_strain(flow)
+    assert np.median(strain[corners]) > 5 * np.median(strain[20:60, 60:170])
+
+
+def test_tvl1_is_as_accurate_as_opencv_defaults(aligned, crop):
+    """The chosen parameters (see motion.TVL1_PARAMS) against OpenCV's defaults on a known warp."""
+    field = smile_field(aligned.landmarks, 2.5) + bump(face.eye_centers(aligned.landmarks)[0], 15, (0.0, -1.5))
+    rng = np.random.default_rng(1)
+    first, second = noisy(crop, rng), noisy(warp(crop, field), rng)
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (first, second)]
+    defaults = cv2.optflow.DualTVL1OpticalFlow_create().calc(*gray, None)
+    chosen = motion.tvl1_flow(first, second)
+    regions = face.au_region_mask(aligned.landmarks) > 0
+
+    truth = true_flow(field)
+
+    def epe(flow):
+        return float(np.hypot(*(flow - truth).transpose(2, 0, 1))[regions].mean())
+
+    assert epe(chosen) < epe(defaults) + 0.02
+
+
+def test_flow_refuses_images_of_different_sizes(crop):
+    with pytest.raises(InputError):
+        inputs.build_input(crop, crop[:100], face.FaceAligner().align([astronaut()]).landmarks)
+
+
+def test_flow_picture(crop):
+    right = motion.flow_to_rgb(np.dstack([np.full(SIZE, 2.0), np.zeros(SIZE)]).astype(np.float32))
+    left = motion.flow_to_rgb(np.dstack([np.full(SIZE, -2.0), np.zeros(SIZE)]).astype(np.float32))
+    still = motion.flow_to_rgb(np.zeros((*SIZE, 2), np.float32))
+    assert right.shape == (*SIZE, 3) and right.dtype == np.uint8
+    assert still.max() == 0 and right.max() == 255
+    hue = [cv2.cvtColor(p[:1, :1], cv2.COLOR_RGB2HSV)[0, 0, 0] for p in (right, left)]
+    assert abs(int(hue[0]) - int(hue[1])) == 90  # opposite directions: opposite hues (OpenCV hue is 0..179)
+
+
+# ------------------------------------------------------------------------------------------------ model input
+
+
+@pytest.mark.parametrize("modality", ["flow", "apex"])
+def test_model_input(aligned, crop, modality):
+    apex = warp(crop, smile_field(aligned.landmarks, 2.0))
+    x = inputs.build_input(crop, apex, aligned.landmarks, modality=modality)
+    assert x.shape == (4, *SIZE) and x.dtype == np.float32
+    assert inputs.MODALITIES[modality].channels[3] == "au_mask"
+    assert np.array_equal(x[3], face.au_region_mask(aligned.landmarks))
+    if modality == "flow":
+        x_mouth, y_mouth = aligned.landmarks[54].astype(int)
+        assert x[0, y_mouth, x_mouth] > 0.7 and x[1, y_mouth, x_mouth] < -0.9  # right corner: right and up
+    else:
+        assert 0.0 <= x[:3].min() and x[:3].max() <= 1.0
+    spec = inputs.MODALITIES[modality]
+    z = inputs.normalize(x, spec.mean, spec.std)
+    assert np.array_equal(z[3], x[3])  # the mask stays 0/1
+    assert inputs.normalize(x[None], spec.mean, spec.std).shape == (1, 4, *SIZE)
+
+
+def test_model_input_refuses_bad_settings(aligned, crop):
+    with pytest.raises(InputError, match="modality"):
+        inputs.build_input(crop, crop, aligned.landmarks, modality="depth")
+    with pytest.raises(InputError, match="optical flow"):
+        inputs.build_input(crop, crop, aligned.landmarks, flow="farneback")
+    with pytest.raises(InputError, match="aligned"):
+        inputs.build_input(astronaut(), astronaut(), aligned.landmarks)
+
+
+# ------------------------------------------------------------------------------------------------ spotting
+
+
+@pytest.mark.parametrize("fps", [200, 30])
+def test_spotting_finds_the_apex(aligned, crop, fps):
+    frames = make_clip(crop, aligned.landmarks, fps, seconds=1.5, apex_s=0.9)
+    curve = motion.motion_curve(frames, mask=face.spotting_mask(aligned.landmarks), fps=fps)
+    assert curve.shape == (len(frames),) and curve[0] == 0
+    spotted = motion.spot(curve, fps)
+    assert spotted.clear, spotted.note
+    assert abs(spotted.apex - round(0.9 * fps)) <= max(2, round(0.015 * fps))
+    assert round(0.9 * fps) - round(0.3 * fps) <= spotted.onset < spotted.apex
+    assert "spotted" in spotted.note and "longer than" not in spotted.note
+
+
+def test_slow_head_drift_does_not_fool_the_spotting(aligned, crop):
+    """3 px of drift and a 2 degree turn over 1.5 s, far more than the 1 px smile in the middle."""
+    fps = 100
+    mask = face.spotting_mask(aligned.landmarks)
+    frames = make_clip(crop, aligned.landmarks, fps, 1.5, apex_s=0.6, amplitude=1.0, drift_px=3.0, drift_deg=2.0)
+    spotted = motion.spot(motion.motion_curve(frames, mask, fps=fps), fps)
+    assert spotted.clear and abs(spotted.apex - 60) <= 2
+    drift_only = make_clip(crop, aligned.landmarks, fps, 1.5, drift_px=3.0, drift_deg=2.0)
+    still = motion.spot(motion.motion_curve(drift_only, mask, fps=fps), fps)
+    assert not still.clear, still.note
+
+
+def test_a_still_clip_has_no_clear_motion(aligned, crop):
+    frames = make_clip(crop, aligned.landmarks, 200, seconds=0.5)
+    spotted = motion.spot(motion.motion_curve(frames, face.spotting_mask(aligned.landmarks), fps=200), 200)
+    assert not spotted.clear
+    assert "no clear motion" in spotted.note
+    assert 0 <= spotted.onset < spotted.apex < len(frames)
+
+
+def test_a_blink_is_not_the_apex(aligned, crop):
+    """The upper lids (and the skin above them) drop 6 px at 0.3 s, a blink; a 1 px smile comes at 0.8 s."""
+    fps = 100
+    frames = make_clip(crop, aligned.landmarks, fps, 1.2, apex_s=0.8, amplitude=1.0)
+    landmarks = aligned.landmarks
+    lids = sum(bump(landmarks[i], 8, (0.0, 3.0)) for i in (37, 38, 43, 44))
+    for i in range(25, 36):  # 0.25-0.35 s
+        frames[i] = warp(frames[i], lids * np.sin(np.pi * (i - 24) / 12))
+    spotted = motion.spot(motion.motion_curve(frames, face.spotting_mask(landmarks), fps=fps), fps)
+    assert spotted.clear and abs(spotted.apex - 80) <= 2
+
+
+def test_fps_stride_matches_the_full_curve(aligned, crop):
+    frames = make_clip(crop, aligned.landmarks, 200, seconds=0.4, apex_s=0.2)
+    mask = face.spotting_mask(aligned.landmarks)
+    full = motion.motion_curve(frames, mask)
+    strided = motion.motion_curve(frames, mask, fps=200)  # every 2nd frame measured, the rest interpolated
+    # the head tracking takes other steps, so even the measured frames differ a little
+    assert np.abs(full - strided).max() < 0.1 * full.max()
+    assert abs(motion.spot(full, 200).apex - 40) <= 2 and abs(motion.spot(strided, 200).apex - 40) <= 2
+
+
+def test_spot_on_curves():
+    """spot() alone, on curves with a known shape: frame-rate aware, honest about still and long movements."""
+    rng = np.random.default_rng(0)
+    for fps in (200, 30):
+        t = np.arange(int(2 * fps)) / fps
+        curve = 0.05 + 0.4 * np.exp(-(((t - 1.2) / 0.08) ** 2)) + rng.normal(0, 0.005, len(t))
+        curve[0] = 0
+        spotted = motion.spot(curve, fps)
+        assert spotted.clear and abs(spotted.apex - round(1.2 * fps)) <= max(1, round(0.01 * fps))
+        assert 1.2 - 0.5 <= spotted.onset / fps < 1.2
+        flat = 0.05 + rng.normal(0, 0.005, len(t))
+        assert not motion.spot(flat, fps).clear
+    t = np.arange(600) / 200
+    long_move = 0.05 + 0.4 * ((t > 0.5) & (t < 2.0))
+    assert "longer than a micro-expression" in motion.spot(long_move, 200).note
+    assert not motion.spot(np.zeros(1), 200).clear
+    two = motion.spot(np.array([0.0, 1.0]), 30)
+    assert (two.onset, two.apex) == (0, 1)
