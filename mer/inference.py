@@ -233,7 +233,7 @@ class Predictor:
         lap("align")
 
         mask_fn = getattr(face, "spotting_mask", face.au_region_mask)
-        curve = np.asarray(motion.motion_curve(frames, mask=mask_fn(aligned.landmarks)), dtype=np.float32)
+        curve = np.asarray(motion.motion_curve(frames, mask=mask_fn(aligned.landmarks), fps=clip.fps), dtype=np.float32)
         if given:
             spotting_note = f"onset {onset} and apex {apex} given"
         else:

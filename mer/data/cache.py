@@ -91,13 +91,16 @@ def _digest(obj: Any) -> str:
 def input_settings(modality: str, flow: str) -> dict[str, Any]:
     """The settings every input depends on; their hash keys the cache."""
     from mer.data.face import CROP_SIZE
+    from mer.data.inputs import preprocessing_settings
 
+    # alignment geometry, AU-region version and flow parameters: a change to any of them rebuilds the cache
     return {
         "format": FORMAT,
         "modality": modality,
         "flow": flow,
         "crop_size": list(CROP_SIZE),
         "dtype": "float16",
+        "inputs": preprocessing_settings(),
     }
 
 
@@ -148,7 +151,7 @@ def _spot_apex(frames: np.ndarray, landmarks: np.ndarray, fps: float) -> tuple[i
     from mer.data import face, motion
 
     mask = face.spotting_mask(landmarks) if hasattr(face, "spotting_mask") else None
-    curve = motion.motion_curve(frames, mask=mask)
+    curve = motion.motion_curve(frames, mask=mask, fps=fps)
     spotted = motion.spot(curve, fps)
     return int(spotted.apex), str(getattr(spotted, "note", ""))
 
