@@ -18,7 +18,9 @@ SUBCOMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mer", description="Micro-expression recognition: data, training, prediction.")
+    parser = argparse.ArgumentParser(
+        prog="mer", description="Micro-expression recognition: data, training, prediction."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).add_cli(subparsers)
