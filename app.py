@@ -21,6 +21,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from mer import demo_plots
 from mer.engine.checkpoint import read_card as checkpoint_card
@@ -218,12 +219,13 @@ def analyse(
     ]
     explanations = [(image, caption) for caption, image in pred.overlays.items()]
     timings = [[stage, round(seconds * 1000.0, 1)] for stage, seconds in pred.timings.items()]
+    folder = _request_dir()
 
     result = pred.to_json()
     # names, not the server's paths (uploads sit in gradio's cache; the checkpoint in the Space)
     result["source"] = Path(clip).name
     result["checkpoint"]["path"] = Path(result["checkpoint"]["path"] or "").name or None
-    out = _request_dir() / f"mer_result_{pred.label}.json"
+    out = folder / f"mer_result_{pred.label}.json"
     out.write_text(json.dumps(result, indent=2, default=_json_default))
 
     summary = [
@@ -239,11 +241,26 @@ def analyse(
         "\n\n".join(summary),
         demo_plots.probability_chart(pred.probabilities, pred.label),
         demo_plots.motion_curve_chart(pred.motion_curve, pred.onset, pred.apex, pred.fps),
-        pictures,
-        explanations,
+        _saved(pictures, folder, "picture"),
+        _saved(explanations, folder, "explanation"),
         timings,
         str(out),
     )
+
+
+def _saved(images: list[tuple[np.ndarray, str]], folder: Path, stem: str) -> list[tuple[str, str]]:
+    """Write (image, caption) pairs as WebP files (gradio's format for galleries); (path, caption) for a Gallery.
+
+    Galleries given arrays have gradio write each image to a cache path named by its content, in place: when
+    two requests show the same picture (the same clip twice), one request rewrites the file while the other's
+    visitor downloads it, who then gets a truncated image. Files are copied into the cache atomically instead.
+    """
+    saved = []
+    for i, (image, caption) in enumerate(images):
+        path = folder / f"{stem}_{i}.webp"
+        Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(path)
+        saved.append((str(path), caption))
+    return saved
 
 
 def _json_default(value: Any) -> Any:
