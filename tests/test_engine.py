@@ -292,6 +292,11 @@ def test_holdout_with_two_seeds_exports_a_checkpoint_with_an_honest_card(cache, 
     assert card["weights"]["storage_dtype"] == "float16"
     assert card["code_version"]["mer"] and "synthetic" in card["note"] and "seed 1 of [1, 2]" in card["note"]
     assert card["training"]["epochs"] == 1 and card["training"]["seed"] == 1
+    # how much data, and nothing local to the training machine (the card ships with the weights)
+    n_held = int(open_cache(cache).index["subject"].isin(held).sum())
+    assert card["protocol"]["samples"]["test"] == n_held == card["metrics"]["n"]
+    assert card["protocol"]["samples"]["train"] > 0
+    assert str(cache) not in json.dumps(card) and card["preprocessing"]["sheet"].endswith(".xlsx")
     # the exported model is the evaluated one: it reproduces seed 1's held-out probabilities (fp16 storage)
     c = open_cache(cache)
     ds = CacheDataset(c, c.index[c.index["subject"].isin(held)])

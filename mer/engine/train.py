@@ -461,6 +461,7 @@ def train_fold(
             fold_metrics,
             epochs_run=epoch,
             selected_epoch=best["epoch"] if val_ds is not None else epoch,
+            samples={"train": len(train_ds), "val": len(val_ds or []), "test": len(test_ds)},
         )
         save_checkpoint(model, out / "model.safetensors", card)
     (out / "done.json").write_text(
@@ -482,6 +483,8 @@ def train_fold(
 
 
 # ------------------------------------------------------------------------------------------------- cards
+# cache settings a card leaves out: stated elsewhere in the card, or local to the machine that trained
+NOT_IN_CARD = ("class_names", "mean", "std", "channels", "root", "frames_base", "state", "timings", "created")
 def make_card(
     cfg: TrainConfig,
     cache: Cache,
@@ -491,8 +494,12 @@ def make_card(
     *,
     epochs_run: int,
     selected_epoch: int,
+    samples: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """A model card for the model trained on ``fold`` with ``seed`` (see mer.engine.checkpoint)."""
+    """A model card for the model trained on ``fold`` with ``seed`` (see mer.engine.checkpoint).
+
+    ``samples``: how many samples the train, val and test subjects have, so the card says how much data was used.
+    """
     s = cache.settings
     source = (
         f"{cache.dataset} ({'synthetic' if cache.synthetic else 'real'}), held-out subjects "
@@ -520,7 +527,10 @@ def make_card(
             "mean": list(s["mean"]),
             "std": list(s["std"]),
         },
-        "preprocessing": {k: v for k, v in s.items() if k not in ("class_names", "mean", "std", "channels")},
+        "preprocessing": {
+            **{k: v for k, v in s.items() if k not in NOT_IN_CARD},
+            "sheet": Path(str(s.get("sheet") or "")).name or None,  # the name: the card travels, paths do not
+        },
         "dataset": cache.dataset,
         "synthetic": cache.synthetic,
         "protocol": {
@@ -528,6 +538,7 @@ def make_card(
             "train_subjects": list(fold.train_subjects),
             "val_subjects": list(fold.val_subjects),
             "test_subjects": list(fold.test_subjects),
+            "samples": samples or {},
             "selection": f"validation {cfg.select_metric}, epoch {selected_epoch}"
             if fold.val_subjects
             else f"final epoch ({epochs_run})",
