@@ -27,11 +27,10 @@ from mer.data.datasets.common import (
     SheetRow,
     build_table,
     choose_base,
-    find_sheet,
     read_table_sheet,
     require_some,
+    sheet_rows,
 )
-from mer.errors import InputError
 
 NAME = "casme2"
 DEFAULT_LABEL_SET = "casme2_5"
@@ -101,14 +100,9 @@ def load(
     skip_missing.
     """
     root = Path(root).expanduser()
-    sheet_path = (
-        Path(sheet).expanduser()
-        if sheet
-        else find_sheet(root, SHEET_PATTERNS, "CASME II coding", "CASME2-coding-20140508.xlsx")
+    sheet_path, rows = sheet_rows(
+        root, sheet, read_rows, SHEET_PATTERNS, "CASME II coding", "CASME2-coding-20140508.xlsx"
     )
-    rows = read_rows(sheet_path)
-    if not rows:
-        raise InputError(f"the sheet {sheet_path} has a header but no rows")
     base = find_base(root, rows, sheet_path)
     return build_table(
         NAME,

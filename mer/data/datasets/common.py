@@ -208,6 +208,25 @@ def find_sheet(root: Path, patterns: Sequence[str], what: str, example: str) -> 
     raise InputError(f"no {what} sheet found in {root}; pass it with --sheet FILE (e.g. {example})")
 
 
+
+def sheet_rows(
+    root: Path,
+    sheet: str | Path | None,
+    read_rows: Callable[[Path], list[SheetRow]],
+    patterns: Sequence[str],
+    what: str,
+    example: str,
+) -> tuple[Path, list[SheetRow]]:
+    """The annotation sheet (``sheet``, else the one `find_sheet` finds in ``root``) and its rows.
+
+    InputError when the sheet has a header but no rows.
+    """
+    path = Path(sheet).expanduser() if sheet else find_sheet(root, patterns, what, example)
+    rows = read_rows(path)
+    if not rows:
+        raise InputError(f"the sheet {path} has a header but no rows")
+    return path, rows
+
 # ---------------------------------------------------------------------------------------------------- frames
 
 _FRAME_NAME = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)(?P<suffix>\.[A-Za-z]+)$")

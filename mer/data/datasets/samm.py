@@ -23,11 +23,10 @@ from mer.data.datasets.common import (
     SheetRow,
     build_table,
     choose_base,
-    find_sheet,
     read_table_sheet,
     require_some,
+    sheet_rows,
 )
-from mer.errors import InputError
 
 NAME = "samm"
 DEFAULT_LABEL_SET = "megc_3"
@@ -117,14 +116,9 @@ def load(
     or None / "emotion" for the sheet's own emotion words (all 159 samples).
     """
     root = Path(root).expanduser()
-    sheet_path = (
-        Path(sheet).expanduser()
-        if sheet
-        else find_sheet(root, SHEET_PATTERNS, "SAMM FACS codes", "SAMM_Micro_FACS_Codes_v2.xlsx")
+    sheet_path, rows = sheet_rows(
+        root, sheet, read_rows, SHEET_PATTERNS, "SAMM FACS codes", "SAMM_Micro_FACS_Codes_v2.xlsx"
     )
-    rows = read_rows(sheet_path)
-    if not rows:
-        raise InputError(f"the sheet {sheet_path} has a header but no rows")
     base = find_base(root, rows, sheet_path)
     return build_table(
         NAME,
