@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from mer.cli import run_command
 from mer.errors import InputError
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -373,11 +374,4 @@ def main(argv: list[str] | None = None) -> int:
         return int(complexity.main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    try:
-        return int(args.func(args) or 0)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return run_command(args)

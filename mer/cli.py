@@ -28,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_command(build_parser().parse_args(argv))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Call ``args.func(args)``; bad input becomes one line ``error: ...`` on stderr and exit status 2."""
     try:
         return int(args.func(args) or 0)
     except InputError as err:
