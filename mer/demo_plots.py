@@ -94,6 +94,9 @@ def motion_curve_chart(curve: Sequence[float] | np.ndarray, onset: int, apex: in
     return fig
 
 
+METRIC_NAMES = {"accuracy": "accuracy", "uf1": "UF1", "uar": "UAR"}  # the headline figures a card shows
+
+
 def card_summary(card: Mapping[str, Any]) -> str:
     """Markdown saying where a checkpoint's weights come from; loudly when the data were synthetic."""
     metrics = card.get("metrics") or {}
@@ -101,17 +104,17 @@ def card_summary(card: Mapping[str, Any]) -> str:
     synthetic = bool(card.get("synthetic")) or "synth" in str(source or card.get("dataset", "")).lower()
     parts = [f"**Model:** `{card.get('architecture', '?')}`"]
     if card.get("dataset"):
-        parts.append(f"**trained on:** {card['dataset']}")
+        parts.append(f"**data:** {card['dataset']}" + (" (synthetic)" if synthetic else ""))
     if card.get("protocol"):
-        parts.append(f"**protocol:** {card['protocol']}")
+        parts.append(f"**protocol:** {protocol_text(card['protocol'])}")
     if isinstance(metrics, Mapping):
         shown = [
-            f"{k} {v:.3f}"
-            for k, v in metrics.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)
+            f"{name} {metrics[key]:.3f}"
+            for key, name in METRIC_NAMES.items()
+            if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
         ]
         if shown:
-            parts.append("**metrics:** " + ", ".join(shown[:4]) + (f" ({source})" if source else ""))
+            parts.append("**figures:** " + ", ".join(shown) + (f" ({source})" if source else ""))
     text = " · ".join(parts)
     if synthetic:
         text = (
@@ -121,6 +124,30 @@ def card_summary(card: Mapping[str, Any]) -> str:
         )
     if card.get("note"):
         text += f"\n\n_{card['note']}_"
+    return text
+
+
+def protocol_text(protocol: Any) -> str:
+    """A card's protocol in words: "holdout: trained on 11 subjects (165 samples), tested on sub08 (15 samples)…"."""
+    if not isinstance(protocol, Mapping):
+        return str(protocol)
+    samples = protocol.get("samples") or {}
+
+    def counted(text: str, role: str) -> str:
+        return f"{text} ({samples[role]} samples)" if samples.get(role) else text
+
+    text = str(protocol.get("name", "?"))
+    pieces = []
+    if protocol.get("train_subjects"):
+        pieces.append(counted(f"trained on {len(protocol['train_subjects'])} subjects", "train"))
+    if protocol.get("val_subjects"):
+        pieces.append(counted(f"epochs picked on {len(protocol['val_subjects'])} of them", "val"))
+    if protocol.get("test_subjects"):
+        pieces.append(counted(f"tested on {', '.join(map(str, protocol['test_subjects']))}", "test"))
+    if pieces:
+        text += ": " + ", ".join(pieces)
+    if protocol.get("selection"):
+        text += f"; model: {protocol['selection']}"
     return text
 
 

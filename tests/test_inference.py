@@ -187,3 +187,16 @@ def test_checkpoint_failures_are_input_errors(tmp_path):
     assert DEFAULT_CHECKPOINT.name == "mer_dbfem_caffm_synth.safetensors"
     assert DEFAULT_CHECKPOINT.parent.name == "checkpoints"
 
+
+
+def test_the_shipped_checkpoint_names_each_example_clip_and_says_it_is_synthetic():
+    """The demo weights against the demo's example clips (synthetic subjects it never trained on)."""
+    assert DEFAULT_CHECKPOINT.stat().st_size <= 20 * 2**20
+    predictor = Predictor.from_checkpoint()
+    card = predictor.card
+    assert card["synthetic"] is True and "synthetic" in card["metrics"]["data_source"]
+    assert card["metrics"]["uf1"] >= 0.9 and card["protocol"]["selection"].startswith("final epoch")
+    clips = sorted((DEFAULT_CHECKPOINT.parents[1] / "examples").glob("synthetic_*.webm"))
+    assert len(clips) == 4
+    for clip in clips:
+        assert predictor(clip).label == clip.stem.removeprefix("synthetic_"), clip.name
