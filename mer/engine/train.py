@@ -485,6 +485,8 @@ def train_fold(
 # ------------------------------------------------------------------------------------------------- cards
 # cache settings a card leaves out: stated elsewhere in the card, or local to the machine that trained
 NOT_IN_CARD = ("class_names", "mean", "std", "channels", "root", "frames_base", "state", "timings", "created")
+
+
 def make_card(
     cfg: TrainConfig,
     cache: Cache,
