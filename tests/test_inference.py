@@ -188,7 +188,6 @@ def test_checkpoint_failures_are_input_errors(tmp_path):
     assert DEFAULT_CHECKPOINT.parent.name == "checkpoints"
 
 
-
 def test_the_shipped_checkpoint_names_each_example_clip_and_says_it_is_synthetic():
     """The demo weights against the demo's example clips (synthetic subjects it never trained on)."""
     assert DEFAULT_CHECKPOINT.stat().st_size <= 20 * 2**20

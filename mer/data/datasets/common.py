@@ -208,7 +208,6 @@ def find_sheet(root: Path, patterns: Sequence[str], what: str, example: str) -> 
     raise InputError(f"no {what} sheet found in {root}; pass it with --sheet FILE (e.g. {example})")
 
 
-
 def sheet_rows(
     root: Path,
     sheet: str | Path | None,
@@ -226,6 +225,7 @@ def sheet_rows(
     if not rows:
         raise InputError(f"the sheet {path} has a header but no rows")
     return path, rows
+
 
 # ---------------------------------------------------------------------------------------------------- frames
 
