@@ -29,12 +29,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from mer.data.datasets import (
     load_dataset,
 )
 from mer.data.labels import LABEL_SETS
+from mer.data.workers import process_pool
 from mer.errors import InputError
 
 FORMAT = 1
@@ -150,10 +150,9 @@ def _spot_apex(frames: np.ndarray, landmarks: np.ndarray, fps: float) -> tuple[i
     """Index of the apex in aligned frames (onset first), from the motion curve over the AU regions."""
     from mer.data import face, motion
 
-    mask = face.spotting_mask(landmarks) if hasattr(face, "spotting_mask") else None
-    curve = motion.motion_curve(frames, mask=mask, fps=fps)
+    curve = motion.motion_curve(frames, mask=face.spotting_mask(landmarks), fps=fps)
     spotted = motion.spot(curve, fps)
-    return int(spotted.apex), str(getattr(spotted, "note", ""))
+    return int(spotted.apex), spotted.note
 
 
 def preprocess_sample(task: dict[str, Any]) -> SampleResult:
@@ -217,23 +216,6 @@ def preprocess_sample(task: dict[str, Any]) -> SampleResult:
     seconds["cpu"] = time.process_time() - cpu  # this worker's own CPU time: what load from others cannot inflate
     result.seconds = seconds
     return result
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers forked from a clean server process that has the pipeline imported once.
-
-    A plain fork of this process can deadlock (it may run threads: tqdm's monitor, OpenCV's, torch's), and
-    spawn would import torch (via `import mer`) once per worker.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mer.data.cache", "mer.data.face", "mer.data.inputs", "cv2"])
-    return context
-
-
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would only compete
 
 
 # -------------------------------------------------------------------------------------------------- the cache
@@ -317,12 +299,13 @@ def preprocess(
     ``if __name__ == "__main__":`` guard.
     """
     from mer.data.inputs import MODALITIES
+    from mer.data.motion import FLOWS
 
     wall = time.perf_counter()
     if modality not in MODALITIES:
         raise InputError(f"unknown modality '{modality}'; choose one of {', '.join(MODALITIES)}")
-    if flow not in ("tvl1", "dis"):
-        raise InputError(f"unknown optical flow '{flow}'; choose tvl1 or dis")
+    if flow not in FLOWS:
+        raise InputError(f"unknown optical flow '{flow}'; choose one of {', '.join(FLOWS)}")
     label_set = label_set or default_label_set(dataset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -485,8 +468,8 @@ def _run(tasks: list[dict[str, Any]], workers: int, journal: Path, progress: boo
                 for task in tasks:
                     finish(preprocess_sample(task))
             else:
-                context = _worker_context()
-                with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+                preload = ["mer.data.cache", "mer.data.face", "mer.data.inputs", "cv2"]
+                with process_pool(workers, preload) as pool:
                     futures = [pool.submit(preprocess_sample, task) for task in tasks]
                     try:
                         for future in as_completed(futures):
@@ -512,6 +495,8 @@ def open_cache(cache: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise InputError(f"{cache} is not a preprocessed cache (no settings.json); make one with `mer preprocess`")
     if not settings.get("complete"):
         raise InputError(f"the cache {cache} is incomplete (interrupted?); run the same `mer preprocess` again")
+    if not (cache / "index.csv").is_file():
+        raise InputError(f"{cache} is not a preprocessed cache (no index.csv); make one with `mer preprocess`")
     text = {"subject": str, "sample": str, "label": str, "emotion": str, "input": str, "notes": str}
     index = pd.read_csv(cache / "index.csv", dtype=text, keep_default_na=False)
     return index, settings

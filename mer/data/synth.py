@@ -26,7 +26,6 @@ import shutil
 import time
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -157,11 +156,6 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
         yield cv2.add(lit, bank[k, oy : oy + height, ox : ox + width], dtype=cv2.CV_8U)
 
 
-def render_sample(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any], frames: int) -> np.ndarray:
-    """(frames, H, W, 3) uint8 RGB clip of one planned sample (before JPEG)."""
-    return np.stack(list(iter_frames(neutral, landmarks, plan, frames)))
-
-
 def subject_face(job: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(neutral face (480, 640, 3) uint8 RGB, its dlib landmarks (68, 2)) of a job from plan_dataset."""
     from mer.data.face import detect_landmarks
@@ -203,12 +197,6 @@ def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
             **{f"id_{k}": v for k, v in job["identity"].items()},
         })  # fmt: skip
     return rows
-
-
-def _worker_init() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would only compete
 
 
 def write_sheet(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -295,12 +283,9 @@ def make_dataset(
     rows: list[dict[str, Any]] = []
     bar = tqdm(total=len(jobs), desc="synth subjects", unit="subject", disable=not progress)
     if workers > 1:
-        import multiprocessing
+        from mer.data.workers import process_pool
 
-        # forkserver: no fork of a process that may hold OpenCV or torch threads; spawn would import torch per worker
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["mer.data.synth", "mer.data.face", "cv2"])
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+        with process_pool(workers, ["mer.data.synth", "mer.data.face", "cv2"]) as pool:
             for result in pool.map(_make_subject, jobs):
                 rows.extend(result)
                 bar.update()
