@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mer.data.face import eye_centers
 from mer.data.labels import CASME2_5
 
 
@@ -32,8 +33,7 @@ class FaceFrame:
 
     @classmethod
     def from_landmarks(cls, landmarks: np.ndarray) -> FaceFrame:
-        p = np.asarray(landmarks, dtype=np.float64)
-        left, right = p[36:42].mean(axis=0), p[42:48].mean(axis=0)
+        left, right = eye_centers(landmarks)
         iod = float(np.hypot(*(right - left)))
         unit = (right - left) / iod
         return cls(unit, np.array([unit[1], -unit[0]]), (left + right) / 2, iod)

@@ -60,8 +60,6 @@ def open_cache(root: str | Path) -> Cache:
     from mer.data.cache import open_cache as read_cache
 
     root = Path(root).expanduser()
-    if not (root / "index.csv").is_file():
-        raise InputError(f"{root} is not a preprocessed cache (no index.csv); make one with `mer preprocess`")
     index, settings = read_cache(root)
     index_path = root / "index.csv"
     for key in ("class_names", "mean", "std", "channels"):
