@@ -156,8 +156,8 @@ class Predictor:
         if not path.is_file():
             if path == DEFAULT_CHECKPOINT:
                 raise InputError(
-                    f"the demo checkpoint {path} is not there yet; train one (see the README) or pass "
-                    "--checkpoint FILE.safetensors"
+                    f"the demo checkpoint {path} is missing; restore it from the repository, train one (see the "
+                    "README) or pass --checkpoint FILE.safetensors"
                 )
             raise InputError(f"checkpoint '{path}' does not exist; give a .safetensors checkpoint")
         try:
@@ -199,7 +199,6 @@ class Predictor:
             return self._predict(clip, onset, apex, explain, fps)
 
     def _predict(self, clip, onset, apex, explain, fps) -> Prediction:
-        import cv2
         import torch
 
         from mer.data import face, inputs, motion
@@ -220,7 +219,6 @@ class Predictor:
         if not isinstance(clip, Clip):
             clip = read_clip(clip, max_frames=self.max_frames, max_side=self.max_side, fps=fps)
             lap("read")
-        n = len(clip.frames)
         given = onset is not None
         if given:
             onset, apex = _check_onset_apex(onset, apex, clip)
@@ -232,32 +230,22 @@ class Predictor:
         frames = aligned.frames
         lap("align")
 
-        mask_fn = getattr(face, "spotting_mask", face.au_region_mask)
-        curve = np.asarray(motion.motion_curve(frames, mask=mask_fn(aligned.landmarks), fps=clip.fps), dtype=np.float32)
+        curve = motion.motion_curve(frames, mask=face.spotting_mask(aligned.landmarks), fps=clip.fps)
         if given:
             spotting_note = f"onset {onset} and apex {apex} given"
         else:
             spotting = motion.spot(curve, clip.fps)
             onset, apex = int(spotting.onset), int(spotting.apex)
-            spotting_note = str(spotting.note)
-            if not 0 <= onset < apex < n:  # the flow needs two different frames, the first one earlier
-                apex = max(1, int(np.argmax(curve)))
-                onset = min(onset, apex - 1) if 0 <= onset else 0
+            spotting_note = spotting.note  # spot() keeps 0 <= onset < apex < n for two frames or more
         lap("spot")
 
-        raw = np.asarray(
-            inputs.build_input(
-                frames[onset], frames[apex], aligned.landmarks, modality=self.modality, flow=self.flow
-            ),
-            dtype=np.float32,
-        )
-        x = np.asarray(inputs.normalize(raw, self.mean, self.std), dtype=np.float32)
+        raw = inputs.build_input(frames[onset], frames[apex], aligned.landmarks, modality=self.modality, flow=self.flow)
+        x = inputs.normalize(raw, self.mean, self.std)
         if self.modality == "flow":
             flow = np.stack([raw[0], raw[1]], axis=-1)
         else:  # the model saw the apex frame; show the movement anyway
-            gray = [cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in (onset, apex)]
-            flow = motion.dis_flow(gray[0], gray[1])
-        flow_rgb = np.asarray(motion.flow_to_rgb(flow), dtype=np.uint8)
+            flow = motion.dis_flow(frames[onset], frames[apex])
+        flow_rgb = motion.flow_to_rgb(flow)
         lap("input")
 
         tensor = torch.from_numpy(x)[None].to(self.device)
