@@ -37,7 +37,7 @@ CLIP_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".zip")
 MAX_FILE_SIZE = "50mb"  # a few seconds of face video; bigger uploads are refused before they reach the model
 QUEUE_SIZE = 32  # requests waiting beyond this get "queue full" instead of piling up in memory
 CONCURRENCY = int(os.environ.get("MER_CONCURRENCY", "1"))  # one analysis uses all cores of a small Space
-OUTPUT_MAX_AGE_S = 15 * 60
+OUTPUT_MAX_AGE_S = 15 * 60  # per-request result folders older than this are deleted
 # Video only (no microphone prompt), as many frames per second as the camera gives up to 60: micro-expressions
 # last a fraction of a second. 640 x 480 is plenty, since clips are read at 640 px on the longer side anyway.
 WEBCAM = gr.WebcamOptions(
@@ -45,7 +45,7 @@ WEBCAM = gr.WebcamOptions(
         "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 60}},
         "audio": False,
     }
-)  # per-request result folders older than this are deleted
+)
 OUTPUT_ROOT = Path(tempfile.mkdtemp(prefix="mer_demo_"))
 atexit.register(shutil.rmtree, OUTPUT_ROOT, ignore_errors=True)
 

@@ -83,10 +83,8 @@ def run_row(run: str | Path) -> dict[str, Any]:
 
 def reported_rows() -> list[dict[str, Any]]:
     """The paper's reported rows (Table 8; accuracy columns of Tables 5 and 7), as fractions in [0, 1]."""
-    try:
-        from benchmarks import paper
-    except ImportError:  # the paper's numbers module is optional for measured rows
-        return []
+    from benchmarks import paper
+
     rows = []
     for r in paper.reported_accuracy_rows():
         row = {"kind": "reported", "seeds": None, "samples_per_seed": None, "protocol": "", "classes": None}

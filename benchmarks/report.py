@@ -221,8 +221,7 @@ def markdown_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> st
         "## Complexity (Tables 5 and 7)",
         "",
         "GMACs are fvcore counts: one multiply-add counts once (multiply-adds, not flops). Counted at "
-        "batch 1 on the input shape shown; ops fvcore has no handler for count zero and are listed. "
-        + str(meta.get("complexity_note", "")),
+        "batch 1 on the input shape shown; ops fvcore has no handler for count zero and are listed.",
         "",
         to_markdown(t["complexity"]),
         "",

@@ -164,7 +164,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     models = args.models or ([m for m in QUICK_MODELS if m in known] or known[:1] if args.quick else known)
     if not models:
         raise InputError("no mer_* models are registered (is the mer package installed?); pass --models")
-    backends = args.backends or (["eager", "onnxruntime"] if args.quick else list(DEFAULT_BACKENDS))
+    backends = args.backends or list(BASIC_BACKENDS if args.quick else DEFAULT_BACKENDS)
     bad = [b for b in backends if b not in BACKENDS]
     if bad:
         raise InputError(f"unknown backend(s) {bad}; choose from {', '.join(BACKENDS)}")
@@ -198,17 +198,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
     )
 
 
-def complexity_section(models: list[str]) -> tuple[pd.DataFrame, str]:
+def complexity_section(models: list[str]) -> pd.DataFrame:
     """Table 5/7 complexity from benchmarks.complexity, with a ``gmacs`` column for the roofline."""
-    try:
-        from benchmarks.complexity import complexity_table
-    except ImportError as err:
-        return pd.DataFrame(columns=["model", "gmacs"]), f"complexity not available: {err}"
-    from benchmarks.complexity import DEFAULT_MODELS
+    from benchmarks.complexity import DEFAULT_MODELS, complexity_table
 
     # counting is cheap: every Table 5/7 model is listed, plus any other model timed here
     names = list(dict.fromkeys([*DEFAULT_MODELS, *models]))
-    return complexity_table(models=names), ""
+    return complexity_table(models=names)
 
 
 def speed_section(plan: Plan, bar: Any, host: dict[str, Any]) -> pd.DataFrame:
@@ -281,7 +277,6 @@ def run_suite(args: argparse.Namespace) -> int:
     started, t0, load0 = time.strftime("%Y-%m-%d %H:%M:%S %z"), time.perf_counter(), load_average()
     kept, kept_meta = report.read_outputs(out) if args.skip else ({}, {})
     tables: dict[str, pd.DataFrame] = {}
-    comp_note = ""
     matmul = []
     skip = set(args.skip)
     with tqdm(total=steps, unit="step", file=sys.stderr) as bar:
@@ -295,7 +290,7 @@ def run_suite(args: argparse.Namespace) -> int:
         if "complexity" in skip:
             tables["complexity"] = kept.get("complexity", pd.DataFrame(columns=["model", "gmacs"]))
         else:
-            tables["complexity"], comp_note = complexity_section(plan.models)
+            tables["complexity"] = complexity_section(plan.models)
         bar.update(1)
         if "speed" in skip:
             for name in ("speed", "matmul"):
@@ -339,7 +334,6 @@ def run_suite(args: argparse.Namespace) -> int:
         "backends": plan.backends,
         "timing": f"{plan.policy} (variants of one model and batch size timed interleaved, round-robin)",
         "load_note": _load_note(load0, load_average()),
-        "complexity_note": comp_note,
     }
     if skip and kept_meta:
         meta["kept_from_earlier_run"] = {
