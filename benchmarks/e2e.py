@@ -69,8 +69,8 @@ def _random_weights_predictor(device: str) -> Any:
     import timm
 
     import mer  # noqa: F401  (registers mer_* in timm)
-    from mer.data.labels import CASME2_5
     from mer.inference import Predictor
+    from mer.spec import CASME2_5
 
     model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
     cfg = model.pretrained_cfg

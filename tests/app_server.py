@@ -104,8 +104,8 @@ def random_checkpoint(path: Path) -> Path:
     import timm
 
     import mer  # noqa: F401  (registers the models)
-    from mer.data.labels import CASME2_5
     from mer.engine.checkpoint import save_checkpoint
+    from mer.spec import CASME2_5
 
     model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
     cfg = model.pretrained_cfg  # the model's own expected input: modality, channels, size, mean/std

@@ -9,9 +9,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import mer  # noqa: F401  (registers mer_* in timm)
-from mer.data.labels import CASME2_5
 from mer.engine.checkpoint import card_path, load_checkpoint, save_checkpoint
 from mer.errors import InputError
+from mer.spec import CASME2_5
 
 MODEL = "mer_gfem"  # the smallest of the family
 SIZE = [4, 282, 231]

@@ -17,13 +17,13 @@ import torch
 from safetensors import safe_open
 
 from mer.cli import main as mer_main
-from mer.data.labels import CASME2_5
 from mer.engine.checkpoint import load_checkpoint
 from mer.engine.config import PRESETS, build_config, parse_overrides
 from mer.engine.data import CacheDataset, open_cache
 from mer.engine.loso import holdout_fold, make_folds
 from mer.engine.train import STOP_ENV, prepare_run
 from mer.errors import InputError
+from mer.spec import CASME2_5
 
 MODEL = "mer_gfem"
 SHAPE = (4, 282, 231)

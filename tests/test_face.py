@@ -39,12 +39,12 @@ def test_landmarks_on_a_real_face(photos, name):
 @pytest.mark.parametrize("name", ["astronaut", "hopper"])
 def test_alignment_levels_the_eyes_and_keeps_the_whole_face(aligned, name):
     clip = aligned[name]
-    assert clip.frames.shape == (1, *face.CROP_SIZE, 3) and clip.frames.dtype == np.uint8
+    assert clip.frames.shape == (1, *face.CROP_HW, 3) and clip.frames.dtype == np.uint8
     left, right = face.eye_centers(clip.landmarks)
     assert abs(left[1] - right[1]) < 0.5
     assert np.hypot(*(right - left)) == pytest.approx(face.EYE_DISTANCE, abs=0.5)
     assert (left + right) / 2 == pytest.approx(np.array(face.EYE_CENTER), abs=0.5)
-    height, width = face.CROP_SIZE
+    height, width = face.CROP_HW
     # brows, jaw and chin all inside the crop, with some room
     assert clip.landmarks[:, 0].min() > 5 and clip.landmarks[:, 0].max() < width - 5
     assert clip.landmarks[17:27, 1].min() > 40 and clip.landmarks[:, 1].max() < height - 10
@@ -56,7 +56,7 @@ def test_one_transform_for_every_frame(photos):
     translate = np.float32([[1, 0, 6], [0, 1, -4]])
     moved = cv2.warpAffine(image, translate, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
     clip = face.FaceAligner().align([image, moved, image], ref=0)
-    again = cv2.warpAffine(moved, clip.transform, face.CROP_SIZE[::-1], borderMode=cv2.BORDER_REPLICATE)
+    again = cv2.warpAffine(moved, clip.transform, face.CROP_HW[::-1], borderMode=cv2.BORDER_REPLICATE)
     assert np.array_equal(clip.frames[1], again)
     assert np.array_equal(clip.frames[0], clip.frames[2])
     shift, _ = cv2.phaseCorrelate(*(np.float32(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in clip.frames[:2]))
@@ -131,7 +131,7 @@ def test_masks_are_the_union_of_the_regions(aligned):
     landmarks = aligned["astronaut"].landmarks
     masks = face.au_region_masks(landmarks)
     union = face.au_region_mask(landmarks)
-    assert union.shape == face.CROP_SIZE and union.dtype == np.float32
+    assert union.shape == face.CROP_HW and union.dtype == np.float32
     assert set(np.unique(union)) == {0.0, 1.0}
     assert np.array_equal(union, np.max(np.stack(list(masks.values())), axis=0))  # overlaps stay in
     assert 0.25 < union.mean() < 0.6

@@ -12,11 +12,11 @@ import torch
 
 import mer  # noqa: F401  (registers mer_* in timm)
 from mer.data.clip import Clip
-from mer.data.labels import CASME2_5
 from mer.engine.checkpoint import save_checkpoint
 from mer.errors import InputError
 from mer.explain import explain
 from mer.inference import DEFAULT_CHECKPOINT, Predictor
+from mer.spec import CASME2_5
 
 N_FRAMES, APEX = 30, 18
 

@@ -15,11 +15,10 @@ from timm.layers.cbam import CbamModule
 
 import mer  # noqa: F401  (registers mer_* in timm)
 from benchmarks import complexity, paper
-from mer.data.labels import CASME2_5
-from mer.models import MODALITY_CFGS
+from mer.spec import CASME2_5, MODALITY_CFGS, input_size
 
 MODELS = timm.list_models("mer_*")
-INPUT_SIZE = (4, 282, 231)
+INPUT_SIZE = input_size("flow")
 EXPECTED = {
     "mer_gfem",
     "mer_gfem_r18",

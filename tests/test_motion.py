@@ -8,7 +8,7 @@ from skimage.data import astronaut
 from mer.data import face, inputs, motion
 from mer.errors import InputError
 
-SIZE = face.CROP_SIZE
+SIZE = face.CROP_HW
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import torch
 
 import mer  # noqa: F401  (registers mer_* in timm)
 from mer.cli import main
-from mer.data.labels import CASME2_5
 from mer.engine.checkpoint import save_checkpoint
+from mer.spec import CASME2_5
 
 
 def face_video(path: Path, n: int = 16, size: tuple[int, int] = (320, 240), fps: float = 30.0) -> Path:

@@ -12,8 +12,8 @@ import pytest
 from mer.cli import main
 from mer.data import face, synth
 from mer.data.datasets import frame_path, load_dataset
-from mer.data.labels import CASME2_5
 from mer.data.synth_motion import SUPPORTED_AUS, au_field
+from mer.spec import CASME2_5
 
 # The header row of the real CASME2-coding-20140508.xlsx (two columns have no name).
 REAL_HEADER = ("Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",

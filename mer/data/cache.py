@@ -26,7 +26,6 @@ Each file is written to a temporary name and renamed, so an interrupted run resu
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -42,16 +41,14 @@ import numpy as np
 import pandas as pd
 
 from mer.data.datasets import (
-    DATASETS,
-    RAW_LABEL_SET,
     SKIPPED_COLUMNS,
     default_label_set,
     frame_path,
     load_dataset,
 )
-from mer.data.labels import LABEL_SETS
 from mer.data.workers import process_pool
 from mer.errors import InputError
+from mer.spec import CROP_HW, LABEL_SETS
 
 FORMAT = 1
 STAGES = ("read", "spot", "align", "flow", "write")
@@ -90,7 +87,6 @@ def _digest(obj: Any) -> str:
 
 def input_settings(modality: str, flow: str) -> dict[str, Any]:
     """The settings every input depends on; their hash keys the cache."""
-    from mer.data.face import CROP_SIZE
     from mer.data.inputs import preprocessing_settings
 
     # alignment geometry, AU-region version and flow parameters: a change to any of them rebuilds the cache
@@ -98,7 +94,7 @@ def input_settings(modality: str, flow: str) -> dict[str, Any]:
         "format": FORMAT,
         "modality": modality,
         "flow": flow,
-        "crop_size": list(CROP_SIZE),
+        "crop_size": list(CROP_HW),
         "dtype": "float16",
         "inputs": preprocessing_settings(),
     }
@@ -505,54 +501,3 @@ def open_cache(cache: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 def load_input(cache: str | Path, row: pd.Series | dict) -> np.ndarray:
     """One cached input as float32 (4, 282, 231), unnormalised."""
     return np.load(Path(cache) / row["input"]).astype(np.float32)
-
-
-def format_timings(timings: dict[str, Any]) -> str:
-    stages = ", ".join(f"{s} {timings.get(s, 0):.1f} s" for s in STAGES if timings.get(s))
-    if timings.get("cpu"):
-        stages += f" (worker CPU time {timings['cpu']:.1f} s)"
-    return (
-        f"{timings['computed']} computed, {timings['reused']} reused in {timings['wall']:.1f} s wall "
-        f"on {timings['workers']} worker(s)" + (f"; per stage, summed over workers: {stages}" if stages else "")
-    )
-
-
-# ---------------------------------------------------------------------------------------------------- CLI
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "preprocess",
-        help="preprocess a dataset once into a cache of model inputs",
-        description="Read, align and turn every sample of a dataset into a model input, saved in a cache "
-        "folder keyed by the settings (a rerun reuses what is there; an interrupted run resumes).",
-    )
-    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="which database")
-    parser.add_argument("--root", required=True, help="the folder holding the database's frames")
-    parser.add_argument("--sheet", help="the annotation sheet (default: found in --root by its usual name)")
-    parser.add_argument("--out", required=True, help="the cache folder to write")
-    parser.add_argument("--modality", default="flow", choices=("flow", "apex"), help="model input (default flow)")
-    parser.add_argument("--flow", default="tvl1", choices=("tvl1", "dis"), help="optical flow (default tvl1)")
-    parser.add_argument(
-        "--label-set",
-        choices=(*LABEL_SETS, RAW_LABEL_SET),
-        help="classes (default: casme2_5 for casme2, megc_3 for samm and megc; 'emotion': the sheet's words)",
-    )
-    parser.add_argument(
-        "--skip-missing", action="store_true", help="leave out samples with problems (listed in skipped.csv)"
-    )
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
-    parser.set_defaults(func=run_cli)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    settings = preprocess(
-        args.dataset, args.root, args.out, sheet=args.sheet, modality=args.modality, flow=args.flow,
-        label_set=args.label_set, skip_missing=args.skip_missing, workers=args.workers,
-    )  # fmt: skip
-    print(
-        f"{settings['samples']} samples in {args.out} ({settings['skipped']} skipped"
-        + (", listed in skipped.csv" if settings["skipped"] else "")
-        + f"); {format_timings(settings['timings'])}"
-    )
-    return 0

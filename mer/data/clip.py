@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from mer.errors import InputError
+from mer.spec import MAX_FRAMES
 
 # FFmpeg (inside OpenCV) prints its own complaints about damaged files on stderr; the user gets ours instead.
 # OpenCV reads this when it first opens a video; _quiet_ffmpeg covers a process that opened one before.
@@ -28,7 +29,6 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 ZIP_SUFFIXES = (".zip",)
 
-MAX_FRAMES = 400  # 2 s at CASME II's 200 fps, 13 s at a phone's 30 fps
 MAX_SIDE = 640  # longer frame side in pixels after downscaling
 DEFAULT_FPS = 30.0  # when the source does not say
 MAX_UNZIPPED_BYTES = 1 << 30  # 1 GiB: total uncompressed size a zip may declare

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from mer.errors import InputError
+from mer.spec import CROP_HW
 
-CROP_SIZE: tuple[int, int] = (282, 231)  # (H, W), the paper's input size
 # Alignment constants (crop pixels): on 300-W faces the brows lie ~0.37 IOD above the eye line, the chin ~1.75 IOD
 # below it and the jaw is ~2.2 IOD wide, so IOD 88 with the eyes on row 100 keeps brows (with forehead), chin
 # (with room for an open mouth) and both cheeks inside 282 x 231.
 EYE_DISTANCE: float = 88.0
-EYE_CENTER: tuple[float, float] = (CROP_SIZE[1] / 2.0, 100.0)  # (x, y) of the midpoint between the eye centres
+EYE_CENTER: tuple[float, float] = (CROP_HW[1] / 2.0, 100.0)  # (x, y) of the midpoint between the eye centres
 DETECT_MAX_SIDE: int = 640  # frames larger than this are downscaled for detection (landmarks use full resolution)
 
 AU_REGIONS_VERSION = 2  # bump when the region polygons change (caches of model inputs key on it)
@@ -176,9 +176,6 @@ class FaceAligner:
     >>> clip.frames.shape                                # (N, 282, 231, 3)
     """
 
-    def __init__(self, crop_size: tuple[int, int] = CROP_SIZE) -> None:
-        self.crop_size = crop_size
-
     def align(self, frames_rgb: Any, ref: int = 0, name: str = "the clip") -> AlignedClip:
         """Align a clip. `frames_rgb`: sequence or (N, H, W, 3) array of RGB uint8 frames of one size;
         `ref`: index of the frame the face is found on (the onset); `name` names the sample in error messages."""
@@ -196,7 +193,7 @@ class FaceAligner:
         if faces > 1:
             notes.append(f"{faces} faces found in {name} (frame {ref}); used the largest")
         transform = similarity_transform(landmarks)
-        height, width = self.crop_size
+        height, width = CROP_HW
         out = np.empty((count, height, width, 3), dtype=np.uint8)
         for i in range(count):
             frame = reference if i == ref else _as_rgb_uint8(frames_rgb[i], f"{name} frame {i}")
@@ -271,17 +268,17 @@ def _fill(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(np.float32)
 
 
-def au_region_masks(landmarks: np.ndarray, shape: tuple[int, int] = CROP_SIZE) -> dict[str, np.ndarray]:
+def au_region_masks(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> dict[str, np.ndarray]:
     """One (H, W) float32 0/1 mask per AU region (regions may overlap)."""
     return {name: _fill([poly], shape) for name, poly in au_regions(landmarks).items()}
 
 
-def au_region_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_SIZE) -> np.ndarray:
+def au_region_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np.ndarray:
     """(H, W) float32 0/1: the union of the five AU regions."""
     return _fill(list(au_regions(landmarks).values()), shape)
 
 
-def spotting_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_SIZE) -> np.ndarray:
+def spotting_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np.ndarray:
     """(H, W) float32 0/1: the AU regions without the eyes and the upper lids, for the motion curve.
 
     Blinks are large, fast and happen in every clip; leaving the eyes out (with a margin of 0.12 IOD, raised by

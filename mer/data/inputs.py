@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mer.errors import InputError
-from mer.models.cfg import MODALITY_CFGS
+from mer.spec import CROP_HW, MODALITY_CFGS
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def build_input(
 
     Returns (4, 282, 231) float32. `flow`: 'tvl1' (accurate) or 'dis' (fast), used by the flow modality only.
     """
-    from mer.data.face import CROP_SIZE, au_region_mask
+    from mer.data.face import au_region_mask
     from mer.data.motion import FLOWS, optical_flow, optical_strain
 
     if modality not in MODALITIES:
@@ -53,12 +53,12 @@ def build_input(
         raise InputError(f"unknown optical flow {flow!r}; choose one of {', '.join(FLOWS)}")
     onset_rgb, apex_rgb = np.asarray(onset_rgb), np.asarray(apex_rgb)
     for what, image in (("onset", onset_rgb), ("apex", apex_rgb)):
-        if image.shape != (*CROP_SIZE, 3):
+        if image.shape != (*CROP_HW, 3):
             raise InputError(
-                f"the {what} frame must be an aligned {CROP_SIZE[0]} x {CROP_SIZE[1]} RGB face crop, got shape "
+                f"the {what} frame must be an aligned {CROP_HW[0]} x {CROP_HW[1]} RGB face crop, got shape "
                 f"{image.shape}; align the clip with mer.data.face.FaceAligner first"
             )
-    mask = au_region_mask(landmarks, shape=CROP_SIZE)
+    mask = au_region_mask(landmarks, shape=CROP_HW)
     if modality == "flow":
         uv = optical_flow(onset_rgb, apex_rgb, flow)
         channels = [uv[..., 0], uv[..., 1], optical_strain(uv)]
@@ -73,7 +73,7 @@ def preprocessing_settings() -> dict[str, Any]:
     from mer.data import face, motion
 
     return {
-        "crop_size": list(face.CROP_SIZE),
+        "crop_size": list(CROP_HW),
         "eye_distance": face.EYE_DISTANCE,
         "eye_center": list(face.EYE_CENTER),
         "au_regions": face.AU_REGIONS_VERSION,

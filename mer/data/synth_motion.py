@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mer.data.face import eye_centers
-from mer.data.labels import CASME2_5
+from mer.spec import CASME2_5
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ after ``import mer``.
 """
 
 from mer.models.caffm import CAFFM
-from mer.models.cfg import INPUT_SIZE, MODALITY_CFGS, MerPretrainedCfg
+from mer.models.cfg import MerPretrainedCfg
 from mer.models.dual_branch import DualBranchNet
 
-__all__ = ["CAFFM", "INPUT_SIZE", "MODALITY_CFGS", "DualBranchNet", "MerPretrainedCfg"]
+__all__ = ["CAFFM", "DualBranchNet", "MerPretrainedCfg"]

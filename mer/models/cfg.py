@@ -18,27 +18,7 @@ from typing import Any
 
 from timm.models import PretrainedCfg
 
-from mer.data.labels import CASME2_5
-
-# Height, width of the aligned face crop (the paper's 231 x 282 input, written H, W).
-CROP_HW = (282, 231)
-INPUT_SIZE = (4, *CROP_HW)
-
-# Per-modality channel names and normalisation (must agree with mer.data.inputs.MODALITIES).
-MODALITY_CFGS: dict[str, dict[str, Any]] = {
-    "flow": dict(
-        modality="flow",
-        channels=("u", "v", "strain", "au_mask"),
-        mean=(0.0, 0.0, 0.0, 0.0),
-        std=(1.0, 1.0, 1.0, 1.0),
-    ),
-    "apex": dict(
-        modality="apex",
-        channels=("r", "g", "b", "au_mask"),
-        mean=(0.5, 0.5, 0.5, 0.0),
-        std=(0.5, 0.5, 0.5, 1.0),
-    ),
-}
+from mer.spec import CASME2_5, MODALITY_CFGS, input_size
 
 
 @dataclass
@@ -52,7 +32,7 @@ class MerPretrainedCfg(PretrainedCfg):
 def mer_cfg(description: str, modality: str = "flow", **kwargs: Any) -> MerPretrainedCfg:
     """Default config of one mer model: input (4, 282, 231), ``modality``'s mean/std, CASME II's 5 classes."""
     return MerPretrainedCfg(
-        input_size=INPUT_SIZE,
+        input_size=input_size(modality),
         interpolation="bilinear",
         crop_pct=1.0,
         num_classes=len(CASME2_5),

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mer.data.labels import EMOTION_MAPS, LABEL_SETS
 from mer.errors import InputError
+from mer.spec import EMOTION_MAPS, LABEL_SETS, RAW_LABEL_SET
 
 # The canonical table, in column order. apex is -1 when the sheet gives none ("spot it from the motion").
 COLUMNS: tuple[str, ...] = (
@@ -46,7 +46,6 @@ APEX_UNKNOWN = -1
 NO_APEX_CELLS = {"/", "", "-", "?", "nan", "none", "n/a"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 # "raw" label set: no class mapping, the label is the sheet's emotion word.
-RAW_LABEL_SET = "emotion"
 
 
 class DatasetWarning(UserWarning):

@@ -37,8 +37,8 @@ from mer.data.datasets.common import (
     read_grid,
     scan_frame_folder,
 )
-from mer.data.labels import MEGC_3
 from mer.errors import InputError
+from mer.spec import MEGC_3
 
 NAME = "megc"
 DEFAULT_LABEL_SET = "megc_3"

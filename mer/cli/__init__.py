@@ -1,4 +1,5 @@
-"""The ``mer`` command. Each subcommand lives beside the code it drives and registers itself here."""
+"""The ``mer`` command. One module per subcommand group; each imports the library only when it runs, so
+``mer --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from mer.errors import InputError
 
 # module path -> it defines add_cli(subparsers), which adds one or more subcommands with set_defaults(func=...)
 SUBCOMMAND_MODULES = (
-    "mer.data.synth",
-    "mer.data.cache",
-    "mer.engine.cli",
-    "mer.inference",
+    "mer.cli.synth",
+    "mer.cli.preprocess",
+    "mer.cli.train",
+    "mer.cli.predict",
 )
 
 
