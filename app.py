@@ -27,11 +27,11 @@ from mer import demo_plots
 from mer.engine.checkpoint import read_card as checkpoint_card
 from mer.errors import InputError
 from mer.inference import DEFAULT_CHECKPOINT, Predictor
+from mer.weights import shipped_checkpoints
 
 log = logging.getLogger("mer.app")
 
 ROOT = Path(__file__).resolve().parent
-CHECKPOINT_DIR = ROOT / "checkpoints"
 EXAMPLES_DIR = Path(os.environ.get("MER_EXAMPLES", ROOT / "examples")).resolve()
 CLIP_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".zip")
 MAX_FILE_SIZE = "50mb"  # a few seconds of face video; bigger uploads are refused before they reach the model
@@ -81,21 +81,21 @@ be shipped; the answer shows how the method works, not what a person felt.
 """
 
 NO_CHECKPOINT = (
-    "No checkpoint found. The demo weights `checkpoints/mer_dbfem_caffm_synth.safetensors` are missing: "
-    "train a model (`mer train ...`) or set `MER_CHECKPOINT=/path/to/model.safetensors`, then restart."
+    "No checkpoint found. The demo weights `mer/weights/mer_dbfem_caffm.synth/` are missing: train a model "
+    "(`mer train ...`) or set `MER_CHECKPOINT=/path/to/checkpoint` (a folder or a .safetensors), then restart."
 )
 
 
 def available_checkpoints() -> dict[str, Path]:
-    """Checkpoint name (file stem) -> path: checkpoints/*.safetensors plus MER_CHECKPOINT when it is set."""
-    found = {p.stem: p.resolve() for p in sorted(CHECKPOINT_DIR.glob("*.safetensors"))}
+    """Checkpoint name -> path: the package's shipped weights plus MER_CHECKPOINT (a folder or a .safetensors)."""
+    found = shipped_checkpoints()
     extra = os.environ.get("MER_CHECKPOINT")
     if extra:
         path = Path(extra).expanduser().resolve()
-        if path.is_file():
-            found[path.stem] = path
+        if path.exists():
+            found[path.stem if path.is_file() else path.name] = path
         else:
-            log.warning("MER_CHECKPOINT=%s is not a file; ignoring it", extra)
+            log.warning("MER_CHECKPOINT=%s does not exist; ignoring it", extra)
     return found
 
 
@@ -105,7 +105,8 @@ CHECKPOINTS = available_checkpoints()
 def default_checkpoint_name() -> str | None:
     """The pre-selected checkpoint: MER_CHECKPOINT, else the shipped demo weights, else the first found."""
     extra = os.environ.get("MER_CHECKPOINT")
-    for candidate in (Path(extra).stem if extra else None, Path(DEFAULT_CHECKPOINT).stem):
+    extra_name = (Path(extra).stem if Path(extra).is_file() else Path(extra).name) if extra else None
+    for candidate in (extra_name, Path(DEFAULT_CHECKPOINT).name):
         if candidate in CHECKPOINTS:
             return candidate
     return next(iter(CHECKPOINTS), None)

@@ -21,9 +21,8 @@ import numpy as np
 from mer.data.clip import MAX_SIDE, Clip, read_clip
 from mer.errors import InputError
 from mer.spec import MAX_FRAMES
+from mer.weights import DEMO_CHECKPOINT as DEFAULT_CHECKPOINT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mer_dbfem_caffm_synth.safetensors"
 STAGES = ("read", "align", "spot", "input", "model", "gradcam", "overlays")  # keys of Prediction.timings
 
 
@@ -154,7 +153,7 @@ class Predictor:
         from mer.engine.checkpoint import load_checkpoint
 
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
-        if not path.is_file():
+        if not path.exists():
             if path == DEFAULT_CHECKPOINT:
                 raise InputError(
                     f"the demo checkpoint {path} is missing; restore it from the repository, train one (see the "

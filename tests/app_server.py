@@ -22,8 +22,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from mer.engine.checkpoint import card_path
+
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_CHECKPOINT = ROOT / "checkpoints" / "mer_dbfem_caffm_synth.safetensors"
+SHIPPED_CHECKPOINT = ROOT / "mer" / "weights" / "mer_dbfem_caffm.synth"
 EXAMPLES_DIR = ROOT / "examples"
 CLIP_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".zip")
 ARTIFACTS = ROOT / "artifacts"
@@ -161,10 +163,10 @@ def shared_server() -> AppServer:
     env["GRADIO_TEMP_DIR"] = str(workdir / "gradio")
 
     checkpoint = SHIPPED_CHECKPOINT
-    if not checkpoint.is_file():
+    if not (checkpoint / "model.safetensors").is_file():
         checkpoint = random_checkpoint(workdir / "random_dbfem_caffm.safetensors")
         env["MER_CHECKPOINT"] = str(checkpoint)
-    card = json.loads(checkpoint.with_suffix(".json").read_text())
+    card = json.loads(card_path(checkpoint).read_text())
 
     small_clip = write_face_clip(workdir / "astronaut_smile.webm")
     clips = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in CLIP_SUFFIXES)

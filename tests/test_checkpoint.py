@@ -1,6 +1,7 @@
 """Checkpoints: safetensors + card round trip, and every way a bad checkpoint is refused."""
 
 import json
+from pathlib import Path
 
 import pytest
 import timm
@@ -133,7 +134,7 @@ def test_missing_tensors_are_refused(tmp_path, model):
 
 
 def test_save_needs_a_complete_card_and_a_safetensors_name(tmp_path, model):
-    with pytest.raises(InputError, match="must end in .safetensors"):
+    with pytest.raises(InputError, match="folder or end in .safetensors"):
         save_checkpoint(model, tmp_path / "m.pt", card())
     with pytest.raises(InputError, match="input.std"):
         save_checkpoint(
@@ -141,3 +142,39 @@ def test_save_needs_a_complete_card_and_a_safetensors_name(tmp_path, model):
             tmp_path / "m.safetensors",
             card(input={k: v for k, v in card()["input"].items() if k != "std"}),
         )
+
+
+def test_a_folder_checkpoint_loads_with_mer_and_with_timm_local_dir(tmp_path):
+    """The Hub's layout: model.safetensors + timm's config.json + our card.json, read the same by both loaders."""
+    model = timm.create_model(MODEL, num_classes=len(CASME2_5)).eval()
+    folder = save_checkpoint(model, tmp_path / "ckpt", card(), fp16=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["card.json", "config.json", "model.safetensors"]
+    ours, c = load_checkpoint(folder)
+    theirs = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+    x = torch.randn(1, *SIZE)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+        assert not torch.allclose(ours(x), model(x), atol=0)  # fp16 storage really was used ...
+        assert torch.allclose(ours(x), model(x), atol=1e-2)  # ... and casts back
+    assert theirs.pretrained_cfg["modality"] == "flow" and list(theirs.pretrained_cfg["label_names"]) == list(CASME2_5)
+    assert ours.pretrained_cfg == ours.default_cfg
+
+
+def test_a_card_that_does_not_match_its_weights_is_refused(tmp_path):
+    first = save_checkpoint(timm.create_model(MODEL, num_classes=5), tmp_path / "a", card())
+    second = save_checkpoint(timm.create_model(MODEL, num_classes=5), tmp_path / "b", card())
+    (first / "card.json").replace(second / "card.json")
+    with pytest.raises(InputError, match="other weights"):
+        load_checkpoint(second)
+
+
+def test_the_shipped_weights_are_a_timm_pretrained_tag():
+    from mer.weights import DEMO_CHECKPOINT
+
+    tagged = timm.create_model("mer_dbfem_caffm.synth", pretrained=True).eval()
+    shipped, c = load_checkpoint(DEMO_CHECKPOINT)
+    x = torch.randn(1, *SIZE)
+    with torch.no_grad():
+        assert torch.equal(tagged(x), shipped(x))
+    assert Path(tagged.pretrained_cfg["file"]).parent == DEMO_CHECKPOINT
+    assert c["weights"]["sha256"] and c["synthetic"] is True

