@@ -19,37 +19,11 @@ row's ``note`` says so. So the sheet gives 255 samples.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
-
-from mer.data.datasets.common import (
-    SheetRow,
-    build_table,
-    choose_base,
-    read_table_sheet,
-    require_some,
-    sheet_rows,
-)
+from mer.data.datasets.sheet import SheetDataset
 
 NAME = "casme2"
 DEFAULT_LABEL_SET = "casme2_5"
 LAYOUTS = ("CASME2_RAW_selected", "Cropped")
-SHEET_PATTERNS = ("CASME2-coding*.xlsx", "CASME2-coding*.csv", "CASME2*coding*.xlsx", "CASME2*coding*.csv")
-# our field -> normalised header names of the sheet revisions
-SHEET_COLUMNS = {
-    "subject": ("subject",),
-    "sample": ("filename", "sample"),
-    "onset": ("onsetframe", "onset"),
-    "apex": ("apexframe", "apex", "apexframe1"),
-    "offset": ("offsetframe", "offset"),
-    "aus": ("actionunits", "aus", "au"),
-    "emotion": ("estimatedemotion", "emotion"),
-}
-LAYOUT_HINT = (
-    "CASME II frames belong in ROOT/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg "
-    "or ROOT/Cropped/sub01/EP02_01f/reg_img46.jpg"
-)
 
 
 def subject_folder(cell: str) -> str:
@@ -58,59 +32,25 @@ def subject_folder(cell: str) -> str:
     return f"sub{int(text):02d}" if text.isdigit() else cell.strip()
 
 
-def read_rows(sheet: Path, source: str = NAME) -> list[SheetRow]:
-    """The sheet's data rows with the subject as its folder name."""
-    return [
-        SheetRow(
-            sheet_row=number,
-            subject=subject_folder(cells["subject"]),
-            sample=cells["sample"],
-            onset=cells["onset"],
-            apex=cells["apex"],
-            offset=cells["offset"],
-            emotion=cells["emotion"],
-            aus=cells["aus"],
-            source=source,
-        )
-        for number, cells in read_table_sheet(sheet, SHEET_COLUMNS)
-    ]
-
-
-def sample_dir(base: Path, row: SheetRow) -> Path:
-    return base / row.subject / row.sample
-
-
-def find_base(root: Path, rows: list[SheetRow], sheet: Path) -> Path:
-    """The layout folder (CASME2_RAW_selected, Cropped, or ROOT itself) holding the sample folders."""
-    base, found = choose_base(root, rows, sample_dir, preferred=LAYOUTS)
-    require_some(found, rows, root, sheet, LAYOUT_HINT)
-    return base
-
-
-def load(
-    root: str | Path,
-    sheet: str | Path | None = None,
-    label_set: str | None = DEFAULT_LABEL_SET,
-    skip_missing: bool = False,
-) -> pd.DataFrame:
-    """CASME II as the canonical table (see `mer.data.datasets.common.COLUMNS`).
-
-    root: the dataset folder (see the module docstring for layouts); sheet: the coding sheet (default: the one
-    ``CASME2-coding*.xlsx|csv`` in root or its parent). Raises InputError listing every problem unless
-    skip_missing.
-    """
-    root = Path(root).expanduser()
-    sheet_path, rows = sheet_rows(
-        root, sheet, read_rows, SHEET_PATTERNS, "CASME II coding", "CASME2-coding-20140508.xlsx"
-    )
-    base = find_base(root, rows, sheet_path)
-    return build_table(
-        NAME,
-        rows,
-        base,
-        sample_dir,
-        label_set=label_set,
-        skip_missing=skip_missing,
-        sheet=sheet_path,
-        layout_hint=LAYOUT_HINT,
-    )
+DATASET = SheetDataset(
+    name=NAME,
+    default_label_set=DEFAULT_LABEL_SET,
+    sheet_patterns=("CASME2-coding*.xlsx", "CASME2-coding*.csv", "CASME2*coding*.xlsx", "CASME2*coding*.csv"),
+    sheet_columns={  # our field -> normalised header names of the sheet revisions
+        "subject": ("subject",),
+        "sample": ("filename", "sample"),
+        "onset": ("onsetframe", "onset"),
+        "apex": ("apexframe", "apex", "apexframe1"),
+        "offset": ("offsetframe", "offset"),
+        "aus": ("actionunits", "aus", "au"),
+        "emotion": ("estimatedemotion", "emotion"),
+    },
+    sheet_kind="CASME II coding",
+    sheet_example="CASME2-coding-20140508.xlsx",
+    layouts=LAYOUTS,
+    layout_hint="CASME II frames belong in ROOT/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg "
+    "or ROOT/Cropped/sub01/EP02_01f/reg_img46.jpg",
+    subject_folder=subject_folder,
+)
+read_rows = DATASET.read_rows
+load = DATASET.load

@@ -116,14 +116,10 @@ def load(
     label_set: "megc_3" (the list's classes) or None / "emotion" (each source sheet's emotion word).
     """
     if label_set not in (DEFAULT_LABEL_SET, None, RAW_LABEL_SET):
-        raise InputError(
-            f"the MEGC 2019 composite has the classes {', '.join(MEGC_3)}; use --label-set megc_3"
-        )
+        raise InputError(f"the MEGC 2019 composite has the classes {', '.join(MEGC_3)}; use --label-set megc_3")
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise InputError(
-            f"the dataset folder {root} does not exist; give the folder holding the three databases"
-        )
+        raise InputError(f"the dataset folder {root} does not exist; give the folder holding the three databases")
     list_path = (
         Path(sheet).expanduser()
         if sheet
@@ -133,15 +129,25 @@ def load(
     sources = {cells[0].strip().lower() for _, cells in entries}
     unknown = sources - {"casme2", "samm", "smic"}
     if unknown:
-        raise InputError(
-            f"{list_path} names unknown databases {sorted(unknown)}; expected casme2, samm, smic"
-        )
+        raise InputError(f"{list_path} names unknown databases {sorted(unknown)}; expected casme2, samm, smic")
+    parts = _sheet_parts(root, list_path, sources)
+    smic_root, smic = _smic_part(root, list_path) if "smic" in sources else (None, {})
+    rows = [_entry_row(number, cells, list_path, label_set, parts, smic_root, smic) for number, cells in entries]
+    return build_table(
+        NAME, rows, root, lambda base, r: r.frame_dir, label_set=label_set or RAW_LABEL_SET,
+        skip_missing=skip_missing, sheet=list_path, layout_hint=LAYOUT_HINT, extra_emotions=SMIC_EMOTIONS.values(),
+    )  # fmt: skip
 
-    parts: dict[str, tuple[Path, dict[tuple[str, str], SheetRow], Path]] = {}
-    for source, module, finder in (
-        ("casme2", casme2, casme2_part),
-        ("samm", samm, lambda r: find_part(r, ("samm",))),
-    ):
+
+# source -> (its layout folder, its sheet's rows by (subject, sample), its sheet)
+Parts = dict[str, tuple[Path, dict[tuple[str, str], SheetRow], Path]]
+SHEET_DATASETS = {"casme2": (casme2.DATASET, casme2_part), "samm": (samm.DATASET, lambda r: find_part(r, ("samm",)))}
+
+
+def _sheet_parts(root: Path, list_path: Path, sources: set[str]) -> Parts:
+    """The CASME II and SAMM parts the list names: each one's frames folder and its own sheet's rows."""
+    parts: Parts = {}
+    for source, (dataset, finder) in SHEET_DATASETS.items():
         if source not in sources:
             continue
         part = finder(root)
@@ -149,61 +155,68 @@ def load(
             raise InputError(
                 f"{list_path.name} lists {source} samples but {root} has no {source} folder; " + LAYOUT_HINT
             )
-        sheet_path = find_sheet(part, module.SHEET_PATTERNS, f"{source} annotation", module.SHEET_PATTERNS[0])
-        rows = module.read_rows(sheet_path)
-        base = module.find_base(part, rows, sheet_path)
+        patterns = dataset.sheet_patterns
+        sheet_path = find_sheet(part, patterns, f"{source} annotation", patterns[0])
+        rows = dataset.read_rows(sheet_path)
+        base = dataset.find_base(part, rows, sheet_path)
         parts[source] = (base, {(r.subject, r.sample): r for r in rows}, sheet_path)
-    smic: dict[str, Path] = {}
-    smic_root = None
-    if "smic" in sources:
-        smic_root = find_part(root, ("smic",))
-        if smic_root is None:
-            raise InputError(
-                f"{list_path.name} lists smic samples but {root} has no SMIC folder; " + LAYOUT_HINT
-            )
-        smic = smic_folders(smic_root)
+    return parts
 
-    rows: list[SheetRow] = []
-    for number, (source, subject, sample, cls) in entries:
-        source, subject, sample = source.strip().lower(), subject.strip(), sample.strip()
-        where = f"{list_path.name} line {number}"
-        label = MEGC_3[int(cls)] if cls.strip().isdigit() and int(cls) < len(MEGC_3) else None
-        if label_set in (None, RAW_LABEL_SET):
-            label = None  # the emotion word becomes the label
-        row = SheetRow(number, subject, sample, "", "", "", "", source=source, label=label, where=where)
-        if not (cls.strip().isdigit() and int(cls) < len(MEGC_3)):
-            row.problem = f"malformed row: class '{cls}' is not 0, 1 or 2"
-        elif source in parts:
-            base, by_key, sheet_path = parts[source]
-            row.subject = (casme2.subject_folder if source == "casme2" else samm.subject_folder)(subject)
-            found = by_key.get((row.subject, sample))
-            if found is None:
-                row.problem = f"malformed row: {source} sample not in {sheet_path.name}"
-            else:
-                row.onset, row.apex, row.offset = found.onset, found.apex, found.offset
-                row.emotion, row.aus, row.note = found.emotion, found.aus, found.note
-                row.where = f"{where}; {sheet_path.name} row {found.sheet_row}"
-                row.frame_dir = base / row.subject / sample
-        else:
-            key = smic_key(sample) or sample
-            folder = smic.get(key, smic_root / subject / sample)
-            row.frame_dir = folder
-            frames = scan_frame_folder(folder) if folder.is_dir() else None
-            row.emotion = SMIC_EMOTIONS.get(key.split("_")[1] if "_" in key else "", "")
-            if frames is not None:
-                row.onset, row.offset = str(min(frames.numbers)), str(max(frames.numbers))
-                row.note = "SMIC: onset/offset are the folder's first/last frame"
-            elif folder.is_dir():
-                row.problem = f"missing frame: no frame images in {folder}"
-        rows.append(row)
-    return build_table(
-        NAME,
-        rows,
-        root,
-        lambda base, r: r.frame_dir,
-        label_set=label_set or RAW_LABEL_SET,
-        skip_missing=skip_missing,
-        sheet=list_path,
-        layout_hint=LAYOUT_HINT,
-        extra_emotions=SMIC_EMOTIONS.values(),
-    )
+
+def _smic_part(root: Path, list_path: Path) -> tuple[Path, dict[str, Path]]:
+    smic_root = find_part(root, ("smic",))
+    if smic_root is None:
+        raise InputError(f"{list_path.name} lists smic samples but {root} has no SMIC folder; " + LAYOUT_HINT)
+    return smic_root, smic_folders(smic_root)
+
+
+def _entry_row(
+    number: int,
+    cells: list[str],
+    list_path: Path,
+    label_set: str | None,
+    parts: Parts,
+    smic_root: Path | None,
+    smic: dict[str, Path],
+) -> SheetRow:
+    """One line of the composite list as a sheet row, its frames and timing taken from its source database."""
+    source, subject, sample, cls = (c.strip() for c in cells[:4])
+    source = source.lower()
+    valid = cls.isdigit() and int(cls) < len(MEGC_3)
+    # with the raw label set the emotion word becomes the label
+    label = MEGC_3[int(cls)] if valid and label_set not in (None, RAW_LABEL_SET) else None
+    where = f"{list_path.name} line {number}"
+    row = SheetRow(number, subject, sample, "", "", "", "", source=source, label=label, where=where)
+    if not valid:
+        row.problem = f"malformed row: class '{cls}' is not 0, 1 or 2"
+    elif source in parts:
+        _fill_from_sheet(row, parts[source], SHEET_DATASETS[source][0].subject_folder(subject))
+    else:
+        _fill_from_smic(row, smic_root, smic)
+    return row
+
+
+def _fill_from_sheet(row: SheetRow, part: tuple[Path, dict, Path], subject: str) -> None:
+    base, by_key, sheet_path = part
+    row.subject = subject
+    found = by_key.get((subject, row.sample))
+    if found is None:
+        row.problem = f"malformed row: {row.source} sample not in {sheet_path.name}"
+        return
+    row.onset, row.apex, row.offset = found.onset, found.apex, found.offset
+    row.emotion, row.aus, row.note = found.emotion, found.aus, found.note
+    row.where = f"{row.where}; {sheet_path.name} row {found.sheet_row}"
+    row.frame_dir = base / subject / row.sample
+
+
+def _fill_from_smic(row: SheetRow, smic_root: Path, smic: dict[str, Path]) -> None:
+    key = smic_key(row.sample) or row.sample
+    folder = smic.get(key, smic_root / row.subject / row.sample)
+    row.frame_dir = folder
+    frames = scan_frame_folder(folder) if folder.is_dir() else None
+    row.emotion = SMIC_EMOTIONS.get(key.split("_")[1] if "_" in key else "", "")
+    if frames is not None:
+        row.onset, row.offset = str(min(frames.numbers)), str(max(frames.numbers))
+        row.note = "SMIC: onset/offset are the folder's first/last frame"
+    elif folder.is_dir():
+        row.problem = f"missing frame: no frame images in {folder}"

@@ -15,33 +15,10 @@ Emotions: the sheet's "Other" becomes "others" (the word the label maps use). Wi
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
-
-from mer.data.datasets.common import (
-    SheetRow,
-    build_table,
-    choose_base,
-    read_table_sheet,
-    require_some,
-    sheet_rows,
-)
+from mer.data.datasets.sheet import SheetDataset
 
 NAME = "samm"
 DEFAULT_LABEL_SET = "megc_3"
-SHEET_PATTERNS = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM_Micro_FACS_Codes*.csv", "SAMM*.xlsx")
-SHEET_COLUMNS = {
-    "subject": ("subject",),
-    "sample": ("filename",),
-    "onset": ("onsetframe", "onset"),
-    "apex": ("apexframe", "apex"),
-    "offset": ("offsetframe", "offset"),
-    "aus": ("actionunits", "aus"),
-    "emotion": ("estimatedemotion", "emotion"),
-}
-LAYOUT_HINT = "SAMM frames belong in ROOT/SAMM/006/006_1_2/006_05562.jpg (subject/sample/subject_frame.jpg)"
-EMOTION_WORDS = {"other": "others"}
 
 # Known annotation errors of the v2 sheet, fixed here: sample -> (column, value in the sheet, corrected value,
 # why). A fix applies only while the sheet still holds the wrong value, so a corrected sheet is left alone.
@@ -69,64 +46,26 @@ def subject_folder(cell: str) -> str:
     return f"{int(text):03d}" if text.isdigit() else text
 
 
-def read_rows(sheet: Path, source: str = NAME) -> list[SheetRow]:
-    """The sheet's data rows, known errors fixed (each fix noted on its row)."""
-    rows = []
-    for number, cells in read_table_sheet(sheet, SHEET_COLUMNS):
-        emotion = cells["emotion"].strip().lower()
-        row = SheetRow(
-            sheet_row=number,
-            subject=subject_folder(cells["subject"]),
-            sample=cells["sample"].strip(),
-            onset=cells["onset"],
-            apex=cells["apex"],
-            offset=cells["offset"],
-            emotion=EMOTION_WORDS.get(emotion, emotion),
-            aus=cells["aus"],
-            source=source,
-        )
-        fix = KNOWN_ERRORS.get(row.sample)
-        if fix and getattr(row, fix[0]) == fix[1]:
-            setattr(row, fix[0], fix[2])
-            row.note = f"{fix[0]} {fix[1]} -> {fix[2]}: {fix[3]}"
-        rows.append(row)
-    return rows
-
-
-def sample_dir(base: Path, row: SheetRow) -> Path:
-    return base / row.subject / row.sample
-
-
-def find_base(root: Path, rows: list[SheetRow], sheet: Path) -> Path:
-    """The folder holding the subject folders (ROOT/SAMM or ROOT itself)."""
-    base, found = choose_base(root, rows, sample_dir, preferred=("SAMM",))
-    require_some(found, rows, root, sheet, LAYOUT_HINT)
-    return base
-
-
-def load(
-    root: str | Path,
-    sheet: str | Path | None = None,
-    label_set: str | None = DEFAULT_LABEL_SET,
-    skip_missing: bool = False,
-) -> pd.DataFrame:
-    """SAMM as the canonical table. sheet: default the ``SAMM_Micro_FACS_Codes*.xlsx`` in root or its parent.
-
-    label_set: "megc_3" (default), "casme2_5" (anger and contempt have no class there: left out and reported),
-    or None / "emotion" for the sheet's own emotion words (all 159 samples).
-    """
-    root = Path(root).expanduser()
-    sheet_path, rows = sheet_rows(
-        root, sheet, read_rows, SHEET_PATTERNS, "SAMM FACS codes", "SAMM_Micro_FACS_Codes_v2.xlsx"
-    )
-    base = find_base(root, rows, sheet_path)
-    return build_table(
-        NAME,
-        rows,
-        base,
-        sample_dir,
-        label_set=label_set,
-        skip_missing=skip_missing,
-        sheet=sheet_path,
-        layout_hint=LAYOUT_HINT,
-    )
+DATASET = SheetDataset(
+    name=NAME,
+    default_label_set=DEFAULT_LABEL_SET,
+    sheet_patterns=("SAMM_Micro_FACS_Codes*.xlsx", "SAMM_Micro_FACS_Codes*.csv", "SAMM*.xlsx"),
+    sheet_columns={
+        "subject": ("subject",),
+        "sample": ("filename",),
+        "onset": ("onsetframe", "onset"),
+        "apex": ("apexframe", "apex"),
+        "offset": ("offsetframe", "offset"),
+        "aus": ("actionunits", "aus"),
+        "emotion": ("estimatedemotion", "emotion"),
+    },
+    sheet_kind="SAMM FACS codes",
+    sheet_example="SAMM_Micro_FACS_Codes_v2.xlsx",
+    layouts=("SAMM",),
+    layout_hint="SAMM frames belong in ROOT/SAMM/006/006_1_2/006_05562.jpg (subject/sample/subject_frame.jpg)",
+    subject_folder=subject_folder,
+    emotion_words={"other": "others"},  # the word the label maps use
+    known_errors=KNOWN_ERRORS,
+)
+read_rows = DATASET.read_rows
+load = DATASET.load
