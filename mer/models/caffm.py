@@ -81,3 +81,30 @@ class CAFFM(nn.Module):
         a3 = self.cbam3(a2)
         r = x + self.merge(torch.cat([a1, a2, a3], dim=1))
         return self.act(self.cbam5(self.cbam4(r)))
+
+
+class ConcatFusion(nn.Module):
+    """DBFEM's plain fusion: ``F_L`` resized to ``F_G``'s grid, then the two concatenated (no parameters)."""
+
+    def __init__(self, global_chs: int, local_chs: int) -> None:
+        super().__init__()
+        self.num_features = global_chs + local_chs
+
+    def cbams(self) -> list[tuple[str, CbamModule]]:
+        return []
+
+    def forward(self, f_global: torch.Tensor, f_local: torch.Tensor) -> torch.Tensor:
+        if f_local.shape[-2:] != f_global.shape[-2:]:
+            f_local = F.interpolate(f_local, size=f_global.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.cat([f_global, f_local], dim=1)
+
+
+def create_fusion(
+    fusion: str, global_chs: int, local_chs: int, chs: int = 192, attention: Sequence[str] = ATTENTIONS
+) -> nn.Module:
+    """The fusion module named by ``fusion`` ("concat" or "caffm"): a module taking ``(F_G, F_L)``."""
+    if fusion == "concat":
+        return ConcatFusion(global_chs, local_chs)
+    if fusion == "caffm":
+        return CAFFM(global_chs, local_chs, chs, attention)
+    raise ValueError(f"fusion must be 'concat' or 'caffm', got {fusion!r}")

@@ -24,13 +24,13 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from timm.layers import ClassifierHead
 from timm.layers.cbam import CbamModule
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from torch.utils.checkpoint import checkpoint
 
 from mer.models.branches import GFEM_CHANNELS, GFEM_LAYERS, LocalBranch, global_branch
-from mer.models.caffm import ATTENTIONS, CAFFM
+from mer.models.caffm import ATTENTIONS, create_fusion
 from mer.models.cfg import MerPretrainedCfg, mer_cfg
 from mer.weights import DEMO_CHECKPOINT
 
@@ -96,13 +96,12 @@ class DualBranchNet(nn.Module):
             self.feature_info += _prefixed(self.local_branch.feature_info, "local_branch")
             out_chs.append(self.local_branch.num_features)
 
+        # a module taking (F_G, F_L) when both branches run, else None
+        self.fusion = create_fusion(fusion, *out_chs, fusion_chs, fusion_attention) if self.fusion_type else None
+        self.num_features = self.fusion.num_features if self.fusion is not None else out_chs[0]
         if self.fusion_type == "caffm":
-            self.fusion = CAFFM(out_chs[0], out_chs[1], fusion_chs, fusion_attention)
-            self.num_features = fusion_chs
             self.feature_info.append(dict(num_chs=fusion_chs, reduction=output_stride, module="fusion"))
-        else:
-            self.fusion = None
-            self.num_features = sum(out_chs)
+        self.grad_checkpointing = False
         # timm's feature extraction wants stages in order of stride; stable, so each branch keeps its order.
         self.feature_info.sort(key=lambda d: d["reduction"])
         pool = global_pool or ("max" if self.fusion_type == "caffm" else "avg")
@@ -122,22 +121,22 @@ class DualBranchNet(nn.Module):
         x_global, x_local = self.split_input(x)
         out = {}
         if "global" in self.branches:
-            out["global"] = self.global_branch.forward_features(x_global)
+            out["global"] = self._run(self.global_branch.forward_features, x_global)
         if "local" in self.branches:
-            out["local"] = self.local_branch(x_local)
+            out["local"] = self._run(self.local_branch, x_local)
         return out
+
+    def _run(self, branch: Any, x: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            return checkpoint(branch, x, use_reentrant=False)
+        return branch(x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> unpooled features (B, num_features, h, w), on the global branch's grid if fused."""
         feats = self.forward_branches(x)
-        if self.fusion_type is None:
+        if self.fusion is None:
             return feats[self.branches[0]]
-        f_global, f_local = feats["global"], feats["local"]
-        if self.fusion is not None:
-            return self.fusion(f_global, f_local)
-        if f_local.shape[-2:] != f_global.shape[-2:]:
-            f_local = F.interpolate(f_local, size=f_global.shape[-2:], mode="bilinear", align_corners=False)
-        return torch.cat([f_global, f_local], dim=1)
+        return self.fusion(feats["global"], feats["local"])
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Pool and classify features: (B, num_features, h, w) -> (B, num_classes) (or pooled features)."""
@@ -156,6 +155,11 @@ class DualBranchNet(nn.Module):
         self.head.reset(num_classes, pool_type=global_pool)
 
     @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each branch's activations in the backward pass instead of keeping them (less memory)."""
+        self.grad_checkpointing = enable
+
+    @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         return dict(
             stem=r"^global_branch\.(conv1|bn1)|^local_branch\.Conv2d",
@@ -164,12 +168,12 @@ class DualBranchNet(nn.Module):
 
     # --- explanation hooks ---
     def cam_target_layers(self) -> dict[str, nn.Module]:
-        """Last conv stage of each branch, for Grad-CAM: keys ``"global"`` and/or ``"local"``."""
+        """Last stage of each branch, for Grad-CAM: keys ``"global"`` and/or ``"local"``, from ``feature_info``."""
         layers = {}
-        if "global" in self.branches:
-            layers["global"] = self.global_branch.layer4
-        if "local" in self.branches:
-            layers["local"] = getattr(self.local_branch, self.local_branch.last_stage)
+        for info in self.feature_info:  # per branch in order of depth, so the last one found is the deepest
+            branch = info["module"].split(".")[0].removesuffix("_branch")
+            if branch in self.branches:
+                layers[branch] = self.get_submodule(info["module"])
         return layers
 
     def fusion_cbams(self) -> list[tuple[str, CbamModule]]:
