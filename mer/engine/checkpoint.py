@@ -25,6 +25,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mer.errors import InputError
+from mer.io import write_atomic, write_json
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar")
 REQUIRED_CARD_KEYS = ("architecture", "class_names", "input")
@@ -137,23 +138,13 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any], fp
     card["weights"]["file"] = target.name
     _write_weights(state, target, card)
     card["weights"]["sha256"] = sha256(target)
-    card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+    write_json(card_path(path), card)
     return path
 
 
 def _write_weights(state: dict[str, torch.Tensor], path: Path, card: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(
-        state,
-        str(tmp),
-        metadata={
-            "format": "pt",
-            "architecture": str(card["architecture"]),
-            "num_classes": str(len(card["class_names"])),
-        },
-    )
-    tmp.replace(path)
+    meta = {"format": "pt", "architecture": str(card["architecture"]), "num_classes": str(len(card["class_names"]))}
+    write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def _write_timm_config(model: nn.Module, path: Path, card: dict[str, Any]) -> None:
