@@ -84,6 +84,29 @@ def sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def card_for(model: nn.Module, class_names: list[str] | tuple[str, ...] | None = None, **fields: Any) -> dict[str, Any]:
+    """A model card whose architecture, classes and input come from ``model``'s own pretrained config.
+
+    ``fields`` add or replace top-level keys (dataset, protocol, metrics, training, synthetic, note, ...).
+    """
+    cfg = model.pretrained_cfg
+    names = list(class_names if class_names is not None else cfg.get("label_names") or ())
+    card = {
+        "architecture": cfg.get("architecture") or type(model).__name__,
+        "class_names": names,
+        "input": {
+            "modality": cfg.get("modality"),
+            "channels": list(cfg.get("channels") or ()),
+            "size": list(cfg["input_size"]),
+            "mean": list(cfg["mean"]),
+            "std": list(cfg["std"]),
+        },
+    }
+    card.update(fields)
+    check_card(card)
+    return card
+
+
 def check_card(card: dict[str, Any]) -> None:
     """Raise InputError when the card lacks what loading and prediction need."""
     missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
