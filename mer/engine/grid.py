@@ -77,9 +77,14 @@ class Grid:
 
     def job_config(self, model: str, seed: int):
         """The TrainConfig of (model, seed): the grid's settings, that model, that one seed."""
-        from mer.engine.config import config_from_dict
+        return job_config(self.train, model, seed)
 
-        return config_from_dict({**self.train, "model": model, "seeds": [seed]})
+
+def job_config(train: dict[str, Any], model: str, seed: int):
+    """A TrainConfig from the grid's settings ``train`` (all fields but model and seeds), ``model``, ``[seed]``."""
+    from mer.engine.config import config_from_dict
+
+    return config_from_dict({**train, "model": model, "seeds": [seed]})
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -108,6 +113,7 @@ def create_grid(out: str | Path, data: str | Path, models: list[str], seeds: lis
         raise InputError("a grid needs at least one model (--models) and one seed (--seeds)")
     if len(set(seeds)) != len(seeds) or len(set(models)) != len(models):
         raise InputError(f"models and seeds must be distinct, got models {models}, seeds {seeds}")
+    _check_models(models)
     root = Path(out)
     train = {k: v for k, v in cfg.to_dict().items() if k not in ("model", "seeds")}
     spec = {"data": str(Path(data).resolve()), "models": list(models), "seeds": list(seeds), "train": train}
@@ -127,11 +133,20 @@ def create_grid(out: str | Path, data: str | Path, models: list[str], seeds: lis
     for model in spec["models"]:
         for seed in spec["seeds"]:
             run = root / model / f"seed{seed}"
-            cfg_ms = Grid(root, spec["data"], [], [], train, 0).job_config(model, seed)
-            train_run(cfg_ms, spec["data"], run, folds=[], device="cpu", progress=False)
+            train_run(job_config(train, model, seed), spec["data"], run, folds=[], device="cpu", progress=False)
             folds = len(json.loads((run / "run.json").read_text())["folds"])
     _write_json(root / GRID_FILE, {**spec, "folds": folds})
     return open_grid(root)
+
+
+def _check_models(models: list[str]) -> None:
+    import timm
+
+    import mer  # noqa: F401  (registers the mer_* models in timm)
+
+    unknown = [m for m in models if not timm.is_model(m)]
+    if unknown:
+        raise InputError(f"unknown model(s) {unknown}; mer models: {', '.join(timm.list_models('mer_*'))}")
 
 
 def open_grid(root: str | Path) -> Grid:
@@ -146,12 +161,42 @@ def open_grid(root: str | Path) -> Grid:
 # ------------------------------------------------------------------------------------------------ one job
 def _job_env() -> dict[str, Any]:
     """Where this process runs: host, pid and, inside Slurm, the job id (array id_task id when an array)."""
-    env: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    env: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": _proc_start(os.getpid())}
     if os.environ.get("SLURM_ARRAY_JOB_ID"):
         env["slurm_job"] = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
     elif os.environ.get("SLURM_JOB_ID"):
         env["slurm_job"] = os.environ["SLURM_JOB_ID"]
     return env
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), or None (no such process, no /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def _proc_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot: with the pid, it names one process (pids recycle)."""
+    fields = _proc_stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def _pid_alive(pid: int, start: int | None) -> bool:
+    """Whether process ``pid`` (started at ``start``, when known) still runs; a zombie does not (a killed
+    worker whose parent died too stays a zombie where nothing reaps orphans, as in containers)."""
+    if Path("/proc/self/stat").is_file():
+        fields = _proc_stat(pid)
+        return bool(fields) and fields[0] != "Z" and (start is None or int(fields[19]) == start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def run_job(grid: Grid, job: Job, device: str = "auto", log: str | None = None) -> dict[str, Any]:
@@ -227,12 +272,8 @@ def _alive(state: dict[str, Any], queue: dict[str, str] | None) -> str | None:
         s = queue.get(state["slurm_job"])
         return f"Slurm job {state['slurm_job']} {s}" if s else None
     if state.get("host") == socket.gethostname() and state.get("pid"):
-        try:
-            os.kill(int(state["pid"]), 0)
-        except ProcessLookupError:
+        if not _pid_alive(int(state["pid"]), state.get("pid_start")):
             return None
-        except PermissionError:
-            pass
         return f"pid {state['pid']} on {state['host']}"
     return f"on {state.get('host')} (cannot check from here: assumed alive)"
 
