@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES = (
     "mer.cli.preprocess",
     "mer.cli.train",
     "mer.cli.predict",
+    "mer.cli.grid",
 )
 
 

@@ -54,13 +54,20 @@ def format_summary(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def config_from_args(args: argparse.Namespace, **fixed: Any):
+    """The TrainConfig of parsed flags (see :func:`add_config_flags`): preset, then flags, then ``--set``, then
+    ``fixed`` (fields the calling command sets itself). Flags a parser lacks count as not given."""
     from mer.engine.config import build_config, parse_overrides
+
+    given = {attr: getattr(args, attr, None) for attr in FLAG_FIELDS}
+    flags = {FLAG_FIELDS[attr]: value for attr, value in given.items() if value is not None}
+    return build_config(args.preset, {**flags, **parse_overrides(args.set), **fixed})
+
+
+def run_train(args: argparse.Namespace) -> int:
     from mer.engine.train import TrainingStopped, train_run
 
-    given = {attr: getattr(args, attr) for attr in FLAG_FIELDS}
-    flags = {FLAG_FIELDS[attr]: value for attr, value in given.items() if value is not None}
-    cfg = build_config(args.preset, {**flags, **parse_overrides(args.set)})
+    cfg = config_from_args(args)
     try:
         metrics = train_run(
             cfg,
@@ -119,13 +126,39 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="CACHE", help="cache folder written by `mer preprocess`")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder (created; reused to resume)")
     p.add_argument("--model", help="registered model name, e.g. mer_dbfem_caffm (default), mer_gfem")
+    p.add_argument("--seeds", type=int, nargs="+", help="training seeds; metrics give mean ± std over them")
+    p.add_argument("--fold", type=int, nargs="+", metavar="K", help="run only these folds (then `mer merge`)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
+    add_config_flags(p)
+    p.add_argument("--export", metavar="PATH", help="holdout: save the model + card here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+    p = subparsers.add_parser(
+        "evaluate",
+        help="recompute metrics.json from a run's predictions.csv",
+        description="Recompute RUN/metrics.json from RUN/predictions.csv (and RUN/audit.csv for the audit).",
+    )
+    p.add_argument("run", metavar="RUN", help="run folder or a predictions.csv")
+    p.add_argument("--json", action="store_true", help="print the whole metrics JSON")
+    p.add_argument("--no-write", action="store_true", help="print only; leave metrics.json as it is")
+    p.set_defaults(func=run_evaluate)
+
+    p = subparsers.add_parser(
+        "merge",
+        help="join the folds of a run trained with --fold into predictions.csv and metrics.json",
+    )
+    p.add_argument("run", metavar="RUN")
+    p.set_defaults(func=run_merge)
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    """The training settings' flags (all but --model and --seeds), shared by ``mer train`` and ``mer grid``;
+    read them back with :func:`config_from_args`."""
     p.add_argument("--protocol", choices=("loso", "holdout"), help="default loso")
     p.add_argument(
         "--preset", default="fast", choices=("fast", "paper"), help="fast (default) or paper (500 epochs)"
     )
-    p.add_argument("--seeds", type=int, nargs="+", help="training seeds; metrics give mean ± std over them")
-    p.add_argument("--fold", type=int, nargs="+", metavar="K", help="run only these folds (then `mer merge`)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
     p.add_argument("--amp", action="store_const", const=True, help="mixed precision")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -149,23 +182,3 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override any setting, e.g. --set step_size=50 max_shift=2 model_kwargs='{\"drop_rate\": 0.2}'",
     )
-    p.add_argument("--export", metavar="PATH", help="holdout: save the model + card here")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_train)
-
-    p = subparsers.add_parser(
-        "evaluate",
-        help="recompute metrics.json from a run's predictions.csv",
-        description="Recompute RUN/metrics.json from RUN/predictions.csv (and RUN/audit.csv for the audit).",
-    )
-    p.add_argument("run", metavar="RUN", help="run folder or a predictions.csv")
-    p.add_argument("--json", action="store_true", help="print the whole metrics JSON")
-    p.add_argument("--no-write", action="store_true", help="print only; leave metrics.json as it is")
-    p.set_defaults(func=run_evaluate)
-
-    p = subparsers.add_parser(
-        "merge",
-        help="join the folds of a run trained with --fold into predictions.csv and metrics.json",
-    )
-    p.add_argument("run", metavar="RUN")
-    p.set_defaults(func=run_merge)
