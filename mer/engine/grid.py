@@ -379,12 +379,10 @@ def merge_model(grid: Grid, model: str) -> dict[str, Any]:
 def merge_grid(grid: Grid) -> dict[str, dict[str, Any]]:
     """Merge every model (see :func:`merge_model`); write ``GRID/summary.csv``; model -> metrics.
 
-    Refuses (InputError listing every missing or duplicated job of every model) before writing anything."""
+    Refuses, before writing anything, with the list of every job not done; a model whose jobs predict a
+    sample twice is refused by :func:`merge_model`."""
     status = grid_status(grid)
-    if status["done"] and len(status["done"]) == len(grid.jobs()):
-        problems = []
-    else:
-        problems = [f"{j.key} ({s})" for s in ("running", "failed", "missing") for j, _ in status[s]]
+    problems = [f"{j.key} ({s})" for s in ("running", "failed", "missing") for j, _ in status[s]]
     if problems:
         raise InputError(f"cannot merge: {len(problems)} job(s) not done: {', '.join(problems)}")
     metrics = {m: merge_model(grid, m) for m in grid.models}
