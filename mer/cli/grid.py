@@ -122,7 +122,12 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--executor", choices=("local", "slurm"), default="local", help="default local")
     g.add_argument("--folds-per-task", type=int, default=1, metavar="N", help="jobs packed into one task")
     g.add_argument("--processes", type=int, default=1, metavar="N", help="local: tasks at once (default 1)")
-    g.add_argument("--threads", type=int, metavar="N", help="local: torch threads per process (default cores/N)")
+    g.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="local: torch threads per process (default $OMP_NUM_THREADS, else cores/N)",
+    )
     g = p.add_argument_group("slurm (with --executor slurm; needs submitit: pip install 'mer[slurm]')")
     g.add_argument("--partition", help="partition (default: the cluster's default)")
     g.add_argument("--gpus-per-task", type=_positive, default=0, metavar="G", help="default 0")

@@ -140,10 +140,16 @@ def create_grid(out: str | Path, data: str | Path, models: list[str], seeds: lis
 
 
 def _check_models(models: list[str]) -> None:
+    """InputError for a name no job could train (before a thousand jobs fail with it)."""
     import timm
 
     import mer  # noqa: F401  (registers the mer_* models in timm)
+    from mer.engine import train
 
+    if hasattr(train, "model_modality"):  # the engine's own check, which knows its non-timm (classical) models
+        for m in models:
+            train.model_modality(m)
+        return
     unknown = [m for m in models if not timm.is_model(m)]
     if unknown:
         raise InputError(f"unknown model(s) {unknown}; mer models: {', '.join(timm.list_models('mer_*'))}")
@@ -373,12 +379,10 @@ def merge_model(grid: Grid, model: str) -> dict[str, Any]:
 def merge_grid(grid: Grid) -> dict[str, dict[str, Any]]:
     """Merge every model (see :func:`merge_model`); write ``GRID/summary.csv``; model -> metrics.
 
-    Refuses (InputError listing every missing or duplicated job of every model) before writing anything."""
+    Refuses, before writing anything, with the list of every job not done; a model whose jobs predict a
+    sample twice is refused by :func:`merge_model`."""
     status = grid_status(grid)
-    if status["done"] and len(status["done"]) == len(grid.jobs()):
-        problems = []
-    else:
-        problems = [f"{j.key} ({s})" for s in ("running", "failed", "missing") for j, _ in status[s]]
+    problems = [f"{j.key} ({s})" for s in ("running", "failed", "missing") for j, _ in status[s]]
     if problems:
         raise InputError(f"cannot merge: {len(problems)} job(s) not done: {', '.join(problems)}")
     metrics = {m: merge_model(grid, m) for m in grid.models}
@@ -442,6 +446,15 @@ def _crashed(grid: Grid, task: list[Job], log: str | None, message: str) -> list
     return out
 
 
+def default_threads(processes: int) -> int:
+    """Torch threads per local process: OMP_NUM_THREADS when set, else this machine's cores shared out (more
+    threads than cores makes OpenMP spin, several times slower on a busy machine)."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, (os.cpu_count() or 1) // processes)
+
+
 def run_local(
     grid: Grid,
     tasks: list[list[Job]],
@@ -452,11 +465,11 @@ def run_local(
     threads: int | None = None,
 ) -> None:
     """Run ``tasks`` in a pool of ``processes`` fresh (spawned) processes, each with ``threads`` torch threads
-    (default: this machine's cores shared out); call ``on_done(state)`` as each job ends."""
+    (default: :func:`default_threads`); call ``on_done(state)`` as each job ends."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    threads = threads or max(1, (os.cpu_count() or 1) // processes)
+    threads = threads or default_threads(processes)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     logs = [grid.root / "logs" / "local" / f"{stamp}-task{i:04d}.log" for i in range(len(tasks))]
     for task, log in zip(tasks, logs, strict=True):
@@ -615,7 +628,7 @@ def run_grid(
         "device": device,
     }
     if tasks and executor == "local":
-        record.update(processes=processes, threads=threads or max(1, (os.cpu_count() or 1) // processes))
+        record.update(processes=processes, threads=threads or default_threads(processes))
         run_local(grid, tasks, on_done, device=device, processes=processes, threads=threads)
     elif tasks:
         opts = slurm or SlurmOptions()
