@@ -126,14 +126,18 @@ def _inject_au12(clip: Clip, landmarks: np.ndarray, onset: int, apex: int, offse
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     for i in range(onset, offset + 1):
         field = au_field({12: 1.0}, landmarks[i], (h, w), px) * course[i]
-        frames[i] = cv2.remap(frames[i], xs - field[..., 0], ys - field[..., 1], cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REFLECT)
+        frames[i] = cv2.remap(
+            frames[i], xs - field[..., 0], ys - field[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
     return Clip(frames, clip.fps, "man_smiling_au12.mp4")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known limit: a 2 px micro-expression on a real face stays under the motion "
-                   "curve's noise (the face's own 1-2 px of motion); see the issue 11 closing note")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit: a 2 px micro-expression on a real face stays under the motion "
+    "curve's noise (the face's own 1-2 px of motion); see the issue 11 closing note",
+)
 def test_an_injected_micro_expression_is_found_at_its_frames(predictor):
     """man_smiling with a 2 px AU12 over 0.2 s put in at frames 3-8, before the smile starts."""
     from mer.data.track import track_face
@@ -150,9 +154,19 @@ def test_many_clips_in_one_call_with_a_bad_one(casme_folder, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_text("not a video")
     result = subprocess.run(
-        [sys.executable, "-m", "mer", "predict", str(media_path("man_smiling")), str(casme_folder.parent),
-         str(broken), "--json"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "mer",
+            "predict",
+            str(media_path("man_smiling")),
+            str(casme_folder.parent),
+            str(broken),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 2, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]

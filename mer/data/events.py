@@ -111,8 +111,12 @@ def peaks(values: np.ndarray, fps: float) -> list[Event]:
     found, props = find_peaks(closed, prominence=threshold)
     if not len(found):
         return []
-    _, _, left, right = peak_widths(closed, found, rel_height=EDGE_HEIGHT, prominence_data=(
-        props["prominences"], props["left_bases"], props["right_bases"]))
+    _, _, left, right = peak_widths(
+        closed,
+        found,
+        rel_height=EDGE_HEIGHT,
+        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
+    )
     events = []
     for apex, prominence, lo, hi in zip(found, props["prominences"], left, right, strict=True):
         onset = int(np.clip(np.floor(lo) - 1, 0, apex - 2))
