@@ -256,7 +256,10 @@ class Predictor:
         return predictor
 
     def warm_up(self) -> None:
-        """Load the face detector and landmark model now (~1 s), not during the first prediction."""
+        """Load the face detector and landmark model, and import the peak finder (scipy.signal), now (~1-2 s),
+        not during the first prediction."""
+        import scipy.signal  # noqa: F401
+
         from mer.data import face
 
         face.detect_faces(np.zeros((64, 64, 3), dtype=np.uint8))
