@@ -301,8 +301,9 @@ class Predictor:
             timings["read"] = time.perf_counter() - t_start
         given = None
         if onset is not None:
-            given = {"onset": onset, "apex": apex}
-            onset, apex = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
+            positions = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
+            given = {"onset": int(onset), "apex": int(apex)}  # as given (file numbers, or the positions)
+            onset, apex = positions
         analysis = self._analyse(clip, onset, apex, timings)
         micro = [e for e in analysis.events if e.kind == "micro"]
         tick = time.perf_counter()
