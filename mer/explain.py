@@ -85,8 +85,9 @@ def _frozen(model: nn.Module) -> Iterator[None]:
 
 def _graph_starts_here(_module: nn.Module, _inputs, output: torch.Tensor) -> torch.Tensor:
     # A leaf that needs a gradient: the backward pass stops here instead of running through the whole branch.
-    # The clone keeps in-place ops that may follow (an inplace ReLU) off the leaf itself.
-    return output.detach().requires_grad_(True).clone()
+    # The clone keeps in-place ops that may follow (an inplace ReLU) off the leaf itself. Float32, so that under
+    # bf16/fp16 autocast the activations and gradients Grad-CAM reads (as numpy) are float32 too.
+    return output.detach().float().requires_grad_(True).clone()
 
 
 def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -131,6 +132,7 @@ def explain(
     handles = [
         model.register_forward_pre_hook(lambda *_: clock.__setitem__("start", time.perf_counter())),
         model.register_forward_hook(lambda *_: clock.__setitem__("end", time.perf_counter())),
+        model.register_forward_hook(lambda _m, _i, out: out.float()),  # logits as float32 under autocast too
     ]
     for name, m in cbams:
         handles.append(m.spatial.gate.register_forward_hook(keep(spatial, name)))

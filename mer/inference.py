@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from mer.data.events import Event
 from mer.errors import InputError
 from mer.spec import MAX_FRAMES
 from mer.weights import DEMO_CHECKPOINT as DEFAULT_CHECKPOINT
+
+if TYPE_CHECKING:
+    from mer.engine.device import Variant
 
 STAGES = ("read", "align", "spot", "input", "model", "gradcam", "overlays")  # keys of Prediction.timings
 INDEX_CONVENTIONS = ("position", "file_number")
@@ -206,11 +209,17 @@ class Predictor:
         device: str = "cpu",
         max_frames: int = MAX_FRAMES,
         max_side: int = MAX_SIDE,
+        variant: Variant | None = None,
     ) -> None:
         import torch
 
+        from mer.engine.device import fast_variant
+
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        # the fastest eager variant the benchmark suite checks on this device (bf16 + channels_last on a CPU
+        # with native bf16); Variant() runs plain fp32
+        self.variant = variant if variant is not None else fast_variant(self.device)
+        self.model = self.variant.prepare(model.to(self.device).eval())
         for p in self.model.parameters():  # inference only; Grad-CAM needs activation gradients, not weights'
             p.requires_grad_(False)
         self.card = dict(card)
@@ -413,10 +422,12 @@ class Predictor:
     def _run_model(self, x: np.ndarray, gradcam: bool, timings: dict[str, float]) -> Any:
         import torch
 
+        from mer.engine.device import autocast
         from mer.explain import explain as run_explain
 
-        tensor = torch.from_numpy(x)[None].to(self.device)
-        expl = run_explain(self.model, tensor, gradcam=gradcam)
+        tensor = self.variant.input(torch.from_numpy(x)[None].to(self.device))
+        with autocast(self.device, self.variant.precision):
+            expl = run_explain(self.model, tensor, gradcam=gradcam)
         timings["model"] += expl.forward_s
         timings["gradcam"] += expl.backward_s
         if len(expl.logits) != len(self.class_names):
