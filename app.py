@@ -43,6 +43,12 @@ WEBCAM = gr.WebcamOptions(
         "audio": False,
     }
 )
+# On a phone (one column) the pictures come two or three a row, big enough to see and to caption.
+CSS = """
+@media (max-width: 640px) {
+  #mer-frames .grid-container, #mer-maps-fusion .grid-container { grid-template-columns: repeat(2, 1fr) !important; }
+}
+"""
 SHELF = demo.ModelShelf.from_env(ROOT / "checkpoints")  # finds the checkpoints; loads a model on first use
 FOLDERS = demo.OutputFolders(max_age_s=15 * 60)  # per-request result folders, made on first use
 
@@ -261,9 +267,9 @@ def build_demo() -> gr.Blocks:
                     with gr.Tab("Zip of frames", id="frames"):
                         frames = _frames_inputs()
                 options = _options()
-                card = gr.Markdown(SHELF.provenance(SHELF.default), elem_id="mer-card")
             with gr.Column(scale=3, min_width=320):
                 answer = _answer_area()
+                card = gr.Markdown(SHELF.provenance(SHELF.default), elem_id="mer-card")  # after: phones stack
         answer += _pictures_area()
         with gr.Column(visible=False):
             _api_endpoints([gr.Textbox(label="label"), gr.Textbox(label="summary"), gr.JSON(label="result"),
@@ -275,22 +281,31 @@ def build_demo() -> gr.Blocks:
 
 
 def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals: gr.State) -> None:
+    """Example clips under the video: a click shows the clip and its answer (cached on a Space, run here)."""
     clips = demo.example_clips(EXAMPLES_DIR)
     if not clips:
         return
-    gr.Examples(
+    outputs = [*answer, options["checkpoint"], options["onset"], options["apex"], originals, video["preview_note"]]
+    examples = gr.Examples(
         examples=[[str(p)] for p in clips],
         inputs=[video["video"]],
-        outputs=[*answer, options["checkpoint"], options["onset"], options["apex"], originals, video["preview_note"]],
-        fn=analyse_example,
-        run_on_click=True,  # a click answers; on a Space the answers are cached (computed once, on first use)
-        cache_examples=ON_SPACE,
+        outputs=outputs if ON_SPACE else None,
+        fn=analyse_example if ON_SPACE else None,
+        cache_examples=ON_SPACE,  # a Space computes each example's answer once, on first use
         cache_mode="lazy" if ON_SPACE else None,
         # "synthetic_happiness.webm" -> "synthetic happiness": what the clip was made to show
         example_labels=[p.stem.replace("_", " ") for p in clips],
         label="Example clips (synthetic micro-expressions on real faces): a click shows the answer",
         elem_id="mer-examples",
     )
+    if not ON_SPACE:
+        # Not gradio's run_on_click: its event takes no click while one is pending, so a second example
+        # clicked during an analysis showed that clip beside the first one's answer. "always_last" answers the
+        # last click once the running analysis is done.
+        examples.load_input_event.then(
+            analyse_example, [video["video"]], outputs, trigger_mode="always_last", concurrency_limit=CONCURRENCY,
+            concurrency_id="analysis", api_visibility="private",
+        )
 
 
 def _wire(video: dict, frames: dict, options: dict, card: gr.Markdown, originals: gr.State, answer: list) -> None:
@@ -318,6 +333,7 @@ def main() -> None:
         max_file_size=MAX_FILE_SIZE,
         allowed_paths=[str(EXAMPLES_DIR)],
         theme=gr.themes.Soft(primary_hue="orange"),
+        css=CSS,
         ssr_mode=False,
     )
 

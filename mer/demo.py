@@ -492,7 +492,7 @@ class Answer:
         result = self.result or {}
         if not result:
             return self.headline
-        return f"{result.get('summary')}; {result.get('fps'):g} fps, {result.get('fps_source')}"
+        return f"{result.get('summary')}; {result.get('fps'):.4g} fps, {result.get('fps_source')}"
 
 
 def message(title: str, text: str = "") -> Answer:
@@ -526,7 +526,7 @@ def answer(pred: Any, clip_name: str, fps_reason: str, folder: Path) -> Answer:
     json_path.write_text(json.dumps(result, indent=2, default=_json_default))
 
     notes = ([pred.spotting_note] if getattr(pred, "spotting_note", "") else []) + list(pred.notes)
-    rate = f"**Frame rate:** {pred.fps:g} fps, {fps_reason}."
+    rate = f"**Frame rate:** {pred.fps:.4g} fps, {fps_reason}."
     if salient is None:
         title, label, bars = "No micro-expression found", "no micro-expression", None
     else:
@@ -611,8 +611,9 @@ def analyse_for_page(shelf: ModelShelf, folders: OutputFolders, clip: str | None
     try:
         return analyse(shelf, folders, clip, **kwargs)
     except InputError as err:
-        name = f" **{Path(clip).name}**" if clip else ""
-        return message("This clip cannot be analysed", f"{name} {err}".strip())
+        text = str(err)
+        text = text[:1].upper() + text[1:]
+        return message("This clip cannot be analysed", f"**{Path(clip).name}**: {text}" if clip else text)
     except Exception as err:  # the page must keep serving: log the traceback, tell the visitor in one line
         log.exception("analysis failed for %s", Path(clip or "").name)
         return message(  # the type only: details (paths, internals) stay in the server log

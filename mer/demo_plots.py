@@ -166,7 +166,8 @@ def card_summary(card: Mapping[str, Any]) -> str:
         if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
     ]
     if shown:
-        lines.append("**Scores on the test people:** " + ", ".join(shown) + " (accuracy: clips named right; 1 is perfect).")
+        scores = ", ".join(shown)
+        lines.append(f"**Scores on the test people:** {scores} (accuracy: clips named right; 1 is perfect).")
     used = " ".join(lines)
     glossary = [f"- *{word}*: {text}" for word, text in GLOSSARY.items() if word.lower() in used.lower()]
     text = "\n\n".join(lines)
