@@ -147,7 +147,8 @@ def _api(clip: str | None, frames: bool, **kwargs: Any) -> tuple[str, str, dict,
     except Exception as err:  # the type only: details (paths, internals) stay in the server log
         log.exception("analysis failed for %s", Path(clip or "").name)
         raise gr.Error(f"The analysis failed unexpectedly ({type(err).__name__}); it was logged.") from err
-    return answer.label, answer.summary, answer.result or {}, answer.json_path or ""
+    result = answer.result or {}
+    return result.get("label") or "", answer.summary, result, answer.json_path or ""
 
 
 def api_predict(clip, checkpoint=None, onset=None, apex=None, fps=None) -> tuple[str, str, dict, str]:

@@ -286,8 +286,8 @@ def events_of(pred: Any) -> list[dict[str, Any]]:
     A Prediction without ``events`` (one onset and apex, spotted or given) is one micro event with its label.
     """
     events = getattr(pred, "events", None)
-    if events is not None:
-        return [dict(e) for e in events]
+    if events is not None:  # mer.data.events.Event objects (or their JSON dicts)
+        return [dict(e) if isinstance(e, Mapping) else e.to_json(pred.fps) for e in events]
     fps = float(pred.fps) if pred.fps else 1.0
     return [
         {
@@ -377,11 +377,13 @@ def clip_pictures(pred: Any, events: Sequence[Mapping[str, Any]], salient: int |
     """
     frames = np.asarray(pred.frames)
     n = len(frames)
-    pictures = [(frames[0], "Aligned face")] if n else []
+    runs = pred.face_runs() if hasattr(pred, "face_runs") else [(0, n - 1)]
+    pictures = [(frames[runs[0][0]], "Aligned face")] if n and runs else []  # the first frame with the face
     if salient is None:
         for event in [e for e in events if e.get("kind") != "micro"][:4]:
             if 0 <= int(event["apex"]) < n:
-                pictures.append((frames[int(event["apex"])], f"Expression, {float(event['start_s']):.2f} s"))
+                apex_s = int(event["apex"]) / (float(pred.fps) or 1.0)
+                pictures.append((frames[int(event["apex"])], f"Ordinary · {apex_s:.2f} s"))
         return pictures
     onset, apex = int(pred.onset), int(pred.apex)
     if 0 <= onset < n and 0 <= apex < n:
@@ -512,7 +514,9 @@ def result_json(pred: Any, clip_name: str, fps_reason: str, events: list[dict], 
     result.setdefault("events", events)
     result["summary"] = str(getattr(pred, "summary", "") or summary)
     result["fps_source"] = fps_reason
-    result["motion_curve"] = [round(float(v), 6) for v in np.asarray(pred.motion_curve).ravel()]
+    # NaN (no face in that frame) is not JSON: null
+    curve = np.asarray(pred.motion_curve, dtype=float).ravel()
+    result["motion_curve"] = [round(float(v), 6) if np.isfinite(v) else None for v in curve]
     return result
 
 
@@ -520,12 +524,12 @@ def answer(pred: Any, clip_name: str, fps_reason: str, folder: Path) -> Answer:
     """Turn a Prediction into what the page shows: headline, charts, pictures, maps, timings, JSON file."""
     events = events_of(pred)
     salient = salient_event(pred, events)
-    summary = summary_text(pred, events, salient)
+    summary = str(getattr(pred, "summary", "") or summary_text(pred, events, salient))
     result = result_json(pred, clip_name, fps_reason, events, summary)
     json_path = folder / f"mer_result_{Path(clip_name).stem or 'clip'}.json"
     json_path.write_text(json.dumps(result, indent=2, default=_json_default))
 
-    notes = ([pred.spotting_note] if getattr(pred, "spotting_note", "") else []) + list(pred.notes)
+    notes = list(pred.notes)
     rate = f"**Frame rate:** {pred.fps:.4g} fps, {fps_reason}."
     if salient is None:
         title, label, bars = "No micro-expression found", "no micro-expression", None
@@ -535,7 +539,15 @@ def answer(pred: Any, clip_name: str, fps_reason: str, folder: Path) -> Answer:
         probabilities = event.get("probabilities") or pred.probabilities
         title = f"{label} · {probabilities.get(label, 0.0):.0%}"
         bars = demo_plots.probability_chart(probabilities, label)
-    headline = f"### {title}\n\n**{clip_name}**: {summary}.\n\n{rate}"
+    headline = f"### {title}\n\n**{clip_name}**: {summary}."
+    if salient is not None:
+        event = events[salient]
+        headline += (f"\n\n**Shown below:** the micro-expression {_when(event, pred.fps)} (onset frame "
+                     f"{event['onset']}, apex frame {event['apex']}" + (f", offset frame {event['offset']})."
+                     if event.get("offset") is not None else ")."))
+    headline += f"\n\n{rate}"
+    if getattr(pred, "spotting_note", ""):
+        headline += f"\n\n**How:** {pred.spotting_note}."
     if notes:
         headline += "\n\n**Notes:** " + "; ".join(notes) + "."
     groups, map_notes = map_pictures(pred) if salient is not None else ({}, [])

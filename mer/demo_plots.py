@@ -115,8 +115,9 @@ def _shade_event(fig: go.Figure, event: Mapping[str, Any], rate: float, values: 
         opacity=0.35 if strong else 0.18,
         line_width=0,
         annotation_text=event_name(event),
-        annotation_position="top left",
-        annotation_font={"color": colour, "size": 12},
+        # micro names along the top, ordinary expressions along the bottom: many events stay readable
+        annotation_position="top left" if micro else "bottom left",
+        annotation_font={"color": colour if micro else "#495057", "size": 12 if micro else 10},
     )
     if 0 <= apex < values.size:
         fig.add_trace(
@@ -125,7 +126,9 @@ def _shade_event(fig: go.Figure, event: Mapping[str, Any], rate: float, values: 
                 y=[values[apex]],
                 mode="markers",
                 marker={"color": colour, "size": 10 if strong else 7},
-                hovertemplate=f"{event_name(event)}: apex at frame {apex} (%{{x:.3f}} s)<extra></extra>",
+                hovertemplate=f"{event_name(event)}: apex at frame {apex} (%{{x:.3f}} s)<br>"
+                + str(event.get("reason", ""))[:120]
+                + "<extra></extra>",
             )
         )
 
