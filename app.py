@@ -219,8 +219,9 @@ def _answer_area() -> list[Any]:
 
 def _pictures_area() -> list[Any]:
     gallery = dict(object_fit="contain", height="auto", allow_preview=True)
+    # a fixed height: gradio's grid stretches two pictures to full width otherwise
     pictures = gr.Gallery(label="The clip: aligned face, onset and apex, movement, AU regions", columns=5,
-                          elem_id="mer-frames", **gallery)
+                          elem_id="mer-frames", **dict(gallery, height=340))
     maps = []
     with gr.Row(equal_height=False):
         for group, name in (("global", "Global branch"), ("local", "Local branch"), ("fusion", "Fusion")):

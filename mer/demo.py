@@ -532,7 +532,7 @@ def answer(pred: Any, clip_name: str, fps_reason: str, folder: Path) -> Answer:
     notes = list(pred.notes)
     rate = f"**Frame rate:** {pred.fps:.4g} fps, {fps_reason}."
     if salient is None:
-        title, label, bars = "No micro-expression found", "no micro-expression", None
+        title, label, bars = "No micro-expression found", "no micro-expression", demo_plots.nothing_to_name_chart()
     else:
         event = events[salient]
         label = str(event.get("label") or pred.label)

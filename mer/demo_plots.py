@@ -45,6 +45,15 @@ def probability_chart(probabilities: Mapping[str, float], label: str) -> go.Figu
     return fig
 
 
+def nothing_to_name_chart(text: str = "No micro-expression found: nothing for the model to name") -> go.Figure:
+    """An empty chart that says why it is empty (no micro event, so no class probabilities)."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=160,
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return fig
+
+
 _MICRO = "#e8590c"  # micro events: the accent colour
 _MACRO = "#868e96"  # ordinary (macro) expressions: grey, since they are not what the model names
 
@@ -78,10 +87,11 @@ def timeline_chart(
             name="motion",
         )
     )
+    crowded = sum(1 for e in events if e.get("kind") != "micro") > 4  # long names would overlap
     for i, event in enumerate(events):
-        _shade_event(fig, event, rate, values, strong=i == salient)
+        _shade_event(fig, event, rate, values, strong=i == salient, short=crowded)
     n_micro = sum(1 for e in events if e.get("kind") == "micro")
-    found = f"{n_micro} micro" + (f", {len(events) - n_micro} ordinary" if len(events) > n_micro else "")
+    found = f"{n_micro} micro" + (f", {len(events) - n_micro} ordinary (grey)" if len(events) > n_micro else "")
     fig.update_layout(
         title=f"Motion over the clip: {found} ({values.size} frames, {values.size / rate:.2f} s at {fps:g} fps)",
         xaxis={"title": "time (s)"},
@@ -93,16 +103,19 @@ def timeline_chart(
     return fig
 
 
-def event_name(event: Mapping[str, Any]) -> str:
-    """Short name of an event for the timeline: "happiness 72%" for a micro event, "expression" for a macro one."""
+def event_name(event: Mapping[str, Any], short: bool = False) -> str:
+    """Name of an event on the timeline: "happiness 72%" for a micro event, "ordinary expression" (or, short,
+    "ordinary") for a macro one."""
     if event.get("kind") != "micro":
-        return "ordinary expression"
+        return "ordinary" if short else "ordinary expression"
     label = event.get("label") or "micro-expression"
     probability = (event.get("probabilities") or {}).get(label)
     return f"{label} {probability:.0%}" if isinstance(probability, int | float) else str(label)
 
 
-def _shade_event(fig: go.Figure, event: Mapping[str, Any], rate: float, values: np.ndarray, strong: bool) -> None:
+def _shade_event(
+    fig: go.Figure, event: Mapping[str, Any], rate: float, values: np.ndarray, strong: bool, short: bool = False
+) -> None:
     onset, apex = int(event["onset"]), int(event["apex"])
     offset = event.get("offset")
     end = int(offset) if offset is not None else apex
@@ -114,7 +127,7 @@ def _shade_event(fig: go.Figure, event: Mapping[str, Any], rate: float, values: 
         fillcolor=colour,
         opacity=0.35 if strong else 0.18,
         line_width=0,
-        annotation_text=event_name(event),
+        annotation_text=event_name(event, short),
         # micro names along the top, ordinary expressions along the bottom: many events stay readable
         annotation_position="top left" if micro else "bottom left",
         annotation_font={"color": colour if micro else "#495057", "size": 12 if micro else 10},

@@ -275,3 +275,22 @@ def test_the_page_at_phone_width(browser, server: AppServer) -> None:
         shot(page, "phone_width")
     finally:
         context.close()
+
+
+def test_a_real_persons_video_shows_every_event_on_the_timeline(page, server: AppServer) -> None:
+    from mer.data.real_media import media_path
+    from mer.errors import InputError
+
+    try:
+        video = media_path("woman_expressions")  # a real woman moving through sadness, surprise and laughter
+    except InputError as err:
+        pytest.skip(str(err))
+    page.locator("#mer-video input[type=file]").set_input_files(str(video))
+    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=60_000)
+    page.locator("#mer-run").click()
+    text = assert_answer(page, server, video.name)
+    # her laughter and talking are ordinary expressions, shaded and named as such beside any micro one
+    expect(page.locator("#mer-curve .js-plotly-plot")).to_contain_text("ordinary")
+    assert page.locator("#mer-curve .js-plotly-plot .shapelayer path").count() >= 3
+    assert "ordinary expression" in text
+    shot(page, "real_face_events")

@@ -43,7 +43,9 @@ def test_the_timeline_shades_each_event_and_names_micro_and_macro_apart():
     assert (shapes[0].x0, shapes[0].x1) == (0.2, 0.3) and (shapes[1].x0, shapes[1].x1) == (0.5, 1.1)  # seconds
     names = [a.text for a in fig.layout.annotations]
     assert names == ["surprise 80%", "ordinary expression"]
-    assert "1 micro, 1 ordinary" in fig.layout.title.text
+    assert "1 micro, 1 ordinary (grey)" in fig.layout.title.text
+    crowded = timeline_chart(curve, 100.0, [dict(events[1], onset=10 * i, apex=10 * i + 2) for i in range(5)])
+    assert {a.text for a in crowded.layout.annotations} == {"ordinary"}  # five long names would overlap
     assert event_name({"kind": "micro", "label": None}) == "micro-expression"
 
 
