@@ -391,9 +391,11 @@ class Predictor:
         from mer.data import face, inputs
 
         stop = max(event.offset, event.apex) + 1
-        aligned = face.FaceAligner().align(
-            clip.frames[event.onset : stop], ref=0, landmarks=analysis.track.landmarks[event.onset]
-        )
+        frames = clip.frames[event.onset : stop]
+        try:  # landmarks fitted on the onset frame itself; the tracked ones where the detector misses it
+            aligned = face.FaceAligner().align(frames, ref=0)
+        except InputError:
+            aligned = face.FaceAligner().align(frames, ref=0, landmarks=analysis.track.landmarks[event.onset])
         analysis.frames[event.onset : stop] = aligned.frames
         raw = inputs.build_input(
             aligned.frames[0], aligned.frames[event.apex - event.onset], aligned.landmarks,

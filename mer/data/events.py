@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 WINDOW_S = 3.0  # each window's curve is measured against its own first frame
-WINDOW_HOP_S = 1.5  # windows start this far apart (each frame is in at most two)
+WINDOW_HOP_S = 2.0  # windows start this far apart: they overlap by 1 s, longer than any micro-expression
 SMOOTH_S = 0.025  # as motion.SMOOTH_S: 5 frames at 200 fps, none at 30 fps
 MIN_EVENT_PX = 0.25  # an event stands this far (crop px) above its surroundings at least...
 NOISE_FACTOR = 5.0  # ...and this many times the window's frame-to-frame noise
@@ -111,8 +111,12 @@ def peaks(values: np.ndarray, fps: float) -> list[Event]:
     found, props = find_peaks(closed, prominence=threshold)
     if not len(found):
         return []
-    _, _, left, right = peak_widths(closed, found, rel_height=EDGE_HEIGHT, prominence_data=(
-        props["prominences"], props["left_bases"], props["right_bases"]))
+    _, _, left, right = peak_widths(
+        closed,
+        found,
+        rel_height=EDGE_HEIGHT,
+        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
+    )
     events = []
     for apex, prominence, lo, hi in zip(found, props["prominences"], left, right, strict=True):
         onset = int(np.clip(np.floor(lo) - 1, 0, apex - 2))
@@ -199,7 +203,7 @@ def summary(events: list[Event], fps: float, salient: Event | None) -> str:
     words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
     def at(items: list[Event]) -> str:
-        times = [f"{e.apex / fps:.1f} s" for e in items]
+        times = [f"{e.apex / fps:.1f} s" for e in sorted(items, key=lambda e: e.apex)]
         return times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
 
     if micro and salient is not None:
