@@ -134,6 +134,11 @@ def new_video(video: str | None) -> tuple:
     return preview or video, originals, note, *_outputs(ready)
 
 
+def being_analysed(video: str | None) -> tuple:
+    """An example clicked: say which clip is being analysed, so no older answer stands beside it meanwhile."""
+    return _outputs(demo.message("Analysing…", f"**{Path(video).name}**" if video else ""))
+
+
 def cleared(_value: Any = None) -> tuple:
     """An option or the frames changed: the old answer no longer belongs to what is shown."""
     return _outputs(demo.message("Options changed", "Press **Analyse** to see the answer for what is shown now."))
@@ -143,7 +148,7 @@ def _api(clip: str | None, frames: bool, **kwargs: Any) -> tuple[str, str, dict,
     try:
         answer = demo.analyse(SHELF, FOLDERS, clip, frames=frames, **kwargs)
     except InputError as err:
-        raise gr.Error(str(err), title="This clip cannot be analysed") from err
+        raise gr.Error(demo.without_flags(str(err)), title="This clip cannot be analysed") from err
     except Exception as err:  # the type only: details (paths, internals) stay in the server log
         log.exception("analysis failed for %s", Path(clip or "").name)
         raise gr.Error(f"The analysis failed unexpectedly ({type(err).__name__}); it was logged.") from err
@@ -277,16 +282,18 @@ def build_demo() -> gr.Blocks:
             _api_endpoints([gr.Textbox(label="label"), gr.Textbox(label="summary"), gr.JSON(label="result"),
                             gr.File(label="result_file")])
         with video_tab:  # the examples sit under the video they fill; their outputs exist only now
-            _examples(video, answer, options, originals)
-        _wire(video, frames, options, card, originals, answer)
+            running = _examples(video, answer, options, originals)
+        _wire(video, frames, options, card, originals, answer, running)
     return page
 
 
-def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals: gr.State) -> None:
-    """Example clips under the video: a click shows the clip and its answer (cached on a Space, run here)."""
+def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals: gr.State) -> list[Any]:
+    """Example clips under the video: a click shows the clip and its answer (cached on a Space, run here).
+
+    Returns the example's analysis event (for a new upload to cancel), if any."""
     clips = demo.example_clips(EXAMPLES_DIR)
     if not clips:
-        return
+        return []
     outputs = [*answer, options["checkpoint"], options["onset"], options["apex"], originals, video["preview_note"]]
     examples = gr.Examples(
         examples=[[str(p)] for p in clips],
@@ -300,28 +307,35 @@ def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals
         label="Example clips (synthetic micro-expressions on real faces): a click shows the answer",
         elem_id="mer-examples",
     )
-    if not ON_SPACE:
-        # Not gradio's run_on_click: its event takes no click while one is pending, so a second example
-        # clicked during an analysis showed that clip beside the first one's answer. "always_last" answers the
-        # last click once the running analysis is done.
-        examples.load_input_event.then(
-            analyse_example, [video["video"]], outputs, trigger_mode="always_last", concurrency_limit=CONCURRENCY,
-            concurrency_id="analysis", api_visibility="private",
-        )
+    if ON_SPACE:
+        return []
+    # Not gradio's run_on_click: its event takes no click while one is pending, so a second example clicked
+    # during an analysis showed that clip beside the first one's answer. "always_last" answers the last click
+    # once the running analysis is done; meanwhile the answer area says which clip is being analysed.
+    analysing = examples.load_input_event.then(being_analysed, [video["video"]], answer, queue=False,
+                                               api_visibility="private")
+    return [analysing.then(analyse_example, [video["video"]], outputs, trigger_mode="always_last",
+                           concurrency_limit=CONCURRENCY, concurrency_id="analysis", api_visibility="private")]
 
 
-def _wire(video: dict, frames: dict, options: dict, card: gr.Markdown, originals: gr.State, answer: list) -> None:
-    """The events: one Analyse per tab; a new clip, new frames or a changed option clear the old answer."""
+def _wire(
+    video: dict, frames: dict, options: dict, card: gr.Markdown, originals: gr.State, answer: list, running: list
+) -> None:
+    """The events: one Analyse per tab; a new clip, new frames or a changed option clear the old answer and
+    cancel an analysis still running for what was there before."""
     run = dict(outputs=answer, concurrency_limit=CONCURRENCY, concurrency_id="analysis", api_visibility="private")
-    video["run"].click(analyse_video, [video["video"], originals, options["checkpoint"], options["onset"],
-                                       options["apex"]], **run)
-    frames["run"].click(analyse_frames, [frames["frames_zip"], frames["fps"], options["checkpoint"],
-                                         options["onset"], options["apex"]], **run)
-    fresh = dict(outputs=[video["video"], originals, video["preview_note"], *answer], api_visibility="private")
+    running = running + [
+        video["run"].click(analyse_video, [video["video"], originals, options["checkpoint"], options["onset"],
+                                           options["apex"]], **run),
+        frames["run"].click(analyse_frames, [frames["frames_zip"], frames["fps"], options["checkpoint"],
+                                             options["onset"], options["apex"]], **run),
+    ]
+    fresh = dict(outputs=[video["video"], originals, video["preview_note"], *answer], api_visibility="private",
+                 cancels=running)
     video["video"].upload(new_video, video["video"], **fresh)
     video["video"].stop_recording(new_video, video["video"], **fresh)
     video["video"].clear(new_video, video["video"], **fresh)
-    quick = dict(outputs=answer, queue=False, api_visibility="private")
+    quick = dict(outputs=answer, api_visibility="private", cancels=running)
     for changed in (frames["frames_zip"].upload, frames["frames_zip"].clear, frames["fps"].input,
                     options["onset"].input, options["apex"].input, options["checkpoint"].input):
         changed(cleared, None, **quick)

@@ -618,12 +618,21 @@ def analyse(
     return answer(pred, Path(clip).name, reason, folders.new())
 
 
+def without_flags(text: str) -> str:
+    """A message of the library without its command-line advice (``see --max-frames``, ``set it with --fps``),
+    which means nothing on the page or through the API."""
+    import re
+
+    text = re.sub(r";? ?see --[a-z-]+", "", text)
+    return re.sub(r" \(set it with --fps[^)]*\)", "", text)
+
+
 def analyse_for_page(shelf: ModelShelf, folders: OutputFolders, clip: str | None, **kwargs: Any) -> Answer:
     """:func:`analyse`, with every failure turned into a message Answer (the page shows it where the answer goes)."""
     try:
         return analyse(shelf, folders, clip, **kwargs)
     except InputError as err:
-        text = str(err)
+        text = without_flags(str(err))
         text = text[:1].upper() + text[1:]
         return message("This clip cannot be analysed", f"**{Path(clip).name}**: {text}" if clip else text)
     except Exception as err:  # the page must keep serving: log the traceback, tell the visitor in one line

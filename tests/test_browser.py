@@ -106,7 +106,8 @@ def answer_for(page, name: str) -> str:
     """Wait until the answer names `name`, and return the headline text."""
     headline = page.locator("#mer-answer")
     expect(headline).to_contain_text(name, timeout=ANSWER_TIMEOUT_MS)
-    expect(headline).not_to_contain_text("Press Analyse", timeout=ANSWER_TIMEOUT_MS)
+    for waiting in ("Press Analyse", "Analysing"):
+        expect(headline).not_to_contain_text(waiting, timeout=ANSWER_TIMEOUT_MS)
     return headline.inner_text()
 
 
@@ -166,6 +167,12 @@ def test_options_opened_and_left_then_an_example_answers_offline(page, server: A
     expect(page.locator("#mer-card")).to_contain_text("synthetic", ignore_case=True)
     expect(page.locator("#mer-json")).to_contain_text(".json")
     shot(page, "options_then_example")
+    # a changed option clears the answer: it would no longer be the answer for what is shown
+    page.locator("#mer-options").get_by_text("Options").click()
+    page.locator("#mer-onset input, #mer-onset textarea").press_sequentially("3")  # typed, as a person does
+    expect(page.locator("#mer-answer")).to_contain_text("Options changed")
+    expect(page.locator("#mer-label textarea")).to_have_value("")
+    no_form_messages(page)
     assert not elsewhere, elsewhere
     assert not [e for e in console_errors if "Error" in e and "favicon" not in e], console_errors
 
@@ -184,6 +191,13 @@ def test_examples_one_after_another_each_show_their_own_answer(page, server: App
     page.wait_for_timeout(1500)
     assert_answer(page, server, second.name, example_label(second))
     expect(page.locator("#mer-answer")).not_to_contain_text(first.name)
+    # a new clip clears the old answer at once: × on the player, then the upload
+    page.locator("#mer-video button[aria-label='Clear']").first.click()
+    expect(page.locator("#mer-label textarea")).to_have_value("")
+    page.locator("#mer-video input[type=file]").set_input_files(str(server.small_clip))
+    expect(page.locator("#mer-answer")).to_contain_text(f"Press Analyse the video for {server.small_clip.name}")
+    expect(page.locator("#mer-label textarea")).to_have_value("")
+    expect(page.locator("#mer-frames img")).to_have_count(0)
 
 
 def test_tabs_switched_and_back_then_the_visible_video_is_analysed(page, server: AppServer, tmp_path: Path) -> None:
@@ -201,6 +215,8 @@ def test_tabs_switched_and_back_then_the_visible_video_is_analysed(page, server:
 
 def test_a_zip_without_frame_rate_asks_for_it_then_answers(page, server: AppServer, tmp_path: Path) -> None:
     frames = write_frames_zip(server.small_clip, tmp_path / "my_frames.zip")
+    page.locator("#mer-video input[type=file]").set_input_files(str(server.clips[0]))  # left in the hidden tab
+    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=30_000)
     page.get_by_role("tab", name="Zip of frames").click()
     page.locator("#mer-zip input[type=file]").set_input_files(str(frames))
     expect(page.locator("#mer-zip")).to_contain_text("my_frames.zip", timeout=30_000)
@@ -214,7 +230,7 @@ def test_a_zip_without_frame_rate_asks_for_it_then_answers(page, server: AppServ
     expect(page.locator("#mer-answer")).to_contain_text("Options changed", timeout=30_000)
     page.locator("#mer-run-frames").click()
     text = assert_answer(page, server, "my_frames.zip")
-    assert "30 fps, as chosen for these frames" in text
+    assert "30 fps, as chosen for these frames" in text and server.clips[0].name not in text
     shot(page, "zip_with_frame_rate")
 
 

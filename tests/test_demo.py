@@ -102,3 +102,10 @@ def test_frames_without_a_frame_rate_ask_for_it_on_the_page(shelf: demo.ModelShe
         and "CASME II and SAMM are 200" in answer.headline
     )
     assert answer.label == "" and answer.json_path is None
+
+
+def test_messages_lose_their_command_line_advice():
+    assert demo.without_flags("apex 90 is not valid (the clip was limited to its first frames; see --max-frames)") == (
+        "apex 90 is not valid (the clip was limited to its first frames)"
+    )
+    assert demo.without_flags("assumed 30 fps (set it with --fps; CASME II is 200)") == "assumed 30 fps"
