@@ -43,10 +43,13 @@ WEBCAM = gr.WebcamOptions(
         "audio": False,
     }
 )
-# On a phone (one column) the pictures come two or three a row, big enough to see and to caption.
+# Five pictures a row even when there are two (gradio's grid would stretch two over the whole width); on a
+# phone (one column) two a row, big enough to see and to caption.
 CSS = """
+#mer-frames .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
 @media (max-width: 640px) {
   #mer-frames .grid-container, #mer-maps-fusion .grid-container { grid-template-columns: repeat(2, 1fr) !important; }
+  #mer-frames .grid-wrap { height: auto !important; }
 }
 """
 SHELF = demo.ModelShelf.from_env(ROOT / "checkpoints")  # finds the checkpoints; loads a model on first use

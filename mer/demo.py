@@ -387,7 +387,7 @@ def clip_pictures(pred: Any, events: Sequence[Mapping[str, Any]], salient: int |
         return pictures
     onset, apex = int(pred.onset), int(pred.apex)
     if 0 <= onset < n and 0 <= apex < n:
-        pictures += [(frames[onset], f"Onset · frame {onset}"), (frames[apex], f"Apex · frame {apex}")]
+        pictures += [(frames[onset], f"Onset · {onset}"), (frames[apex], f"Apex · {apex}")]  # frame numbers
     if getattr(pred, "flow_rgb", None) is not None:
         pictures.append((pred.flow_rgb, "Movement"))
     model_input = getattr(pred, "model_input", None)

@@ -85,8 +85,8 @@ def test_an_example_answer_names_its_clip_its_frame_rate_and_groups_the_maps(she
     assert len(result["motion_curve"]) == result["frames"]
     assert [caption for _, caption in answer.pictures][:3] == [
         "Aligned face",
-        f"Onset · frame {result['onset']}",
-        f"Apex · frame {result['apex']}",
+        f"Onset · {result['onset']}",
+        f"Apex · {result['apex']}",
     ]
     assert [c for _, c in answer.maps["global"]][1:] == ["Attention"]
     assert [c for _, c in answer.maps["fusion"]] == [f"CBAM {i}" for i in range(1, 6)]
