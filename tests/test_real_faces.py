@@ -133,19 +133,19 @@ def _inject_au12(clip: Clip, landmarks: np.ndarray, onset: int, apex: int, offse
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: a 2 px micro-expression on a real face stays under the motion "
-    "curve's noise (the face's own 1-2 px of motion); see the issue 11 closing note",
-)
 def test_an_injected_micro_expression_is_found_at_its_frames(predictor):
-    """man_smiling with a 2 px AU12 over 0.2 s put in at frames 3-8, before the smile starts."""
+    """man_smiling with a 2 px AU12 over 0.2 s put in at frames 3-8, before the smile starts: found where it was put,
+    as a micro event (its label depends on the checkpoint, so it is not checked here). The same movement during the
+    held smile, or during the woman's talking and laughing, is not found yet: see the issue 11 closing note."""
     from mer.data.track import track_face
 
     clip = read_clip(media_path("man_smiling"))
     followed = track_face(clip.frames, clip.fps)
     pred = predictor(_inject_au12(clip, followed.landmarks, 3, 5, 8, 2.0), explain=False)
-    assert any(e.kind == "micro" and e.onset <= 5 <= e.offset and abs(e.apex - 5) <= 2 for e in pred.events)
+    micro = [e for e in pred.events if e.kind == "micro"]
+    assert len(micro) == 1 and micro[0].onset <= 4 and abs(micro[0].apex - 5) <= 1 and 6 <= micro[0].offset <= 9
+    assert micro[0].label is not None and pred.label == micro[0].label
+    assert [e.kind for e in pred.events] == ["micro", "macro"]  # and the smile is still there
 
 
 @pytest.mark.slow
