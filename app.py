@@ -137,6 +137,13 @@ def new_video(video: str | None) -> tuple:
     return preview or video, originals, note, *_outputs(ready)
 
 
+def new_frames(frames_zip: str | None) -> tuple:
+    """A zip uploaded or removed: clear the old answer and say what to do next."""
+    if not frames_zip:
+        return _outputs(demo.message("No frames yet", "Upload a zip of frames and choose their frame rate."))
+    return _outputs(demo.message("Ready", f"Press **Analyse the frames** for **{Path(frames_zip).name}**."))
+
+
 def being_analysed(video: str | None) -> tuple:
     """An example clicked: say which clip is being analysed, so no older answer stands beside it meanwhile."""
     return _outputs(demo.message("Analysing…", f"**{Path(video).name}**" if video else ""))
@@ -339,8 +346,9 @@ def _wire(
     video["video"].stop_recording(new_video, video["video"], **fresh)
     video["video"].clear(new_video, video["video"], **fresh)
     quick = dict(outputs=answer, api_visibility="private", cancels=running)
-    for changed in (frames["frames_zip"].upload, frames["frames_zip"].clear, frames["fps"].input,
-                    options["onset"].input, options["apex"].input, options["checkpoint"].input):
+    for new in (frames["frames_zip"].upload, frames["frames_zip"].clear):
+        new(new_frames, frames["frames_zip"], **quick)
+    for changed in (frames["fps"].input, options["onset"].input, options["apex"].input, options["checkpoint"].input):
         changed(cleared, None, **quick)
     options["checkpoint"].change(SHELF.provenance, options["checkpoint"], card, api_name="checkpoint_card")
 

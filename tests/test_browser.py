@@ -204,6 +204,7 @@ def test_tabs_switched_and_back_then_the_visible_video_is_analysed(page, server:
     frames = write_frames_zip(server.small_clip, tmp_path / "other_frames.zip", n_frames=10)
     page.get_by_role("tab", name="Zip of frames").click()
     page.locator("#mer-zip input[type=file]").set_input_files(str(frames))  # left in the hidden tab
+    expect(page.locator("#mer-answer")).to_contain_text(f"Press Analyse the frames for {frames.name}", timeout=60_000)
     page.get_by_role("tab", name="Video").click()
     page.locator("#mer-video input[type=file]").set_input_files(str(server.small_clip))
     expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=30_000)
@@ -219,7 +220,7 @@ def test_a_zip_without_frame_rate_asks_for_it_then_answers(page, server: AppServ
     expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=30_000)
     page.get_by_role("tab", name="Zip of frames").click()
     page.locator("#mer-zip input[type=file]").set_input_files(str(frames))
-    expect(page.locator("#mer-zip")).to_contain_text("my_frames.zip", timeout=30_000)
+    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the frames for my_frames.zip", timeout=60_000)
     page.locator("#mer-run-frames").click()
     expect(page.locator("#mer-answer")).to_contain_text("CASME II and SAMM are 200", timeout=ANSWER_TIMEOUT_MS)
     assert page.locator("#mer-label textarea").input_value() == ""
