@@ -52,6 +52,10 @@ FFMPEG_MISSING = (
     "(The server converts such clips for the preview when ffmpeg is installed: `apt-get install ffmpeg`.)"
 )
 
+PREVIEW_MADE = (
+    "Your browser cannot play this video's format (its player may have said so), so the server made a playable "
+    "copy for the preview; the analysis reads your original file."
+)
 
 # ------------------------------------------------------------------------------------------------- models
 
@@ -272,7 +276,7 @@ def browser_preview(path: str | Path, folder: Path) -> tuple[str | None, str]:
     if converted == str(path) or not Path(converted).is_file():
         return None, FFMPEG_MISSING.split(" (")[0] + " (the conversion with ffmpeg failed)."
     shutil.move(converted, target)
-    return str(target), ""
+    return str(target), PREVIEW_MADE
 
 
 # ------------------------------------------------------------------------------------------------ the events
@@ -542,9 +546,11 @@ def answer(pred: Any, clip_name: str, fps_reason: str, folder: Path) -> Answer:
     headline = f"### {title}\n\n**{clip_name}**: {summary}."
     if salient is not None:
         event = events[salient]
-        headline += (f"\n\n**Shown below:** the micro-expression {_when(event, pred.fps)} (onset frame "
-                     f"{event['onset']}, apex frame {event['apex']}" + (f", offset frame {event['offset']})."
-                     if event.get("offset") is not None else ")."))
+        headline += (
+            f"\n\n**Shown below:** the micro-expression {_when(event, pred.fps)} (onset frame "
+            f"{event['onset']}, apex frame {event['apex']}"
+            + (f", offset frame {event['offset']})." if event.get("offset") is not None else ").")
+        )
     headline += f"\n\n{rate}"
     if getattr(pred, "spotting_note", ""):
         headline += f"\n\n**How:** {pred.spotting_note}."

@@ -56,7 +56,7 @@ def test_a_clip_browsers_cannot_play_gets_a_playable_preview(tmp_path: Path):
     out = tmp_path / "preview"
     out.mkdir()
     preview, note = demo.browser_preview(mp4v, out)
-    assert note == "" and Path(preview).name == "phone.mp4" and Path(preview).parent == out
+    assert note == demo.PREVIEW_MADE and Path(preview).name == "phone.mp4" and Path(preview).parent == out
     assert video_is_playable(preview)
     assert demo.browser_preview(EXAMPLE, out) == (None, "")  # VP8 WebM plays as it is
 
@@ -109,3 +109,16 @@ def test_messages_lose_their_command_line_advice():
         "apex 90 is not valid (the clip was limited to its first frames)"
     )
     assert demo.without_flags("assumed 30 fps (set it with --fps; CASME II is 200)") == "assumed 30 fps"
+
+
+def test_the_page_module_does_no_work_at_import_and_builds_without_a_model():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    assert app.FOLDERS._root is None and not app.SHELF._predictors  # no temp folder, no model yet
+    page = app.build_demo()
+    names = {d.api_name for d in page.fns.values() if d.api_visibility == "public"}
+    assert {"predict", "predict_video", "predict_frames", "checkpoint_card"} <= names
+    assert not app.SHELF._predictors
