@@ -256,7 +256,10 @@ class Predictor:
         return predictor
 
     def warm_up(self) -> None:
-        """Load the face detector and landmark model now (~1 s), not during the first prediction."""
+        """Load the face detector and landmark model, and import the peak finder (scipy.signal), now (~1-2 s),
+        not during the first prediction."""
+        import scipy.signal  # noqa: F401
+
         from mer.data import face
 
         face.detect_faces(np.zeros((64, 64, 3), dtype=np.uint8))
@@ -298,8 +301,9 @@ class Predictor:
             timings["read"] = time.perf_counter() - t_start
         given = None
         if onset is not None:
-            given = {"onset": onset, "apex": apex}
-            onset, apex = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
+            positions = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
+            given = {"onset": int(onset), "apex": int(apex)}  # as given (file numbers, or the positions)
+            onset, apex = positions
         analysis = self._analyse(clip, onset, apex, timings)
         micro = [e for e in analysis.events if e.kind == "micro"]
         tick = time.perf_counter()

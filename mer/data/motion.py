@@ -94,6 +94,33 @@ def _curve_dis() -> cv2.DISOpticalFlow:
     return dis
 
 
+def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> tuple:
+    """Where the motion curve looks, on the CURVE_SCALE crop: (size (w, h), sx, sy, inside the mask, face_area (the
+    mask's convex hull), frozen (in the hull but not the mask: the eyes, for the spotting mask), fit (where the
+    rigid motion is fitted), basis_in ((P, 3) affine basis at the inside pixels), solve ((3, F) least squares))."""
+    size = (max(16, round(width * CURVE_SCALE)), max(16, round(height * CURVE_SCALE)))
+    sx, sy = size[0] / width, size[1] / height
+    shape = size[::-1]
+    inside = np.ones(shape, dtype=bool)
+    if mask is not None:
+        inside = cv2.resize(np.asarray(mask, dtype=np.float32), size, interpolation=cv2.INTER_NEAREST) > 0.5
+        if not inside.any():
+            inside = np.ones(shape, dtype=bool)
+    hull = np.zeros(shape, dtype=np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(inside.astype(np.uint8))), 1)
+    face_area = hull > 0
+    frozen = face_area & ~inside
+    # The rigid motion is fitted on a 2-pixel grid away from the crop's border and outside the frozen parts.
+    fit = np.zeros(shape, dtype=bool)
+    fit[4:-4:2, 4:-4:2] = True
+    fit &= ~frozen
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    basis_fit = np.stack([np.ones(int(fit.sum()), np.float32), xs[fit], ys[fit]], axis=1)
+    basis_in = np.stack([np.ones(int(inside.sum()), np.float32), xs[inside], ys[inside]], axis=1)
+    solve = np.linalg.pinv(basis_fit)  # (3, P): affine flow coefficients from the sampled flow
+    return size, sx, sy, inside, face_area, frozen, fit, basis_in, solve
+
+
 def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float | None = None) -> np.ndarray:
     """How far each frame has moved from the first one, inside `mask` (see :func:`region_curves`, of which this is
     the one-region case)."""
@@ -130,26 +157,7 @@ def region_curves(
     if count == 0:
         return {name: np.zeros(0, dtype=np.float32) for name in ["all", *(regions or {})]}
     height, width = frames.shape[1:3]
-    size = (max(16, round(width * CURVE_SCALE)), max(16, round(height * CURVE_SCALE)))
-    sx, sy = size[0] / width, size[1] / height
-    shape = size[::-1]
-    inside = np.ones(shape, dtype=bool)
-    if mask is not None:
-        inside = cv2.resize(np.asarray(mask, dtype=np.float32), size, interpolation=cv2.INTER_NEAREST) > 0.5
-        if not inside.any():
-            inside = np.ones(shape, dtype=bool)
-    hull = np.zeros(shape, dtype=np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(inside.astype(np.uint8))), 1)
-    face_area = hull > 0
-    frozen = face_area & ~inside
-    # The rigid motion is fitted on a 2-pixel grid away from the crop's border and outside the frozen parts.
-    fit = np.zeros(shape, dtype=bool)
-    fit[4:-4:2, 4:-4:2] = True
-    fit &= ~frozen
-    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-    basis_fit = np.stack([np.ones(int(fit.sum()), np.float32), xs[fit], ys[fit]], axis=1)
-    basis_in = np.stack([np.ones(int(inside.sum()), np.float32), xs[inside], ys[inside]], axis=1)
-    solve = np.linalg.pinv(basis_fit)  # (3, P): affine flow coefficients from the sampled flow
+    size, sx, sy, inside, face_area, frozen, fit, basis_in, solve = _curve_geometry(height, width, mask)
 
     step = max(1, int(round(fps / CURVE_FRAME_RATE))) if fps and fps > 0 else 1
     measured = list(range(0, count, step))
