@@ -40,8 +40,10 @@ class AppServer:
     checkpoint: Path
     class_names: tuple[str, ...]
     clips: list[Path]  # the clips the page offers as examples
-    small_clip: Path  # 24 frames of a real face, for tests that need many requests
+    small_clip: Path  # 24 frames of a real face (WebM, VP8), for tests that need many requests
+    mp4v_clip: Path  # the same face as MPEG-4 part 2 in .mp4, which browsers cannot play
     workdir: Path
+    shipped: bool  # the shipped demo checkpoint (which names each example clip's class), not random weights
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -98,6 +100,26 @@ def write_y4m(video: Path, path: Path) -> Path:
                 out.write(f"YUV4MPEG2 W{w} H{h} F{round(fps)}:1 Ip A1:1 C420jpeg\n".encode())
             out.write(b"FRAME\n" + cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
     capture.release()
+    return path
+
+
+def write_frames_zip(video: Path, path: Path, n_frames: int | None = None) -> Path:
+    """The frames of a video as numbered JPEGs in a zip (img1.jpg, img2.jpg, ...: CASME II's naming)."""
+    import zipfile
+
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    with zipfile.ZipFile(path, "w") as archive:
+        n = 0
+        while n_frames is None or n < n_frames:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            n += 1
+            archive.writestr(f"img{n}.jpg", cv2.imencode(".jpg", bgr)[1].tobytes())
+    capture.release()
+    assert n, f"no frames could be read from {video}"
     return path
 
 
@@ -169,6 +191,7 @@ def shared_server() -> AppServer:
     card = json.loads(card_path(checkpoint).read_text())
 
     small_clip = write_face_clip(workdir / "astronaut_smile.webm")
+    mp4v_clip = write_face_clip(workdir / "astronaut_mp4v.mp4")
     clips = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in CLIP_SUFFIXES)
     if not clips:
         clips = [small_clip]
@@ -187,7 +210,9 @@ def shared_server() -> AppServer:
         class_names=tuple(card["class_names"]),
         clips=clips,
         small_clip=small_clip,
+        mp4v_clip=mp4v_clip,
         workdir=workdir,
+        shipped=checkpoint == SHIPPED_CHECKPOINT,
     )
     atexit.register(_stop, server)
     _wait_until_up(server, START_TIMEOUT_S)

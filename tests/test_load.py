@@ -60,7 +60,7 @@ def test_eight_clients_two_requests_each(server: AppServer) -> None:
     (ARTIFACTS / "load_test.json").write_text(json.dumps(figures, indent=2) + "\n")
     assert len(results) == CLIENTS * REQUESTS_EACH
     assert not failures, failures
-    assert all(label in server.class_names for _, _, label in results)
+    assert all(label in server.class_names or label == "" for _, _, label in results)  # "": no micro-expression
     assert server.alive()
     with urllib.request.urlopen(server.url + "/config", timeout=10) as response:
         assert response.status == 200
