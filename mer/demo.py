@@ -86,6 +86,13 @@ class ModelShelf:
         return cls(shipped_checkpoints(), os.environ.get("MER_CHECKPOINT"))
 
     @property
+    def device(self) -> Any:
+        """The GPU when there is one (a Space with GPU hardware), else the CPU."""
+        from mer.engine.device import resolve_device
+
+        return resolve_device("auto")
+
+    @property
     def names(self) -> list[str]:
         return list(self.paths)
 
@@ -112,7 +119,7 @@ class ModelShelf:
         with self._lock:
             if path not in self._predictors:
                 started = time.perf_counter()
-                self._predictors[path] = Predictor.from_checkpoint(path)
+                self._predictors[path] = Predictor.from_checkpoint(path, device=str(self.device))
                 log.info("loaded %s in %.1f s", path, time.perf_counter() - started)
         return self._predictors[path]
 
@@ -591,6 +598,17 @@ ASK_FPS = (
 )
 
 
+def on_gpu(function: Any) -> Any:
+    """``spaces.GPU(function)`` where Hugging Face's ``spaces`` package is installed (it allots a GPU on a ZeroGPU
+    Space and does nothing elsewhere); ``function`` itself where it is not."""
+    try:
+        import spaces
+    except ImportError:
+        return function
+    return spaces.GPU(function)
+
+
+@on_gpu
 def analyse(
     shelf: ModelShelf,
     folders: OutputFolders,

@@ -123,3 +123,15 @@ def test_the_page_module_does_no_work_at_import_and_builds_without_a_model():
     names = {d.api_name for d in page.fns.values() if d.api_visibility == "public"}
     assert {"predict", "predict_video", "predict_frames", "checkpoint_card"} <= names
     assert not app.SHELF._predictors
+
+
+def test_on_gpu_is_the_function_itself_without_the_spaces_package():
+    import importlib.util
+
+    def work():
+        return 1
+
+    wrapped = demo.on_gpu(work)
+    assert wrapped() == 1
+    if importlib.util.find_spec("spaces") is None:
+        assert wrapped is work
