@@ -45,6 +45,11 @@ class AppServer:
     workdir: Path
     shipped: bool  # the shipped demo checkpoint (which names each example clip's class), not random weights
 
+    @property
+    def checkpoint_name(self) -> str:
+        """The name the page's checkpoint picker gives it (a folder's name, a file's stem)."""
+        return self.checkpoint.name if self.checkpoint.is_dir() else self.checkpoint.stem
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -128,29 +133,21 @@ def random_checkpoint(path: Path) -> Path:
     import timm
 
     import mer  # noqa: F401  (registers the models)
-    from mer.engine.checkpoint import save_checkpoint
+    from mer.engine.checkpoint import card_for, save_checkpoint
     from mer.spec import CASME2_5
 
     model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
-    cfg = model.pretrained_cfg  # the model's own expected input: modality, channels, size, mean/std
-    card = {
-        "architecture": "mer_dbfem_caffm",
-        "class_names": list(CASME2_5),
-        "input": {
-            "modality": cfg.get("modality", "flow"),
-            "channels": list(cfg.get("channels", ("u", "v", "strain", "au_mask"))),
-            "size": list(cfg["input_size"]),
-            "mean": list(cfg["mean"]),
-            "std": list(cfg["std"]),
-        },
-        "preprocessing": {"flow": "tvl1"},
-        "dataset": "none (random weights for the demo tests)",
-        "protocol": "none",
-        "metrics": {"data_source": "none"},
-        "training": {},
-        "synthetic": True,
-        "note": "Random weights written by the demo tests; the predictions mean nothing.",
-    }
+    card = card_for(
+        model,
+        CASME2_5,
+        preprocessing={"flow": "tvl1"},
+        dataset="none (random weights for the demo tests)",
+        protocol="none",
+        metrics={"data_source": "none"},
+        training={},
+        synthetic=True,
+        note="Random weights written by the demo tests; the predictions mean nothing.",
+    )
     return save_checkpoint(model, path, card)
 
 

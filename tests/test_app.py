@@ -113,7 +113,7 @@ def test_the_api_documents_its_parameters(client: Client) -> None:
 
 
 def test_checkpoint_picker_shows_the_card_in_plain_words(client: Client, server: AppServer) -> None:
-    text = client.predict(server.checkpoint.stem, api_name="/checkpoint_card")
+    text = client.predict(server.checkpoint_name, api_name="/checkpoint_card")
     assert "synthetic data" in text.lower() and "mer_" in text
 
 

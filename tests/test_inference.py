@@ -13,7 +13,7 @@ import torch
 
 import mer  # noqa: F401  (registers mer_* in timm)
 from mer.data.clip import Clip
-from mer.engine.checkpoint import save_checkpoint
+from mer.engine.checkpoint import card_for, save_checkpoint
 from mer.errors import InputError
 from mer.explain import explain
 from mer.inference import DEFAULT_CHECKPOINT, Predictor
@@ -22,36 +22,13 @@ from mer.spec import CASME2_5
 N_FRAMES, APEX = 30, 18
 
 
-def micro_clip(n: int = N_FRAMES, apex: int = APEX, size=(320, 240), fps: float = 200.0) -> Clip:
+def micro_clip(n: int = N_FRAMES, apex: int = APEX, fps: float = 200.0) -> Clip:
     """A real face photograph (scikit-image's astronaut) with a 2-pixel lift of the mouth corners that rises
     from frame n//4 to ``apex`` and falls back after it: a micro-expression-sized movement."""
-    from skimage.data import astronaut
+    from mer.data.real_media import astronaut_lift_frames
 
-    face = cv2.resize(astronaut()[0:300, 60:460], size, interpolation=cv2.INTER_AREA)
-    h, w = face.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    # mouth corners of this photo at this size (dlib landmarks 48 and 54, rounded)
-    bump = sum(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 72.0) for cx, cy in ((112, 111), (148, 113)))
-    start = n // 4
-    t = np.arange(n)
-    course = np.clip(np.minimum((t - start) / (apex - start), (n - 1 - t) / (n - 1 - apex)), 0, 1)
-    lift = [(yy + 2.0 * a * bump).astype(np.float32) for a in course]
-    frames = [cv2.remap(face, xx, m, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for m in lift]
+    frames = astronaut_lift_frames(n, onset=n // 4, apex=apex, offset=n - 1, lift_px=2.0)
     return Clip(frames=frames, fps=fps, source="astronaut_micro.mp4")
-
-
-def card_for(model, class_names=CASME2_5) -> dict:
-    cfg = model.pretrained_cfg
-    return {
-        "architecture": cfg["architecture"],
-        "class_names": list(class_names),
-        "input": {"modality": cfg["modality"], "channels": list(cfg["channels"]),
-                  "size": list(cfg["input_size"]), "mean": list(cfg["mean"]), "std": list(cfg["std"])},
-        "preprocessing": {"flow": "tvl1"},
-        "dataset": "none (random weights)",
-        "synthetic": True,
-        "note": "random weights, made by the tests",
-    }
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +36,9 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
     path = tmp_path_factory.mktemp("ckpt") / "random_caffm.safetensors"
-    return save_checkpoint(model, path, card_for(model))
+    card = card_for(model, CASME2_5, preprocessing={"flow": "tvl1"}, dataset="none (random weights)", synthetic=True,
+                    note="random weights, made by the tests")  # fmt: skip
+    return save_checkpoint(model, path, card)
 
 
 @pytest.fixture(scope="module")

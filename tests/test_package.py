@@ -96,9 +96,8 @@ def test_the_space_requirements_resolve_on_their_own(tmp_path):
 
 @pytest.mark.slow
 def test_app_py_from_a_plain_copy_of_the_tree_answers_predict(tmp_path):
-    from gradio_client import Client, handle_file
-
     from app_server import free_port
+    from gradio_client import Client, handle_file
 
     tree = _plain_copy(tmp_path / "space")
     port = free_port()

@@ -15,23 +15,16 @@ import torch
 
 import mer  # noqa: F401  (registers mer_* in timm)
 from mer.cli import main
-from mer.engine.checkpoint import save_checkpoint
+from mer.engine.checkpoint import card_for, save_checkpoint
 from mer.spec import CASME2_5
 
 
-def face_video(path: Path, n: int = 16, size: tuple[int, int] = (320, 240), fps: float = 30.0) -> Path:
+def face_video(path: Path, n: int = 16, fps: float = 30.0) -> Path:
     """A real face photograph (scikit-image's astronaut) with a small smile-like lift of the mouth corners."""
-    from skimage.data import astronaut
+    from mer.data.real_media import astronaut_lift_frames
 
-    face = cv2.resize(astronaut()[0:300, 60:460], size, interpolation=cv2.INTER_AREA)
-    h, w = face.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    bump = sum(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 72.0) for cx, cy in ((112, 111), (148, 113)))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for i in range(n):
-        a = 2.0 * max(0.0, 1.0 - abs(i - n * 0.6) / (n * 0.3))
-        lift = (yy + a * bump).astype(np.float32)
-        frame = cv2.remap(face, xx, lift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (320, 240))
+    for frame in astronaut_lift_frames(n, onset=round(n * 0.3), apex=round(n * 0.6), offset=round(n * 0.9)):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
@@ -47,12 +40,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("cli")
     torch.manual_seed(1)
     model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
-    cfg = model.pretrained_cfg
-    card = {"architecture": "mer_dbfem_caffm", "class_names": list(CASME2_5),
-            "input": {"modality": cfg["modality"], "channels": list(cfg["channels"]),
-                      "size": list(cfg["input_size"]), "mean": list(cfg["mean"]), "std": list(cfg["std"])},
-            "preprocessing": {"flow": "tvl1"}, "synthetic": True,
-            "note": "trained on synthetic data (test card)"}
+    card = card_for(model, CASME2_5, preprocessing={"flow": "tvl1"}, synthetic=True,
+                    note="trained on synthetic data (test card)")  # fmt: skip
     ckpt = save_checkpoint(model, root / "model.safetensors", card)
     pickled = root / "model.pth"
     torch.save(model.state_dict(), pickled)

