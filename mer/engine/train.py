@@ -497,6 +497,12 @@ def train_fold(
 NOT_IN_CARD = ("class_names", "mean", "std", "channels", "root", "frames_base", "state", "timings", "created")
 
 
+def _sources(settings: dict[str, Any]) -> Any:
+    """The dataset's own list of sources and licences (``sources.json`` that ``mer synth`` writes), if any."""
+    path = Path(str(settings.get("root") or ".")) / "sources.json"
+    return json.loads(path.read_text()) if settings.get("root") and path.is_file() else None
+
+
 def make_card(
     cfg: TrainConfig,
     cache: Cache,
@@ -545,6 +551,7 @@ def make_card(
         },
         "dataset": cache.dataset,
         "synthetic": cache.synthetic,
+        "data_sources": _sources(s),
         "protocol": {
             "name": cfg.protocol,
             "train_subjects": list(fold.train_subjects),
