@@ -1,10 +1,12 @@
-"""``mer predict``: clips in, the answer on stdout (text or JSON)."""
+"""``mer predict``: clips in (files, folders of frames, folders of clips), one answer per clip on stdout."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mer.errors import InputError
@@ -24,12 +26,20 @@ def format_summary(pred: Prediction) -> str:
     ]
     if ck.get("note"):
         lines.append(f"             {ck['note']}")
-    how = "given" if pred.onset_apex_given else pred.spotting_note
-    lines.append(f"onset/apex:  {pred.onset} / {pred.apex} ({how})")
-    lines.append(f"prediction:  {pred.label} ({pred.probabilities[pred.label]:.1%})")
-    width = max(len(k) for k in pred.probabilities)
-    for name, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {name:<{width}}  {p:6.1%}  {'#' * round(p * 30)}")
+    lines.append(f"answer:      {pred.summary}")
+    for event in info["events"]:
+        named = f" {event['label']} ({event['probabilities'][event['label']]:.0%})" if event.get("label") else ""
+        lines.append(
+            f"  {event['kind']:<5} frames {event['onset']}-{event['apex']}-{event['offset']} "
+            f"({event['start_s']:.2f}-{event['end_s']:.2f} s){named}: {event['reason']}"
+        )
+    if pred.label is not None:
+        width = max(len(k) for k in pred.probabilities)
+        lines.append(f"most salient micro-expression: {pred.label} (frames {pred.onset} to {pred.apex})")
+        for name, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {name:<{width}}  {p:6.1%}  {'#' * round(p * 30)}")
+    lines.append(f"confidence:  {info['calibration']['note']}")
+    lines.append(f"frames:      {info['index']['note']}")
     stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in pred.timings.items())
     lines.append(f"timings:     {stages}")
     if pred.notes:
@@ -38,55 +48,116 @@ def format_summary(pred: Prediction) -> str:
     return "\n".join(lines)
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    """`mer predict`: one clip -> the answer on stdout (text or JSON); overlays with --save-dir."""
-    if (args.onset is None) != (args.apex is None):
-        raise InputError("give both --onset and --apex (frame indices from 0), or neither to spot them")
-    # the clip first: a bad clip is reported before the model is loaded
-    start = time.perf_counter()
-    from mer.data.clip import read_clip
-    from mer.inference import Predictor, check_onset_apex, save_prediction
+def expand_clips(paths: list[str]) -> list[Path]:
+    """The clips named on the command line, in order: a video or zip file is one clip; a folder with image files
+    directly in it is one clip (a folder of frames); any other folder holds clips: each video, zip and sub-folder
+    in it (sorted naturally), expanded the same way. A missing path stays, to be reported as that clip's error."""
+    from mer.data.clip import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ZIP_SUFFIXES, natural_key
 
-    clip = read_clip(args.clip, max_frames=args.max_frames, fps=args.fps)
-    read_s = time.perf_counter() - start
-    if args.onset is not None:  # checked before the model is loaded, so a typo costs nothing
-        check_onset_apex(args.onset, args.apex, clip)
-    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, max_frames=args.max_frames)
-    pred = predictor(clip, onset=args.onset, apex=args.apex)
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir() or any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir() if p.is_file()):
+            out.append(path)
+            continue
+        inside = [
+            p for p in sorted(path.iterdir(), key=lambda p: natural_key(p.name))
+            if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES + ZIP_SUFFIXES)
+        ]
+        if not inside:
+            out.append(path)  # read_clip says what is wrong with it
+        out.extend(expand_clips([str(p) for p in inside]))
+    return out
+
+
+def _read(path: Path, args: argparse.Namespace):
+    from mer.data.clip import read_clip
+
+    start = time.perf_counter()
+    clip = read_clip(path, max_frames=args.max_frames, fps=args.fps)
+    return clip, time.perf_counter() - start
+
+
+def _one_clip(predictor, path: Path, args: argparse.Namespace, index: str, read=None) -> Prediction:
+    from mer.inference import save_prediction
+
+    clip, read_s = read or _read(path, args)
+    pred = predictor(clip, onset=args.onset, apex=args.apex, index=index)
     pred.timings = {"read": read_s, **pred.timings, "total": pred.timings["total"] + read_s}
     if args.save_dir:
-        save_prediction(pred, args.save_dir)
-    if args.json:
-        print(json.dumps(pred.to_json(), indent=2))
-    else:
-        print(format_summary(pred))
-        if args.save_dir:
-            print(f"saved:       overlays, flow, aligned frames and result.json in {args.save_dir}")
-    return 0
+        folder = Path(args.save_dir)
+        save_prediction(pred, folder if len(args.clips_found) == 1 else folder / _stem(path))
+    return pred
+
+
+def _stem(path: Path) -> str:
+    return path.stem or path.name or "clip"
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """`mer predict`: each clip -> its answer on stdout (text, or one JSON line per clip with --json); a bad clip
+    gives an error line and the others go on; exit status 2 when any clip failed."""
+    if (args.onset is None) != (args.apex is None):
+        raise InputError("give both --onset and --apex, or neither to find every movement")
+    clips = expand_clips(args.clip)
+    if args.onset is not None and len(clips) != 1:
+        raise InputError(f"--onset/--apex belong to one clip, but {len(clips)} clips were given; give one clip")
+    args.clips_found = clips
+    index = "file_number" if args.frame_numbers else "position"
+    # one clip: a bad clip is reported before the model is loaded, and an onset/apex typo costs nothing
+    first = _read(clips[0], args) if len(clips) == 1 else None
+    if first is not None and args.onset is not None:
+        from mer.inference import check_onset_apex, to_positions
+
+        check_onset_apex(*to_positions(args.onset, args.apex, first[0], index), first[0])
+    from mer.inference import Predictor
+
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, max_frames=args.max_frames)
+    failed = 0
+    for number, path in enumerate(clips):
+        try:
+            pred = _one_clip(predictor, path, args, index, first if number == 0 else None)
+        except InputError as err:
+            failed += 1
+            if args.json:
+                print(json.dumps({"source": str(path), "error": str(err)}), flush=True)
+            else:
+                print(f"error: {path}: {err}", file=sys.stderr, flush=True)
+            continue
+        if args.json:
+            print(json.dumps(pred.to_json()), flush=True)
+        else:
+            print(("\n" if number else "") + format_summary(pred), flush=True)
+    if args.save_dir and not args.json:
+        print(f"saved:       overlays, flow, aligned frames and result.json in {args.save_dir}")
+    return 2 if failed else 0
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
     """Register `mer predict`."""
     p = subparsers.add_parser(
         "predict",
-        help="predict the micro-expression of one clip, with Grad-CAM and CBAM explanations",
-        description="Read a clip (mp4/avi/mov/webm/mkv, a folder of frames or a zip of frames), find the "
-        "face, spot the onset and apex (or take them from --onset/--apex), and print the predicted "
-        "micro-expression.",
+        help="find and name the micro-expressions of clips, with Grad-CAM and CBAM explanations",
+        description="Read each clip (mp4/avi/mov/webm/mkv, a folder of frames, a zip of frames, or a folder of "
+        "such clips), follow the face, find every facial movement (micro or macro), name each micro-expression "
+        "and print one answer per clip. The model is loaded once for all clips.",
     )
-    p.add_argument("clip", help="video file, folder of frames, or .zip of frames")
+    p.add_argument("clip", nargs="+", help="video files, folders of frames, .zip files of frames or folders of clips")
     p.add_argument("--checkpoint", default=None,
                    help="a .safetensors checkpoint with its .json card (default: the shipped demo checkpoint)")
-    p.add_argument("--onset", type=int, default=None, help="onset frame index, counting from 0 (with --apex)")
-    p.add_argument("--apex", type=int, default=None, help="apex frame index, counting from 0 (with --onset)")
+    p.add_argument("--onset", type=int, default=None,
+                   help="onset frame of one known movement (index from 0, or file number with --frame-numbers)")
+    p.add_argument("--apex", type=int, default=None, help="apex frame of that movement (with --onset)")
+    p.add_argument("--frame-numbers", action="store_true",
+                   help="--onset/--apex are the numbers in the frame files' names (CASME II's img46.jpg is 46), "
+                   "as the coding sheets give them, not indices from 0")
     p.add_argument("--fps", type=float, default=None,
-                   help="frame rate of the clip (default: from the video; 30 for folders and zips)")
+                   help="frame rate of the clips (default: from the video; 30 for folders and zips)")
     p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
-                   help=f"use at most this many frames from the start of the clip (default {MAX_FRAMES})")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+                   help=f"use at most this many frames from the start of each clip (default {MAX_FRAMES})")
+    p.add_argument("--json", action="store_true", help="print one JSON object per clip, one per line")
     p.add_argument("--save-dir", default=None,
-                   help="write overlays, flow, aligned frames and result.json into this folder")
+                   help="write overlays, flow, aligned frames and result.json into this folder (one sub-folder per "
+                   "clip when there are several)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.set_defaults(func=run_predict)
-
-

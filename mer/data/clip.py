@@ -51,15 +51,30 @@ class Clip:
     fps: frames per second (from the container, the caller, or ``DEFAULT_FPS`` with a note).
     source: where the frames came from (a path, for messages and provenance).
     notes: what was changed or assumed on the way (downscaled, limited, fps assumed, truncated file).
+    numbers: for a folder or zip of numbered frames (CASME II's img46.jpg, img47.jpg, ...), the number in each
+        frame's file name, in clip order (the coding sheets count frames this way); None for videos, or when the
+        names are not all numbered differently.
     """
 
     frames: list[np.ndarray]
     fps: float
     source: str
     notes: list[str] = field(default_factory=list)
+    numbers: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+def file_numbers(names: list[str]) -> list[int] | None:
+    """The last run of digits in each file's stem (img46.jpg -> 46), or None when one has none or two share one."""
+    numbers = []
+    for name in names:
+        digits = re.findall(r"\d+", PurePosixPath(name).stem)
+        if not digits:
+            return None
+        numbers.append(int(digits[-1]))
+    return numbers if len(set(numbers)) == len(numbers) else None
 
 
 def natural_key(text: str) -> list:
@@ -298,7 +313,8 @@ def _read_folder(root: Path, max_frames: int, max_side: int, fps: float | None, 
             f"a folder or zip of frames has no frame rate; assumed {DEFAULT_FPS:g} fps "
             "(set it with --fps; CASME II is 200)"
         )
-    return Clip(frames=frames, fps=float(fps), source=display, notes=notes)
+    numbers = file_numbers([p.relative_to(root).as_posix() for p in images])
+    return Clip(frames=frames, fps=float(fps), source=display, notes=notes, numbers=numbers)
 
 
 # ----------------------------------------------------------------------------------------------- zip archives
@@ -391,4 +407,6 @@ def _copy_capped(src, dst, budget: int, chunk: int = 1 << 20) -> int:
     return copied
 
 
-__all__ = ["Clip", "read_clip", "natural_key", "VIDEO_SUFFIXES", "IMAGE_SUFFIXES", "MAX_FRAMES", "MAX_SIDE"]
+__all__ = [
+    "Clip", "read_clip", "natural_key", "file_numbers", "VIDEO_SUFFIXES", "IMAGE_SUFFIXES", "MAX_FRAMES", "MAX_SIDE",
+]

@@ -132,7 +132,12 @@ def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def similarity_transform(landmarks: np.ndarray) -> np.ndarray:
     """The (2, 3) float64 similarity that levels the eyes, scales them EYE_DISTANCE apart and puts their
     midpoint at EYE_CENTER of the crop."""
-    left, right = eye_centers(landmarks)
+    return similarity_from_eyes(*eye_centers(landmarks))
+
+
+def similarity_from_eyes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The alignment similarity (see :func:`similarity_transform`) from the two eye centres, each (2,) (x, y)."""
+    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
     dx, dy = right - left
     distance = float(np.hypot(dx, dy))
     if distance < 1e-3:
@@ -176,9 +181,13 @@ class FaceAligner:
     >>> clip.frames.shape                                # (N, 282, 231, 3)
     """
 
-    def align(self, frames_rgb: Any, ref: int = 0, name: str = "the clip") -> AlignedClip:
+    def align(
+        self, frames_rgb: Any, ref: int = 0, name: str = "the clip", landmarks: np.ndarray | None = None
+    ) -> AlignedClip:
         """Align a clip. `frames_rgb`: sequence or (N, H, W, 3) array of RGB uint8 frames of one size;
-        `ref`: index of the frame the face is found on (the onset); `name` names the sample in error messages."""
+        `ref`: index of the frame the face is found on (the onset); `name` names the sample in error messages;
+        `landmarks`: (68, 2) landmarks of frame `ref` when already known (e.g. from `mer.data.track`), which
+        skips the detection."""
         import cv2
 
         count = len(frames_rgb)
@@ -188,7 +197,10 @@ class FaceAligner:
             raise InputError(f"{name}: reference frame {ref} is outside the clip's {count} frames")
         ref = ref % count
         reference = _as_rgb_uint8(frames_rgb[ref], f"{name} frame {ref}")
-        landmarks, faces = detect_landmarks(reference, name=f"{name} (frame {ref})")
+        if landmarks is None:
+            landmarks, faces = detect_landmarks(reference, name=f"{name} (frame {ref})")
+        else:
+            landmarks, faces = np.asarray(landmarks, dtype=np.float32), 1
         notes = []
         if faces > 1:
             notes.append(f"{faces} faces found in {name} (frame {ref}); used the largest")

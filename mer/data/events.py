@@ -1,0 +1,217 @@
+"""Every facial movement of a clip as an event (onset, apex, offset), each called micro or macro.
+
+The motion curve (:func:`mer.data.motion.motion_curve`: head motion, blinks and flicker taken out) measures how far
+each frame has moved from a reference frame. Over a long clip one reference is too far from most frames (the face
+turns, the light changes, expressions pile up), so the curve is measured in overlapping windows of WINDOW_S,
+WINDOW_HOP_S apart, each against its own first frame: an event up to WINDOW_S - WINDOW_HOP_S long lies whole
+inside one window. Peaks that stand out from the window's noise are events; the same event seen in two windows
+is kept once.
+
+Micro or macro (../shared/SPOTTING.md; CASME II's selection rule): an event is micro when it moves the face by at
+most MICRO_MAX_PX (crop pixels, eyes 88 px apart) and lasts at most MICRO_MAX_S from onset to offset or reaches
+its apex within MICRO_MAX_RISE_S; the event's `reason` says which rule decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+WINDOW_S = 3.0  # each window's curve is measured against its own first frame
+WINDOW_HOP_S = 1.5  # windows start this far apart (each frame is in at most two)
+SMOOTH_S = 0.025  # as motion.SMOOTH_S: 5 frames at 200 fps, none at 30 fps
+MIN_EVENT_PX = 0.25  # an event stands this far (crop px) above its surroundings at least...
+NOISE_FACTOR = 5.0  # ...and this many times the window's frame-to-frame noise
+EDGE_HEIGHT = 0.9  # onset and offset: where the movement is within 10% of its base
+MICRO_MAX_S = 0.5
+MICRO_MAX_RISE_S = 0.25
+MICRO_MAX_PX = 4.0  # a micro-expression moves the face by a pixel or a few; a broad smile moves it by 5-10
+KINDS = ("micro", "macro")
+
+
+@dataclass
+class Event:
+    """One facial movement. onset, apex, offset: frame indices of the clip as read (0-based); strength: how far
+    the apex stands above the movement's base (crop pixels); kind: "micro" or "macro", reason: which rule said so;
+    label and probabilities: the model's answer (micro events only)."""
+
+    onset: int
+    apex: int
+    offset: int
+    strength: float
+    kind: str = "macro"
+    reason: str = ""
+    label: str | None = None
+    probabilities: dict[str, float] | None = None
+
+    def to_json(self, fps: float) -> dict:
+        """The event as SPOTTING.md gives it: onset, apex, offset, start_s, end_s, kind, strength, reason (and
+        label, probabilities for micro events)."""
+        out = {
+            "onset": int(self.onset),
+            "apex": int(self.apex),
+            "offset": int(self.offset),
+            "start_s": round(self.onset / fps, 4),
+            "end_s": round(self.offset / fps, 4),
+            "kind": self.kind,
+            "strength": round(float(self.strength), 4),
+            "reason": self.reason,
+        }
+        if self.kind == "micro":
+            out["label"] = self.label
+            out["probabilities"] = {k: round(float(v), 6) for k, v in (self.probabilities or {}).items()}
+        return out
+
+
+def windows(start: int, stop: int, fps: float) -> list[tuple[int, int]]:
+    """Overlapping (start, stop) windows covering frames start..stop-1; the last one ends at stop."""
+    length = max(3, int(round(WINDOW_S * fps)))
+    hop = max(1, int(round(WINDOW_HOP_S * fps)))
+    if stop - start <= length:
+        return [(start, stop)]
+    out = [(a, a + length) for a in range(start, stop - length, hop)]
+    out.append((stop - length, stop))
+    return out
+
+
+def _smooth(values: np.ndarray, fps: float) -> np.ndarray:
+    window = max(1, int(round(SMOOTH_S * fps)) | 1)
+    if window == 1:
+        return values.astype(np.float64)
+    padded = np.pad(values, window // 2, mode="edge")
+    return np.convolve(padded, np.ones(window) / window, mode="valid")
+
+
+def noise_level(values: np.ndarray) -> float:
+    """Frame-to-frame noise of a curve (px): the robust standard deviation of its second differences / sqrt(6)
+    (white noise of std s has second differences of std s * sqrt(6); smooth movements have almost none)."""
+    if len(values) < 4:
+        return 0.0
+    second = np.diff(values, 2)
+    return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))
+
+
+def peaks(values: np.ndarray, fps: float) -> list[Event]:
+    """Events on one window's curve (`values`: (n,) px against the window's first frame), frame indices into it.
+
+    The curve is closed by its reference level (0) on both sides, so a movement still under way at the window's
+    edge keeps its full height and reaches that edge. Events nested inside a stronger one are dropped (its
+    wobbles are not separate movements).
+    """
+    from scipy.signal import find_peaks, peak_widths
+
+    values = np.asarray(values, dtype=np.float64).copy()
+    if len(values) < 3:
+        return []
+    values[0] = values[1]  # the reference frame's own flow is 0, below the noise every other frame shows
+    smooth = _smooth(values, fps)
+    threshold = max(MIN_EVENT_PX, NOISE_FACTOR * noise_level(values))
+    closed = np.concatenate([[0.0], smooth - smooth.min(), [0.0]])
+    found, props = find_peaks(closed, prominence=threshold)
+    if not len(found):
+        return []
+    _, _, left, right = peak_widths(closed, found, rel_height=EDGE_HEIGHT, prominence_data=(
+        props["prominences"], props["left_bases"], props["right_bases"]))
+    events = []
+    for apex, prominence, lo, hi in zip(found, props["prominences"], left, right, strict=True):
+        onset = int(np.clip(np.floor(lo) - 1, 0, apex - 2))
+        offset = int(np.clip(np.ceil(hi) - 1, apex - 1, len(values) - 1))
+        events.append(Event(onset, int(apex - 1), offset, float(prominence)))
+    events.sort(key=lambda e: -e.strength)
+    kept: list[Event] = []
+    for event in events:
+        if not any(k.onset <= event.onset and event.offset <= k.offset for k in kept):
+            kept.append(event)
+    return sorted(kept, key=lambda e: e.apex)
+
+
+def classify(event: Event, fps: float) -> Event:
+    """Set `kind` and `reason` from the event's amplitude, duration and onset phase (module docstring)."""
+    duration = (event.offset - event.onset) / fps
+    rise = (event.apex - event.onset) / fps
+    facts = f"{duration:.2f} s long, apex after {rise:.2f} s, {event.strength:.1f} px"
+    if event.strength > MICRO_MAX_PX:
+        event.kind, why = "macro", f"moves more than {MICRO_MAX_PX:g} px, larger than a micro-expression"
+    elif duration <= MICRO_MAX_S:
+        event.kind, why = "micro", f"lasts at most {MICRO_MAX_S:g} s"
+    elif rise <= MICRO_MAX_RISE_S:
+        event.kind, why = "micro", f"reaches its apex within {MICRO_MAX_RISE_S:g} s"
+    else:
+        event.kind, why = "macro", f"lasts over {MICRO_MAX_S:g} s and takes over {MICRO_MAX_RISE_S:g} s to its apex"
+    event.reason = f"{event.kind}: {why} ({facts})"
+    return event
+
+
+def _iou(a: Event, b: Event) -> float:
+    inter = min(a.offset, b.offset) - max(a.onset, b.onset) + 1
+    union = max(a.offset, b.offset) - min(a.onset, b.onset) + 1
+    return max(inter, 0) / union
+
+
+def merge(events: list[Event]) -> list[Event]:
+    """One event per movement: of events overlapping by IoU >= 0.5 or sharing their apex within each other's span,
+    the strongest is kept. Returns them in time order."""
+    kept: list[Event] = []
+    for event in sorted(events, key=lambda e: -e.strength):
+        same = any(
+            _iou(event, k) >= 0.5 or (k.onset <= event.apex <= k.offset and event.onset <= k.apex <= event.offset)
+            for k in kept
+        )
+        if not same:
+            kept.append(event)
+    return sorted(kept, key=lambda e: (e.onset, e.apex))
+
+
+def find_events(curves: list[tuple[int, int, np.ndarray]], fps: float) -> list[Event]:
+    """All events of a clip from its window curves.
+
+    Args:
+        curves: (start, stop, values) per window: `values` (stop - start,) px, the motion of frames start..stop-1
+            against frame `start`; windows may overlap (see :func:`windows`).
+        fps: the clip's frame rate.
+
+    Returns:
+        events in time order with clip frame indices, kind and reason set (no labels yet).
+    """
+    found = []
+    for start, _stop, values in curves:
+        for event in peaks(values, fps):
+            event.onset, event.apex, event.offset = event.onset + start, event.apex + start, event.offset + start
+            found.append(classify(event, fps))
+    return merge(found)
+
+
+def stitch(curves: list[tuple[int, int, np.ndarray]], count: int) -> np.ndarray:
+    """(count,) float32 curve to show: each frame's value from the latest window that started before it, NaN
+    where no window covers the frame (no face)."""
+    out = np.full(count, np.nan, dtype=np.float32)
+    for start, stop, values in sorted(curves, key=lambda c: c[0]):
+        out[start:stop] = values
+    return out
+
+
+def summary(events: list[Event], fps: float, salient: Event | None) -> str:
+    """One plain sentence on what was found, e.g. "no micro-expression found; two ordinary expressions at 1.2 s
+    and 3.4 s"."""
+    micro = [e for e in events if e.kind == "micro"]
+    macro = [e for e in events if e.kind == "macro"]
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+    def at(items: list[Event]) -> str:
+        times = [f"{e.apex / fps:.1f} s" for e in items]
+        return times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
+
+    if micro and salient is not None:
+        first = f"{words.get(len(micro), len(micro))} micro-expression{'s' if len(micro) > 1 else ''} at {at(micro)}"
+        first += f"; the clearest, at {salient.apex / fps:.1f} s, looks like {salient.label}"
+        if salient.probabilities and salient.label in salient.probabilities:
+            first += f" ({salient.probabilities[salient.label]:.0%})"
+    else:
+        first = "no micro-expression found"
+    if macro:
+        n = len(macro)
+        second = f"{words.get(n, n)} ordinary expression{'s' if n > 1 else ''} at {at(macro)}"
+    else:
+        second = "no ordinary expression either" if not micro else "no ordinary expression"
+    return f"{first}; {second}"

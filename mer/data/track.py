@@ -1,0 +1,202 @@
+"""The face over time: where it is in every frame of a clip, and when it is there at all.
+
+A clip from a person's camera is not a dataset sample: the face may enter after the first frame, leave before the
+last, and the head turns. :func:`track_face` finds the face in the first frame that has one and follows it:
+
+- presence: dlib's HOG detector runs every DETECT_EVERY_S on a frame downscaled to DETECT_SIDE pixels (faces that
+  fill a good part of a phone or webcam frame are found there in ~4 ms, against ~20 ms at 640 px); where two
+  detections disagree, every frame between them is checked, so the frame a face appears or leaves is exact;
+- landmarks: the 68-point shape predictor (~1 ms at full resolution) runs LANDMARK_RATE times a second on the box
+  interpolated between detections, and is interpolated linearly in between (at 30 fps: every frame).
+
+:func:`follow_transforms` turns the landmarks into one similarity per frame (eye centres smoothed over SMOOTH_S, so
+landmark jitter does not shake the crops) for the motion curve; the model's input is aligned per event instead
+(one similarity at the event's onset, :meth:`mer.data.face.FaceAligner.align`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mer.data import face
+from mer.errors import InputError
+
+DETECT_EVERY_S = 0.2  # a face entering or leaving is found within this, then pinned to the frame
+DETECT_SIDE = 320  # pixels of the longer side the detector sees (first pass)
+LANDMARK_RATE = 30.0  # landmark fits per second: keeps up with head motion, interpolated in between
+SMOOTH_S = 0.2  # eye centres are averaged over this for the per-frame alignment
+
+
+@dataclass
+class FaceTrack:
+    """Where the face is in each frame of a clip.
+
+    landmarks: (N, 68, 2) float32 (x, y) source-frame pixels, NaN where the face is absent.
+    present: (N,) bool, True where a face was detected (or lies between two frames with one).
+    faces_found: the most faces seen in one frame (the largest is followed).
+    notes: what a user should know (face appears late, leaves, several faces).
+    """
+
+    landmarks: np.ndarray
+    present: np.ndarray
+    faces_found: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def first(self) -> int:
+        """The first frame with a face."""
+        return int(np.argmax(self.present))
+
+    def runs(self) -> list[tuple[int, int]]:
+        """Stretches of consecutive frames with the face, as (start, stop) with stop exclusive, in time order."""
+        edges = np.diff(np.concatenate([[0], self.present.astype(np.int8), [0]]))
+        return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
+
+
+def _detect(frame: np.ndarray, side: int, upsample: int) -> list[tuple[float, float, float, float]]:
+    """Boxes (left, top, right, bottom) in frame pixels, largest first, found on the frame downscaled to `side`."""
+    import cv2
+
+    detector, _ = face._dlib_models()
+    scale = min(1.0, side / max(frame.shape[:2]))
+    small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    rects = detector(small, upsample)
+    boxes = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
+    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+
+
+def _detections(frames, step: int, side: int, upsample: int) -> dict[int, list]:
+    """Detections on every `step`-th frame and the last, then on every frame between two that disagree."""
+    count = len(frames)
+    keys = sorted(set(range(0, count, step)) | {count - 1})
+    found = {i: _detect(frames[i], side, upsample) for i in keys}
+    for a, b in zip(keys, keys[1:], strict=False):
+        if bool(found[a]) != bool(found[b]):
+            for i in range(a + 1, b):
+                found[i] = _detect(frames[i], side, upsample)
+    return found
+
+
+def _boxes(found: dict[int, list], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame (N, 4) box of the followed face (interpolated between detections) and (N,) presence."""
+    keys = np.array(sorted(found))
+    has = np.array([bool(found[k]) for k in keys])
+    # a frame is present when the nearest detections on both sides (or the one on its own frame) saw the face
+    after = np.searchsorted(keys, np.arange(count), side="left")
+    before = np.clip(after - (keys[np.minimum(after, len(keys) - 1)] != np.arange(count)), 0, len(keys) - 1)
+    after = np.minimum(after, len(keys) - 1)
+    present = has[before] & has[after]
+    seen = keys[has]
+    boxes = np.full((count, 4), np.nan)
+    if len(seen):
+        table = np.array([found[k][0] for k in seen], dtype=np.float64)
+        for c in range(4):
+            boxes[:, c] = np.interp(np.arange(count), seen, table[:, c])
+    return boxes, present
+
+
+def _landmarks(frames, boxes: np.ndarray, present: np.ndarray, step: int) -> np.ndarray:
+    """(N, 68, 2) landmarks: fitted every `step`-th present frame (and at each run's ends), interpolated between."""
+    import dlib
+
+    _, predictor = face._dlib_models()
+    count = len(frames)
+    out = np.full((count, 68, 2), np.nan, dtype=np.float32)
+    track = FaceTrack(out, present, 0)
+    for start, stop in track.runs():
+        fitted = sorted(set(range(start, stop, step)) | {stop - 1})
+        for i in fitted:
+            left, top, right, bottom = (int(round(v)) for v in boxes[i])
+            image = face._as_rgb_uint8(frames[i], f"frame {i}")
+            shape = predictor(image, dlib.rectangle(left, top, right, bottom))
+            out[i] = [(p.x, p.y) for p in shape.parts()]
+        if len(fitted) < stop - start:
+            span = np.arange(start, stop)
+            flat = out[fitted].reshape(len(fitted), -1)
+            for c in range(flat.shape[1]):
+                out[start:stop].reshape(stop - start, -1)[:, c] = np.interp(span, fitted, flat[:, c])
+    return out
+
+
+def _seconds(frame: int, fps: float) -> str:
+    return f"{frame / fps:.1f} s"
+
+
+def _presence_notes(present: np.ndarray, fps: float, name: str) -> list[str]:
+    count = len(present)
+    track = FaceTrack(np.zeros((count, 68, 2)), present, 0)
+    runs = track.runs()
+    notes = []
+    first, last = runs[0][0], runs[-1][1] - 1
+    if first > 0:
+        notes.append(f"no face in {name} until frame {first} ({_seconds(first, fps)}); analysed from there")
+    if last < count - 1:
+        notes.append(f"the face leaves {name} after frame {last} ({_seconds(last, fps)}); analysed up to there")
+    gaps = [(a, b) for (_, a), (b, _) in zip(runs, runs[1:], strict=False)]
+    if gaps:
+        spans = ", ".join(f"{a}-{b - 1}" for a, b in gaps)
+        notes.append(f"the face is lost in frames {spans} of {name}; those frames were not analysed")
+    return notes
+
+
+def track_face(frames, fps: float, name: str = "the clip") -> FaceTrack:
+    """Find and follow the largest face through a clip.
+
+    Args:
+        frames: sequence or (N, H, W, 3) array of RGB uint8 frames of one size.
+        fps: the clip's frame rate (sets how often the face is detected and its landmarks fitted).
+        name: names the clip in messages.
+
+    Raises:
+        InputError: no face in any frame (or no frames).
+    """
+    count = len(frames)
+    if count == 0:
+        raise InputError(f"{name} has no frames; give at least one frame with a face")
+    fps = float(fps) if fps and fps > 0 else 30.0
+    step = max(1, int(round(DETECT_EVERY_S * fps)))
+    found = _detections(frames, step, DETECT_SIDE, 0)
+    if not any(found.values()):
+        # small or distant faces: the full detector (640 px, upsampled pyramid) on a sparser set of frames
+        found = _detections(frames, max(step, int(round(0.5 * fps))), face.DETECT_MAX_SIDE, 1)
+    if not any(found.values()):
+        raise InputError(
+            f"no face found in {name} (checked every {step} frames); use a well-lit, frontal, unobstructed face "
+            "that fills a good part of the frame"
+        )
+    boxes, present = _boxes(found, count)
+    landmarks = _landmarks(frames, boxes, present, max(1, int(round(fps / LANDMARK_RATE))))
+    faces = max(len(v) for v in found.values())
+    notes = _presence_notes(present, fps, name)
+    if faces > 1:
+        notes.append(f"{faces} faces found in {name}; followed the largest")
+    return FaceTrack(landmarks, present, faces, notes)
+
+
+def follow_transforms(track: FaceTrack, fps: float) -> np.ndarray:
+    """(N, 2, 3) float64 per-frame similarity (source pixels -> crop) from the eye centres averaged over SMOOTH_S
+    within each run of the face; NaN where the face is absent."""
+    count = len(track.present)
+    out = np.full((count, 2, 3), np.nan)
+    window = max(1, int(round(SMOOTH_S * fps)) | 1)
+    for start, stop in track.runs():
+        eyes = np.stack([np.concatenate(face.eye_centers(lm)) for lm in track.landmarks[start:stop]])
+        padded = np.pad(eyes, ((window // 2, window // 2), (0, 0)), mode="edge")
+        kernel = np.ones(window) / window
+        smooth = np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(4)], axis=1)
+        for i, (lx, ly, rx, ry) in enumerate(smooth):
+            out[start + i] = face.similarity_from_eyes(np.array([lx, ly]), np.array([rx, ry]))
+    return out
+
+
+def warp(frame: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """One frame into the 282 x 231 crop by a (2, 3) transform (replicated borders: a black edge would move with
+    the face and show up as flow)."""
+    import cv2
+
+    height, width = face.CROP_HW
+    return cv2.warpAffine(
+        np.asarray(frame), transform, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
