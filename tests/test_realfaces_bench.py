@@ -45,3 +45,21 @@ def test_the_section_on_a_tiny_input_names_its_videos_and_targets(tmp_path):
     paths = realfaces.write_section(tmp_path, table)
     assert [p.name for p in paths] == ["realfaces.csv", "realfaces.md"]
     assert "man_smiling" in paths[1].read_text() and "measurement-only" in paths[1].read_text()
+
+
+def test_the_realfaces_checkpoint_card_lists_its_sources_and_an_honest_calibration():
+    from mer.data.synth_faces import PHOTO_SOURCES
+    from mer.engine.checkpoint import read_card
+
+    card = read_card(DEFAULT_CHECKPOINT.parent / "mer_dbfem_caffm_realfaces.safetensors")
+    photos = card["data_sources"]["photos"]
+    assert {p["name"] for p in photos} == set(PHOTO_SOURCES) and all(p["licence"] for p in photos)
+    assert card["data_sources"]["video_like"] is True and card["synthetic"] is True
+    # no measurement-only person's file among the sources
+    held = {real_media.MEDIA[n].path.rsplit("/", 1)[-1] for n in real_media.MEDIA if real_media.held_out(n)}
+    assert not any(p["source"].rsplit("/", 1)[-1] in held for p in photos)
+    protocol, calibration = card["protocol"], card["calibration"]
+    assert not set(protocol["val_subjects"]) & set(protocol["test_subjects"])
+    assert all(s in calibration["fitted_on"] for s in protocol["val_subjects"])
+    assert not any(s in calibration["fitted_on"] for s in protocol["test_subjects"])
+    assert calibration["temperature"] > 0 and calibration["n_ece"] == protocol["samples"]["test"]
