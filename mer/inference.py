@@ -1,7 +1,8 @@
 """A clip in, an explained answer out: the Predictor and the ``mer predict`` command.
 
 read clip -> follow the face through it (:mod:`mer.data.track`: where it is, when it is there) -> one aligned
-crop per frame -> motion curves over the frames with a face, in overlapping windows -> every movement as an event
+crop per frame -> motion curves (whole face and each AU region) over the frames with a face, in overlapping
+windows -> every movement as an event
 with onset, apex and offset, called micro or macro (:mod:`mer.data.events`) -> for each micro event: one similarity
 at its onset for its frames, the model input (onset->apex optical flow or the apex frame, plus the AU-region mask),
 the model, a softmax over the card's class names (logits divided by the card's calibration temperature) -> for the
@@ -255,7 +256,10 @@ class Predictor:
         return predictor
 
     def warm_up(self) -> None:
-        """Load the face detector and landmark model now (~1 s), not during the first prediction."""
+        """Load the face detector and landmark model, and import the peak finder (scipy.signal), now (~1-2 s),
+        not during the first prediction."""
+        import scipy.signal  # noqa: F401
+
         from mer.data import face
 
         face.detect_faces(np.zeros((64, 64, 3), dtype=np.uint8))
@@ -297,8 +301,9 @@ class Predictor:
             timings["read"] = time.perf_counter() - t_start
         given = None
         if onset is not None:
-            given = {"onset": onset, "apex": apex}
-            onset, apex = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
+            positions = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
+            given = {"onset": int(onset), "apex": int(apex)}  # as given (file numbers, or the positions)
+            onset, apex = positions
         analysis = self._analyse(clip, onset, apex, timings)
         micro = [e for e in analysis.events if e.kind == "micro"]
         tick = time.perf_counter()
@@ -356,16 +361,19 @@ class Predictor:
             frames[i] = track.warp(clip.frames[i], transforms[i])
         timings["align"] = time.perf_counter() - tick
         tick = time.perf_counter()
-        curves = []
-        sample = max(1, int(round(clip.fps / 4)))  # the mask covers the face as it is over the window
+        curves, parts = [], []
+        sample = max(1, int(round(clip.fps / 4)))  # the masks cover the face as it is over the window
         for run_start, run_stop in followed.runs():
             for start, stop in ev.windows(run_start, run_stop, clip.fps):
-                mask = np.max(
-                    [face.spotting_mask(face.transform_points(followed.landmarks[i], transforms[i]))
-                     for i in range(start, stop, sample)],
-                    axis=0,
-                )
-                curves.append((start, stop, motion.motion_curve(frames[start:stop], mask=mask, fps=clip.fps)))
+                crop_landmarks = [
+                    face.transform_points(followed.landmarks[i], transforms[i]) for i in range(start, stop, sample)
+                ]
+                mask = np.max([face.spotting_mask(lm) for lm in crop_landmarks], axis=0)
+                regions = [face.au_region_masks(lm) for lm in crop_landmarks]
+                regions = {name: np.max([r[name] for r in regions], axis=0) for name in face.AU_REGION_NAMES}
+                found = motion.region_curves(frames[start:stop], mask=mask, fps=clip.fps, regions=regions)
+                curves.append((start, stop, found["all"]))
+                parts.extend((start, stop, values) for values in found.values())
         curve = ev.stitch(curves, len(clip))
         if onset is not None:
             if not (followed.present[onset] and followed.present[apex]):
@@ -377,7 +385,7 @@ class Predictor:
                              "micro: onset and apex given")
             events, note = [given], f"onset {onset} and apex {apex} given"
         else:
-            events = ev.find_events(curves, clip.fps)
+            events = ev.find_events(parts, clip.fps)
             note = (
                 f"every movement of the face found on its motion curve ({len(curves)} window(s) of "
                 f"{ev.WINDOW_S:g} s); micro or macro by duration, onset phase and amplitude"
@@ -391,9 +399,11 @@ class Predictor:
         from mer.data import face, inputs
 
         stop = max(event.offset, event.apex) + 1
-        aligned = face.FaceAligner().align(
-            clip.frames[event.onset : stop], ref=0, landmarks=analysis.track.landmarks[event.onset]
-        )
+        frames = clip.frames[event.onset : stop]
+        try:  # landmarks fitted on the onset frame itself; the tracked ones where the detector misses it
+            aligned = face.FaceAligner().align(frames, ref=0)
+        except InputError:
+            aligned = face.FaceAligner().align(frames, ref=0, landmarks=analysis.track.landmarks[event.onset])
         analysis.frames[event.onset : stop] = aligned.frames
         raw = inputs.build_input(
             aligned.frames[0], aligned.frames[event.apex - event.onset], aligned.landmarks,

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mer.data.clip import Clip, natural_key, read_clip
+from mer.data.clip import Clip, file_numbers, natural_key, read_clip
 from mer.errors import InputError
 
 W, H = 160, 120
@@ -239,3 +239,16 @@ def test_unsupported_and_missing_paths(tmp_path):
         read_clip(image)
     with pytest.raises(InputError, match="does not exist"):
         read_clip(tmp_path / "missing.mp4")
+
+
+def test_numbered_frames_keep_their_file_numbers(tmp_path):
+    # CASME II names frames img46.jpg, img47.jpg, ...: the coding sheets count onset and apex in these numbers
+    folder = tmp_path / "EP02_01f"
+    folder.mkdir()
+    for number, frame in enumerate(coded_frames(5), start=46):
+        cv2.imwrite(str(folder / f"img{number}.png"), frame)
+    clip = read_clip(folder)
+    assert clip.numbers == [46, 47, 48, 49, 50]
+    assert file_numbers(["a/reg_img9.jpg", "a/reg_img10.jpg"]) == [9, 10]
+    assert file_numbers(["img1.jpg", "cover.jpg"]) is None  # not all numbered
+    assert file_numbers(["a/img1.jpg", "b/img1.jpg"]) is None  # two share a number

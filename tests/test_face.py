@@ -141,3 +141,36 @@ def test_masks_are_the_union_of_the_regions(aligned):
     assert spotting[int(left[1]), int(left[0])] == 0 and spotting[int(right[1]), int(right[0])] == 0
     x, y = landmarks[51]
     assert spotting[int(y), int(x)] == 1 and np.all(spotting <= union)
+
+
+def test_the_face_is_followed_from_the_first_frame_that_has_one(photos):
+    """Grey frames, then the astronaut moving right by 2 px a frame, then grey again: presence per frame is exact
+    and the landmarks follow the face."""
+    from mer.data.track import follow_transforms, track_face
+
+    photo = photos["astronaut"]
+    grey = np.full_like(photo, 128)
+    moving = [np.roll(photo, 2 * i, axis=1) for i in range(12)]
+    frames = [grey] * 7 + moving + [grey] * 5
+    followed = track_face(frames, fps=30.0, name="the test clip")
+    assert followed.runs() == [(7, 19)] and followed.first == 7
+    assert np.isnan(followed.landmarks[:7]).all() and np.isnan(followed.landmarks[19:]).all()
+    shift = followed.landmarks[18].mean(axis=0) - followed.landmarks[7].mean(axis=0)
+    assert shift[0] == pytest.approx(22.0, abs=2.0) and abs(shift[1]) < 2.0
+    assert any("until frame 7" in note for note in followed.notes)
+    assert any("leaves the test clip after frame 18" in note for note in followed.notes)
+    transforms = follow_transforms(followed, fps=30.0)
+    assert np.isnan(transforms[:7]).all() and np.isfinite(transforms[7:19]).all()
+
+
+def test_no_face_in_any_frame_is_an_input_error():
+    from mer.data.track import track_face
+
+    with pytest.raises(InputError, match="no face found in the grey clip"):
+        track_face([np.full((120, 160, 3), 128, np.uint8)] * 4, fps=30.0, name="the grey clip")
+
+
+def test_given_landmarks_skip_the_detection(photos, aligned):
+    known = face.detect_landmarks(photos["astronaut"])[0]
+    again = face.FaceAligner().align([photos["astronaut"]], landmarks=known)
+    assert np.allclose(again.transform, aligned["astronaut"].transform)

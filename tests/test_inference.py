@@ -199,3 +199,40 @@ def test_the_shipped_checkpoint_names_each_example_clip_and_says_it_is_synthetic
     assert len(clips) == 4
     for clip in clips:
         assert predictor(clip).label == clip.stem.removeprefix("synthetic_"), clip.name
+
+
+EVENT_KEYS = ["onset", "apex", "offset", "start_s", "end_s", "kind", "strength", "reason"]
+
+
+def test_the_micro_movement_is_one_micro_event_with_the_answer(prediction, clip):
+    info = json.loads(json.dumps(prediction.to_json()))
+    micro = [e for e in info["events"] if e["kind"] == "micro"]
+    assert len(micro) == 1
+    event = micro[0]
+    assert list(event) == [*EVENT_KEYS, "label", "probabilities"]
+    assert event["onset"] < APEX + 3 and abs(event["apex"] - APEX) <= 3 and event["offset"] > event["apex"]
+    assert event["label"] == info["label"] == prediction.label
+    assert event["probabilities"] == pytest.approx(info["probabilities"], abs=1e-6)
+    assert event["start_s"] == pytest.approx(event["onset"] / 200.0, abs=1e-4)
+    assert (prediction.onset, prediction.apex) == (event["onset"], event["apex"])
+    assert info["summary"].startswith("one micro-expression at ")
+    assert info["face_frames"] == [[0, len(clip) - 1]] and prediction.face_present.all()
+    assert info["index"]["convention"] == "position"
+    assert np.isfinite(prediction.curve).all() and prediction.curve is prediction.motion_curve
+
+
+def test_the_cards_calibration_temperature_divides_the_logits(checkpoint, clip):
+    from mer.engine.checkpoint import load_checkpoint
+
+    model, card = load_checkpoint(checkpoint)
+    plain = Predictor(model, card)(clip, onset=2, apex=APEX, explain=False)
+    hot = Predictor(model, {**card, "calibration": {"temperature": 3.0}})(clip, onset=2, apex=APEX, explain=False)
+    logits = np.log(np.array(list(plain.probabilities.values())))
+    expected = np.exp(logits / 3.0) / np.exp(logits / 3.0).sum()
+    assert np.allclose(list(hot.probabilities.values()), expected, atol=1e-5)
+    assert hot.to_json()["calibration"] == {
+        "temperature": 3.0, "calibrated": True,
+        "note": "probabilities calibrated by temperature scaling (from the checkpoint's card)",
+    }
+    assert plain.to_json()["calibration"]["calibrated"] is False and plain.temperature == 1.0
+    assert [e.reason for e in plain.events] == ["micro: onset and apex given"]

@@ -259,3 +259,73 @@ def test_spot_on_curves():
     assert not motion.spot(np.zeros(1), 200).clear
     two = motion.spot(np.array([0.0, 1.0]), 30)
     assert (two.onset, two.apex) == (0, 1)
+
+
+# ------------------------------------------------------------------------------------ events (mer.data.events)
+
+
+def course_bump(n: int, onset: int, apex: int, offset: int, height: float) -> np.ndarray:
+    from mer.data.synth_motion import expression_course
+
+    return height * expression_course(n, onset, apex, offset)
+
+
+def test_every_movement_is_an_event_called_micro_or_macro_with_its_reason():
+    from mer.data import events
+
+    fps, n = 30.0, 90
+    rng = np.random.default_rng(0)
+    # a brief 1 px movement (0.2 s) and a 6 px expression held 1.5 s, on 0.02 px of noise
+    curve = course_bump(n, 10, 13, 16, 1.0) + course_bump(n, 40, 52, 85, 6.0) + rng.normal(0, 0.02, n)
+    found = events.find_events([(0, n, curve)], fps)
+    assert [e.kind for e in found] == ["micro", "macro"]
+    micro, macro = found
+    assert 9 <= micro.onset <= 11 and micro.apex == 13 and 14 <= micro.offset <= 16
+    assert micro.strength == pytest.approx(1.0, abs=0.1)
+    assert micro.reason.startswith("micro: lasts at most 0.5 s")
+    assert 39 <= macro.onset <= 44 and 50 <= macro.apex <= 54 and 75 <= macro.offset <= 86
+    assert macro.reason.startswith("macro: moves more than 4 px")
+    keys = ["onset", "apex", "offset", "start_s", "end_s", "kind", "strength", "reason"]
+    assert list(macro.to_json(fps)) == keys
+    assert list(micro.to_json(fps)) == [*keys, "label", "probabilities"]
+    assert micro.to_json(fps)["start_s"] == pytest.approx(micro.onset / fps, abs=1e-4)
+
+
+def test_a_small_slow_movement_is_macro_and_a_fast_onset_is_micro():
+    from mer.data import events
+
+    fps = 100.0
+    slow = events.classify(events.Event(0, 40, 90, 1.0), fps)  # 0.9 s, apex after 0.4 s
+    assert slow.kind == "macro" and "takes over 0.25 s" in slow.reason
+    fast = events.classify(events.Event(0, 20, 90, 1.0), fps)  # 0.9 s but apex after 0.2 s (CASME II's rule)
+    assert fast.kind == "micro" and "reaches its apex within 0.25 s" in fast.reason
+
+
+def test_a_still_clip_has_no_event_and_windows_cover_long_runs():
+    from mer.data import events
+
+    rng = np.random.default_rng(1)
+    assert events.find_events([(0, 60, 0.3 + rng.normal(0, 0.02, 60))], 30.0) == []
+    spans = events.windows(10, 400, 30.0)
+    assert spans[0] == (10, 100) and spans[-1] == (310, 400)
+    assert all(b - a == 90 for a, b in spans)
+    # consecutive windows overlap by 1 s: a micro-expression (<= 0.5 s) lies whole inside one of them
+    assert all(b1 - a2 == 30 for (_, b1), (a2, _) in zip(spans, spans[1:-1], strict=False))
+
+
+def test_one_event_seen_in_two_windows_is_kept_once():
+    from mer.data import events
+
+    a, b = events.Event(10, 13, 16, 1.0), events.Event(11, 13, 17, 1.2)
+    assert events.merge([a, b]) == [b]
+    assert len(events.merge([a, events.Event(40, 45, 50, 0.5)])) == 2
+
+
+def test_summary_in_plain_words():
+    from mer.data import events
+
+    macro = [events.Event(30, 36, 80, 6.0, "macro"), events.Event(90, 102, 150, 5.0, "macro")]
+    assert events.summary(macro, 30.0, None) == "no micro-expression found; two ordinary expressions at 1.2 s and 3.4 s"
+    micro = events.Event(5, 9, 12, 1.0, "micro", label="happiness", probabilities={"happiness": 0.7, "others": 0.3})
+    text = events.summary([micro, *macro], 30.0, micro)
+    assert text.startswith("one micro-expression at 0.3 s; the clearest, at 0.3 s, looks like happiness (70%)")

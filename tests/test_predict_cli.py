@@ -97,7 +97,8 @@ def test_readable_summary_with_given_onset_apex(files, capfd):
     status = main(["predict", *map(str, args)])
     out, err = capfd.readouterr()
     assert status == 0, err
-    assert "prediction:" in out and "onset/apex:  1 / 9 (given" in out
+    assert "answer:      one micro-expression at " in out and "onset/apex:  1 / 9 (given)" in out
+    assert "most salient micro-expression: " in out and "probabilities are uncalibrated" in out
     assert "trained on synthetic data (test card)" in out
 
 
@@ -141,3 +142,27 @@ def test_bad_input_gives_one_error_line_and_status_2(files, capfd, case, message
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and message in lines[0]
     assert "Traceback" not in err and out == ""
+
+
+def test_many_clips_one_json_line_each_and_status_2_when_one_fails(files):
+    clips = files["root"] / "clips"
+    clips.mkdir(exist_ok=True)
+    (clips / "a.mp4").write_bytes(files["video"].read_bytes())
+    (clips / "b.mp4").write_text("not a video at all\n")
+    result = mer_cli("predict", files["video"], clips, "--checkpoint", files["ckpt"], "--json")
+    assert result.returncode == 2, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(line["source"]).name for line in lines] == ["face.mp4", "a.mp4", "b.mp4"]
+    assert lines[0]["events"] == lines[1]["events"] and "is not a video" in lines[2]["error"]
+    assert "Traceback" not in result.stderr
+
+
+def test_many_clips_as_text_and_onset_apex_only_for_one(files, capfd):
+    status = main(["predict", str(files["video"]), str(files["video"]), "--checkpoint", str(files["ckpt"])])
+    out, err = capfd.readouterr()
+    assert status == 0, err
+    assert out.count("answer:      ") == 2
+    status = main(["predict", str(files["video"]), str(files["video"]), "--checkpoint", str(files["ckpt"]),
+                   "--onset", "1", "--apex", "9"])
+    out, err = capfd.readouterr()
+    assert status == 2 and "--onset/--apex belong to one clip" in err

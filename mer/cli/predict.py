@@ -27,6 +27,8 @@ def format_summary(pred: Prediction) -> str:
     if ck.get("note"):
         lines.append(f"             {ck['note']}")
     lines.append(f"answer:      {pred.summary}")
+    if pred.onset_apex_given:
+        lines.append(f"onset/apex:  {info['index']['given']['onset']} / {info['index']['given']['apex']} (given)")
     for event in info["events"]:
         named = f" {event['label']} ({event['probabilities'][event['label']]:.0%})" if event.get("label") else ""
         lines.append(
@@ -118,6 +120,8 @@ def run_predict(args: argparse.Namespace) -> int:
         try:
             pred = _one_clip(predictor, path, args, index, first if number == 0 else None)
         except InputError as err:
+            if len(clips) == 1:
+                raise  # one clip: the one `error: ...` line and status 2 of every mer command
             failed += 1
             if args.json:
                 print(json.dumps({"source": str(path), "error": str(err)}), flush=True)

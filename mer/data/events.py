@@ -4,8 +4,9 @@ The motion curve (:func:`mer.data.motion.motion_curve`: head motion, blinks and 
 each frame has moved from a reference frame. Over a long clip one reference is too far from most frames (the face
 turns, the light changes, expressions pile up), so the curve is measured in overlapping windows of WINDOW_S,
 WINDOW_HOP_S apart, each against its own first frame: an event up to WINDOW_S - WINDOW_HOP_S long lies whole
-inside one window. Peaks that stand out from the window's noise are events; the same event seen in two windows
-is kept once.
+inside one window. Each window has one curve for the whole face and one per AU region (a lip corner's movement
+is a tenth of the mouth, but a hundredth of the face). Peaks that stand out from their curve's noise near them are
+events; the same movement seen in two windows or two regions is kept once.
 
 Micro or macro (../shared/SPOTTING.md; CASME II's selection rule): an event is micro when it moves the face by at
 most MICRO_MAX_PX (crop pixels, eyes 88 px apart) and lasts at most MICRO_MAX_S from onset to offset or reaches
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 WINDOW_S = 3.0  # each window's curve is measured against its own first frame
-WINDOW_HOP_S = 1.5  # windows start this far apart (each frame is in at most two)
+WINDOW_HOP_S = 2.0  # windows start this far apart: they overlap by 1 s, longer than any micro-expression
 SMOOTH_S = 0.025  # as motion.SMOOTH_S: 5 frames at 200 fps, none at 30 fps
 MIN_EVENT_PX = 0.25  # an event stands this far (crop px) above its surroundings at least...
-NOISE_FACTOR = 5.0  # ...and this many times the window's frame-to-frame noise
+NOISE_FACTOR = 7.0  # ...and this many times the curve's frame-to-frame noise within NOISE_S of its apex
+NOISE_S = 0.5  # flow errors grow with the displacement: a held smile is noisier than the still face before it
 EDGE_HEIGHT = 0.9  # onset and offset: where the movement is within 10% of its base
 MICRO_MAX_S = 0.5
 MICRO_MAX_RISE_S = 0.25
@@ -106,13 +108,20 @@ def peaks(values: np.ndarray, fps: float) -> list[Event]:
         return []
     values[0] = values[1]  # the reference frame's own flow is 0, below the noise every other frame shows
     smooth = _smooth(values, fps)
-    threshold = max(MIN_EVENT_PX, NOISE_FACTOR * noise_level(values))
     closed = np.concatenate([[0.0], smooth - smooth.min(), [0.0]])
-    found, props = find_peaks(closed, prominence=threshold)
+    found, props = find_peaks(closed, prominence=MIN_EVENT_PX)
+    reach = max(4, int(round(NOISE_S * fps)))
+    noise = np.array([noise_level(values[max(0, p - 1 - reach) : p + reach]) for p in found])
+    keep = props["prominences"] >= NOISE_FACTOR * noise
+    found, props = found[keep], {k: v[keep] for k, v in props.items()}
     if not len(found):
         return []
-    _, _, left, right = peak_widths(closed, found, rel_height=EDGE_HEIGHT, prominence_data=(
-        props["prominences"], props["left_bases"], props["right_bases"]))
+    _, _, left, right = peak_widths(
+        closed,
+        found,
+        rel_height=EDGE_HEIGHT,
+        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
+    )
     events = []
     for apex, prominence, lo, hi in zip(found, props["prominences"], left, right, strict=True):
         onset = int(np.clip(np.floor(lo) - 1, 0, apex - 2))
@@ -199,7 +208,7 @@ def summary(events: list[Event], fps: float, salient: Event | None) -> str:
     words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
     def at(items: list[Event]) -> str:
-        times = [f"{e.apex / fps:.1f} s" for e in items]
+        times = [f"{e.apex / fps:.1f} s" for e in sorted(items, key=lambda e: e.apex)]
         return times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
 
     if micro and salient is not None:

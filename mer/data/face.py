@@ -1,4 +1,7 @@
-"""Faces: dlib HOG detection, 68 landmarks, one similarity alignment per clip, AU-region masks.
+"""Faces: dlib HOG detection, 68 landmarks, one similarity alignment per clip (or per event), AU-region masks.
+
+Following a face through a long clip (it appears late, leaves, turns) is :mod:`mer.data.track`'s job; a clip's
+micro events are then each aligned here with one similarity fitted at the event's onset.
 
 The face is found once, on the reference (onset) frame. One similarity transform (eyes level, fixed inter-ocular
 distance, fixed eye height) maps that frame into a 282 x 231 (H x W) crop and is applied unchanged to every frame of

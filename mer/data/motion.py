@@ -94,28 +94,10 @@ def _curve_dis() -> cv2.DISOpticalFlow:
     return dis
 
 
-def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float | None = None) -> np.ndarray:
-    """How far each frame has moved from the first one, inside `mask`: (N,) float32 pixels (frame 0 is 0): the
-    mean flow magnitude of the most-moving tenth of the mask's pixels, after removing the head's rigid motion.
-
-    frames: (N, H, W, 3) uint8 RGB aligned crops; mask: (H, W) 0/1 of where to look (e.g.
-    `mer.data.face.spotting_mask`, the AU regions without the eyes); fps: the clip's frame rate, if known: clips
-    faster than 100 fps are measured every `round(fps / 100)`-th frame and interpolated in between.
-
-    DIS flow on quarter-size frames from the first frame to each frame, with three guards against what is not a
-    facial movement:
-    - head motion: the rigid (affine) part of the flow, fitted by least squares outside the excluded parts, is
-      tracked from frame to frame; each frame is first warped back by the motion found so far, and only the
-      residual flow counts, so drift, small turns and zoom do not;
-    - blinks: inside the mask's convex hull but outside the mask (the eyes, for the spotting mask), every frame
-      shows the first frame's pixels, so a blink has no motion to spread into the regions around it;
-    - flicker and auto-exposure: each frame's face brightness is scaled to the first frame's.
-    """
-    frames = np.asarray(frames)
-    count = len(frames)
-    if count == 0:
-        return np.zeros(0, dtype=np.float32)
-    height, width = frames.shape[1:3]
+def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> tuple:
+    """Where the motion curve looks, on the CURVE_SCALE crop: (size (w, h), sx, sy, inside the mask, face_area (the
+    mask's convex hull), frozen (in the hull but not the mask: the eyes, for the spotting mask), fit (where the
+    rigid motion is fitted), basis_in ((P, 3) affine basis at the inside pixels), solve ((3, F) least squares))."""
     size = (max(16, round(width * CURVE_SCALE)), max(16, round(height * CURVE_SCALE)))
     sx, sy = size[0] / width, size[1] / height
     shape = size[::-1]
@@ -136,6 +118,46 @@ def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float 
     basis_fit = np.stack([np.ones(int(fit.sum()), np.float32), xs[fit], ys[fit]], axis=1)
     basis_in = np.stack([np.ones(int(inside.sum()), np.float32), xs[inside], ys[inside]], axis=1)
     solve = np.linalg.pinv(basis_fit)  # (3, P): affine flow coefficients from the sampled flow
+    return size, sx, sy, inside, face_area, frozen, fit, basis_in, solve
+
+
+def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float | None = None) -> np.ndarray:
+    """How far each frame has moved from the first one, inside `mask` (see :func:`region_curves`, of which this is
+    the one-region case)."""
+    return region_curves(frames, mask, fps)["all"]
+
+
+def region_curves(
+    frames: np.ndarray,
+    mask: np.ndarray | None = None,
+    fps: float | None = None,
+    regions: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """How far each frame has moved from the first one, inside `mask`: (N,) float32 pixels (frame 0 is 0): the
+    mean flow magnitude of the most-moving tenth of the mask's pixels, after removing the head's rigid motion.
+
+    frames: (N, H, W, 3) uint8 RGB aligned crops; mask: (H, W) 0/1 of where to look (e.g.
+    `mer.data.face.spotting_mask`, the AU regions without the eyes); fps: the clip's frame rate, if known: clips
+    faster than 100 fps are measured every `round(fps / 100)`-th frame and interpolated in between; regions: name
+    -> (H, W) 0/1 mask of a part of the face (e.g. the AU regions): each gets its own curve, the mean of its
+    most-moving tenth inside `mask` (a lip corner's movement is a tenth of the mouth, not of the whole face).
+    Returns name -> (N,) float32 px, "all" for the whole mask.
+
+    DIS flow on quarter-size frames from the first frame to each frame, with three guards against what is not a
+    facial movement:
+    - head motion: the rigid (affine) part of the flow, fitted by least squares outside the excluded parts, is
+      tracked from frame to frame; each frame is first warped back by the motion found so far, and only the
+      residual flow counts, so drift, small turns and zoom do not;
+    - blinks: inside the mask's convex hull but outside the mask (the eyes, for the spotting mask), every frame
+      shows the first frame's pixels, so a blink has no motion to spread into the regions around it;
+    - flicker and auto-exposure: each frame's face brightness is scaled to the first frame's.
+    """
+    frames = np.asarray(frames)
+    count = len(frames)
+    if count == 0:
+        return {name: np.zeros(0, dtype=np.float32) for name in ["all", *(regions or {})]}
+    height, width = frames.shape[1:3]
+    size, sx, sy, inside, face_area, frozen, fit, basis_in, solve = _curve_geometry(height, width, mask)
 
     step = max(1, int(round(fps / CURVE_FRAME_RATE))) if fps and fps > 0 else 1
     measured = list(range(0, count, step))
@@ -145,8 +167,13 @@ def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float 
     level = max(float(reference[face_area].mean()), 1.0)
     dis = _curve_dis()
     head = np.zeros((3, 2), dtype=np.float64)  # rigid flow so far: flow(x, y) = [1, x, y] @ head
-    values = np.zeros(len(measured), dtype=np.float32)
-    top = int(inside.sum() * (1.0 - CURVE_TOP_FRACTION))
+    pools = {"all": np.ones(int(inside.sum()), dtype=bool)}
+    for name, region in (regions or {}).items():
+        small_region = cv2.resize(np.asarray(region, dtype=np.float32), size, interpolation=cv2.INTER_NEAREST) > 0.5
+        pools[name] = small_region[inside]
+    pools = {name: pool for name, pool in pools.items() if name == "all" or pool.sum() >= 4}
+    tops = {name: int(pool.sum() * (1.0 - CURVE_TOP_FRACTION)) for name, pool in pools.items()}
+    values = {name: np.zeros(len(measured), dtype=np.float32) for name in pools}
     for k, i in enumerate(measured[1:], start=1):
         # Sample the frame where the head has gone, frame(x + head flow(x)), at full size: interpolating the small
         # frame would blur it by a varying amount and add noise to the flow.
@@ -169,10 +196,12 @@ def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float 
         residual = flow[inside] - basis_in @ rigid
         # A micro-expression moves a small part of the face: average the most-moving tenth of the mask, not all.
         magnitude = np.sqrt((residual**2).sum(axis=1))
-        values[k] = float(np.partition(magnitude, top)[top:].mean()) / ((sx + sy) / 2)
+        for name, pool in pools.items():
+            part = magnitude[pool]
+            values[name][k] = float(np.partition(part, tops[name])[tops[name] :].mean()) / ((sx + sy) / 2)
     if len(measured) == count:
         return values
-    return np.interp(np.arange(count), measured, values).astype(np.float32)
+    return {name: np.interp(np.arange(count), measured, v).astype(np.float32) for name, v in values.items()}
 
 
 @dataclass

@@ -7,7 +7,8 @@ last, and the head turns. :func:`track_face` finds the face in the first frame t
   fill a good part of a phone or webcam frame are found there in ~4 ms, against ~20 ms at 640 px); where two
   detections disagree, every frame between them is checked, so the frame a face appears or leaves is exact;
 - landmarks: the 68-point shape predictor (~1 ms at full resolution) runs LANDMARK_RATE times a second on the box
-  interpolated between detections, and is interpolated linearly in between (at 30 fps: every frame).
+  interpolated between detections, and is interpolated linearly in between (at 30 fps: every other frame). The
+  per-frame alignment averages the eyes over SMOOTH_S anyway; a micro event's alignment refits them at its onset.
 
 :func:`follow_transforms` turns the landmarks into one similarity per frame (eye centres smoothed over SMOOTH_S, so
 landmark jitter does not shake the crops) for the motion curve; the model's input is aligned per event instead
@@ -23,9 +24,9 @@ import numpy as np
 from mer.data import face
 from mer.errors import InputError
 
-DETECT_EVERY_S = 0.2  # a face entering or leaving is found within this, then pinned to the frame
+DETECT_EVERY_S = 0.3  # a face entering or leaving is found within this, then pinned to the frame
 DETECT_SIDE = 320  # pixels of the longer side the detector sees (first pass)
-LANDMARK_RATE = 30.0  # landmark fits per second: keeps up with head motion, interpolated in between
+LANDMARK_RATE = 15.0  # landmark fits per second: keeps up with head motion, interpolated in between
 SMOOTH_S = 0.2  # eye centres are averaged over this for the per-frame alignment
 
 
