@@ -4,9 +4,10 @@
                              [--backends eager compile onnxruntime] [--runs RUN ...] [--quick]
 
 Sections, in order: dense matmul rate, complexity (fvcore), speed, roofline, accuracy (from training runs'
-predictions.csv), end to end (mer.inference.Predictor on a 200-frame clip). Results go to DIR (default
+predictions.csv), end to end (mer.inference.Predictor on a 200-frame clip), real faces (benchmarks.realfaces:
+spotting and naming micro-expressions put into real videos). Results go to DIR (default
 benchmarks/results/<device-name>/): complexity.csv, speed.csv, matmul.csv, roofline.csv, accuracy.csv,
-e2e.csv, meta.json, report.md and report.html.
+e2e.csv, meta.json, report.md and report.html, and realfaces.csv with realfaces.md.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         nargs="+",
         default=[],
-        choices=["complexity", "speed", "accuracy", "e2e"],
+        choices=["complexity", "speed", "accuracy", "e2e", "realfaces"],
         help="sections to leave out; their CSVs already in --out are kept (speed covers matmul and roofline)",
     )
     run.add_argument(
@@ -257,7 +258,7 @@ def run_suite(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from benchmarks import accuracy, e2e, report, roofline
+    from benchmarks import accuracy, e2e, realfaces, report, roofline
     from benchmarks.speed import device_slug, host_metadata, load_average, physical_cores, variants_for
 
     for run in args.runs:  # fail before the long part
@@ -321,6 +322,8 @@ def run_suite(args: argparse.Namespace) -> int:
         else:
             tables["e2e"] = e2e.e2e_table(str(plan.device), plan.e2e_runs, args.checkpoint, plan.e2e_frames)
         bar.update(1)
+        bar.set_description("real faces")  # spotting and naming on real videos (benchmarks.realfaces)
+        realfaces_table = None if "realfaces" in skip else realfaces.realfaces_table(args.checkpoint, args.quick)
     meta = {
         "device": str(plan.device),
         "host": host,
@@ -343,6 +346,8 @@ def run_suite(args: argparse.Namespace) -> int:
             "load_note": kept_meta.get("load_note"),
         }
     paths = report.write_outputs(out, tables, meta)
+    if realfaces_table is not None:
+        paths += realfaces.write_section(out, realfaces_table)
     print(f"wrote {len(paths)} files to {out} (report: {out / 'report.md'}, {out / 'report.html'})")
     return 0
 

@@ -44,7 +44,7 @@ FPS_CHOICES = (
     ("25 fps: European video (PAL)", "25"),
 )
 NO_CHECKPOINT = (
-    "No checkpoint found. The demo weights `mer/weights/mer_dbfem_caffm.synth/` are missing: train a model "
+    "No checkpoint found. The demo weights `mer/weights/mer_dbfem_caffm.realfaces/` are missing: train a model "
     "(`mer train ...`) or set `MER_CHECKPOINT=/path/to/checkpoint` (a folder or a .safetensors), then restart."
 )
 FFMPEG_MISSING = (

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mer.engine.checkpoint import card_path
+from mer.weights import DEMO_CHECKPOINT
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_CHECKPOINT = ROOT / "mer" / "weights" / "mer_dbfem_caffm.synth"
+SHIPPED_CHECKPOINT = DEMO_CHECKPOINT
 EXAMPLES_DIR = ROOT / "examples"
 CLIP_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".zip")
 ARTIFACTS = ROOT / "artifacts"

@@ -171,7 +171,7 @@ def test_a_card_that_does_not_match_its_weights_is_refused(tmp_path):
 def test_the_shipped_weights_are_a_timm_pretrained_tag():
     from mer.weights import DEMO_CHECKPOINT
 
-    tagged = timm.create_model("mer_dbfem_caffm.synth", pretrained=True).eval()
+    tagged = timm.create_model("mer_dbfem_caffm.realfaces", pretrained=True).eval()
     shipped, c = load_checkpoint(DEMO_CHECKPOINT)
     x = torch.randn(1, *SIZE)
     with torch.no_grad():

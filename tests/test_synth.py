@@ -1,6 +1,7 @@
 """Synthetic micro-expressions: CASME II layout and sheet, determinism, faces dlib reads, micro motion in the
 intended AU region, blinks in every class, demo clips."""
 
+import json
 import zipfile
 
 import cv2
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mer.cli import main
-from mer.data import face, synth
+from mer.data import face, real_media, synth
 from mer.data.datasets import frame_path, load_dataset
 from mer.data.synth_motion import SUPPORTED_AUS, au_field
 from mer.spec import CASME2_5
@@ -159,3 +160,48 @@ def test_example_clips_read_back(tmp_path):
     assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(synth.FPS)
     _, faces = face.detect_landmarks(cv2.cvtColor(frames[0], cv2.COLOR_BGR2RGB))
     assert faces == 1
+
+
+def test_every_training_photo_is_a_face_dlib_finds_and_none_shows_a_measured_person():
+    from mer.data import synth_faces
+
+    assert synth_faces.PHOTOS == ("astronaut", "grace_hopper")  # the default stays the classic two
+    for name in synth_faces.ALL_PHOTOS:
+        assert name in synth_faces.PHOTO_SOURCES and synth_faces.PHOTO_SOURCES[name][2]  # a licence for each
+        canvas = synth_faces.render_identity(
+            synth_faces.sample_identity(np.random.default_rng(0), 0, photos=(name,))
+        )
+        _, faces = face.detect_landmarks(canvas, name)
+        assert faces >= 1
+    for name in ("man_smiling", "woman_expressions", "face_then_none", "none_then_face", "single_face_photo"):
+        assert real_media.held_out(name)
+    with pytest.raises(ValueError, match="measurement-only"):
+        synth_faces._read_medium("single_face_photo")
+
+
+def test_video_like_samples_have_their_own_frame_rate_distractors_and_sources(tmp_path):
+    classic = synth.plan_dataset(2, 2, seed=4, frames=40)
+    video = synth.plan_dataset(2, 2, seed=4, frames=40, photos=("astronaut", "grace_hopper"), video_like=True)
+    keep = ("emotion", "aus", "amplitude_px", "sample", "first_frame", "seed")
+    for a, b in zip((p for j in classic for p in j["plans"]), (p for j in video for p in j["plans"]), strict=True):
+        assert {k: a[k] for k in keep} == {k: b[k] for k in keep}  # the same samples, only the extras differ
+        assert "fps" not in a and b["fps"] in synth.VIDEO_FPS
+        assert 0 < b["onset"] < b["apex"] < b["offset"] < 40
+        assert (b["apex"] - b["onset"]) / b["fps"] <= 0.15 + 1 / b["fps"]
+    plans = [p for j in synth.plan_dataset(6, 2, seed=4, frames=40, video_like=True) for p in j["plans"]]
+    macros = [p["macro"] for p in plans if p["macro"]]
+    assert 0.3 < len(macros) / len(plans) < 0.9 and all(4 <= m["amplitude_px"] <= 12 for m in macros)
+    assert any(p["codec"] == "mp4v" for p in plans) and max(p["head_px"] for p in plans) > 1.5
+
+    out = synth.make_dataset(tmp_path, 1, 1, seed=4, frames=30, workers=1, progress=False,
+                             photos=("portrait_f1",), video_like=True)  # fmt: skip
+    truth = pd.read_csv(out / "ground_truth.csv")
+    assert set(truth["id_photo"]) == {"portrait_f1"} and truth["fps"].isin(synth.VIDEO_FPS).all()
+    assert {"codec", "macro_aus", "light_change"} <= set(truth.columns)
+    sources = json.loads((out / synth.SOURCES_NAME).read_text())
+    assert [p["name"] for p in sources["photos"]] == ["portrait_f1"] and "MIT" in sources["photos"][0]["licence"]
+    assert "--video-like" in (out / "README.txt").read_text()
+    table = load_dataset("casme2", out, sheet=out / synth.SHEET_NAME)
+    for _, row in table.iterrows():
+        _, faces = face.detect_landmarks(read_rgb(frame_path(row, row.apex)))
+        assert faces >= 1

@@ -23,8 +23,31 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--frames", type=int, default=60, help="frames per sample at 200 fps (default 60)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    p.add_argument(
+        "--photos", nargs="+", metavar="NAME",
+        help="source photos subjects take turns on: 'all' or names from mer.data.synth_faces.PHOTO_SOURCES "
+        "(default: astronaut grace_hopper)",
+    )  # fmt: skip
+    p.add_argument(
+        "--video-like", action="store_true",
+        help="samples like real video: 24-200 fps, larger head motion, light changes, macro-expression "
+        "distractors, MPEG-4 compression",
+    )  # fmt: skip
     p.add_argument("--examples", type=Path, metavar="DIR", help="also write the demo clips (WebM) into DIR")
     p.set_defaults(func=_run)
+
+
+def _photos(names: list[str] | None) -> tuple[str, ...] | None:
+    from mer.data.synth_faces import ALL_PHOTOS
+
+    if not names:
+        return None
+    if names == ["all"]:
+        return ALL_PHOTOS
+    unknown = [n for n in names if n not in ALL_PHOTOS]
+    if unknown:
+        raise InputError(f"unknown photo(s) {', '.join(unknown)}; choose 'all' or from: {', '.join(ALL_PHOTOS)}")
+    return tuple(names)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -33,7 +56,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is None and args.examples is None:
         raise InputError("mer synth needs --out DIR (a dataset) or --examples DIR (demo clips), or both")
     if args.out is not None:
-        out = make_dataset(args.out, args.subjects, args.per_class, args.seed, args.frames, args.workers)
+        out = make_dataset(
+            args.out, args.subjects, args.per_class, args.seed, args.frames, args.workers,
+            photos=_photos(args.photos), video_like=args.video_like,
+        )  # fmt: skip
         print(f"wrote {args.subjects * args.per_class * len(CASME2_5)} synthetic samples to {out} "
               f"(sheet {SHEET_NAME}, ground truth ground_truth.csv)")  # fmt: skip
     if args.examples is not None:

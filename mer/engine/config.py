@@ -57,6 +57,7 @@ class TrainConfig:
     save_fold_models: bool = False  # keep each fold's final model (always on for holdout)
     amp: bool = False  # mixed precision (float16 + GradScaler on CUDA, bfloat16 on CPU)
     num_workers: int = 0
+    init: str = ""  # a checkpoint (.safetensors + card) to start from instead of random weights (fine-tuning)
 
     def validate(self) -> TrainConfig:
         """Raise InputError for settings that cannot work; return self."""

@@ -33,6 +33,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DataLoader
 
+from mer.engine.calibration import calibration_entry
 from mer.engine.checkpoint import code_version, load_checkpoint, save_checkpoint
 from mer.engine.config import TrainConfig, config_from_dict
 from mer.engine.data import Cache, CacheDataset, open_cache
@@ -155,6 +156,8 @@ def build_model(cfg: TrainConfig, num_classes: int, input_shape: tuple[int, ...]
     declared = getattr(model, "pretrained_cfg", {}).get("input_size")
     if cfg.model.startswith("mer_") and declared is not None and tuple(declared) != tuple(input_shape):
         raise InputError(f"{cfg.model} expects input {list(declared)}, the cache holds {list(input_shape)}")
+    if cfg.init:  # fine-tuning: the same architecture and classes, weights from an earlier run's checkpoint
+        model.load_state_dict(load_checkpoint(cfg.init)[0].state_dict())
     return model
 
 
@@ -463,6 +466,13 @@ def train_fold(
             selected_epoch=best["epoch"] if val_ds is not None else epoch,
             samples={"train": len(train_ds), "val": len(val_ds or []), "test": len(test_ds)},
         )
+        if val_ds is not None:  # temperature fitted on the validation subjects; the test ones only measured
+            val_probs, val_labels, _ = predict(model, val_ds, device, cfg.batch_size, cfg.amp)
+            card["calibration"] = calibration_entry(
+                val_probs, val_labels, probs, test_ds.labels(),
+                fitted_on=f"validation subjects {', '.join(fold.val_subjects)} ({len(val_ds)} samples)",
+                ece_data=f"test subjects {', '.join(fold.test_subjects)} ({len(test_ds)} samples)",
+            )  # fmt: skip
         save_checkpoint(model, out / "model.safetensors", card)
     (out / "done.json").write_text(
         json.dumps(
@@ -485,6 +495,12 @@ def train_fold(
 # ------------------------------------------------------------------------------------------------- cards
 # cache settings a card leaves out: stated elsewhere in the card, or local to the machine that trained
 NOT_IN_CARD = ("class_names", "mean", "std", "channels", "root", "frames_base", "state", "timings", "created")
+
+
+def _sources(settings: dict[str, Any]) -> Any:
+    """The dataset's own list of sources and licences (``sources.json`` that ``mer synth`` writes), if any."""
+    path = Path(str(settings.get("root") or ".")) / "sources.json"
+    return json.loads(path.read_text()) if settings.get("root") and path.is_file() else None
 
 
 def make_card(
@@ -535,6 +551,7 @@ def make_card(
         },
         "dataset": cache.dataset,
         "synthetic": cache.synthetic,
+        "data_sources": _sources(s),
         "protocol": {
             "name": cfg.protocol,
             "train_subjects": list(fold.train_subjects),

@@ -32,7 +32,7 @@ from torch.utils.checkpoint import checkpoint
 from mer.models.branches import GFEM_CHANNELS, GFEM_LAYERS, LocalBranch, global_branch
 from mer.models.caffm import ATTENTIONS, create_fusion
 from mer.models.cfg import MerPretrainedCfg, mer_cfg
-from mer.weights import DEMO_CHECKPOINT
+from mer.weights import DEMO_CHECKPOINT, FIRST_CHECKPOINT
 
 BRANCHES = ("global", "local")
 FUSIONS = ("concat", "caffm")
@@ -227,11 +227,17 @@ default_cfgs = generate_default_cfgs(
         "mer_dbfem_caffm": mer_cfg(
             "DBFEM + CAFFM: fusion weighted by global and local attention", first_conv="global_branch.conv1"
         ),
-        # the shipped demo weights (trained on synthetic micro-expressions; see mer/weights/)
-        "mer_dbfem_caffm.synth": mer_cfg(
-            "DBFEM + CAFFM trained on synthetic micro-expressions (the demo checkpoint)",
+        # the shipped weights, both trained on synthetic micro-expressions (see mer/weights/); the first is timm's
+        # default for pretrained=True
+        "mer_dbfem_caffm.realfaces": mer_cfg(
+            "DBFEM + CAFFM trained on synthetic micro-expressions from nine real photos, video-like (the demo's)",
             first_conv="global_branch.conv1",
             file=str(DEMO_CHECKPOINT / "model.safetensors"),
+        ),
+        "mer_dbfem_caffm.synth": mer_cfg(
+            "DBFEM + CAFFM trained on synthetic micro-expressions from two photos (the first demo weights)",
+            first_conv="global_branch.conv1",
+            file=str(FIRST_CHECKPOINT / "model.safetensors"),
         ),
         "mer_dbfem_caffm_l": mer_cfg(
             "DBFEM + CAFFM_L: fusion weighted by the local attention only", first_conv="global_branch.conv1"

@@ -1,7 +1,11 @@
 """The weights shipped inside the package, each a folder in the Hugging Face Hub's layout (see mer.engine.checkpoint).
 
-``mer_dbfem_caffm.synth``: the demo checkpoint, trained on synthetic micro-expressions (its ``card.json`` says on
-what, how, and with which figures). ``timm.create_model("mer_dbfem_caffm.synth", pretrained=True)`` loads it offline.
+- ``mer_dbfem_caffm.realfaces``: the demo checkpoint: ``.synth`` fine-tuned on synthetic micro-expressions from nine
+  real photographs made to look like real video, with a calibration temperature;
+- ``mer_dbfem_caffm.synth``: trained on synthetic micro-expressions from two photographs (the first demo weights).
+
+Each ``card.json`` says on what, how, and with which figures (all from synthetic data).
+``timm.create_model("mer_dbfem_caffm.realfaces", pretrained=True)`` loads one offline.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
-DEMO_CHECKPOINT = WEIGHTS_DIR / "mer_dbfem_caffm.synth"
+DEMO_CHECKPOINT = WEIGHTS_DIR / "mer_dbfem_caffm.realfaces"
+FIRST_CHECKPOINT = WEIGHTS_DIR / "mer_dbfem_caffm.synth"
 
 
 def shipped_checkpoints() -> dict[str, Path]:
