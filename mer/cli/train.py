@@ -118,7 +118,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, metavar="CACHE", help="cache folder written by `mer preprocess`")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder (created; reused to resume)")
-    p.add_argument("--model", help="registered model name, e.g. mer_dbfem_caffm (default), mer_gfem")
+    p.add_argument(
+        "--model",
+        help="registered model name, e.g. mer_dbfem_caffm (default), mer_gfem; comparison systems: mer_fr, "
+        "mer_mjfn (reconstructions), mer_mol, lbptop_svm (their inputs are derived from the cache once)",
+    )
     p.add_argument("--protocol", choices=("loso", "holdout"), help="default loso")
     p.add_argument(
         "--preset", default="fast", choices=("fast", "paper"), help="fast (default) or paper (500 epochs)"
