@@ -4,12 +4,18 @@ Run folder::
 
     RUN/config.json              resolved TrainConfig + cache path (a restart must resolve to the same)
     RUN/run.json                 the plan: folds (train/val/test subjects), seeds, class names, data source
-    RUN/folds/seedS/foldKK/      state.safetensors (resume), best.safetensors (validation pick),
+    RUN/folds/seedS/foldKK/      state.pt (resume: torch.save of plain tensors and numbers, read back with
+                                 weights_only=True), best.pt (validation pick),
                                  history.json, reads.json (which samples each role read), audit.csv,
                                  predictions.csv, done.json
     RUN/predictions.csv          all folds and seeds: the single source of truth
     RUN/audit.csv                per-epoch test predictions, for the leakage audit only
     RUN/metrics.json             computed from the two CSVs
+
+Every model trains through the same loop: a model with auxiliary objectives (FR's proposal loss, MJFN's four
+heads, MOL's flow and landmark heads) defines ``forward_train(x) -> (logits, outputs)``, ``aux_losses(outputs,
+targets, y) -> {name: loss}`` and ``aux_targets`` (the targets its dataset supplies); the loop adds those terms to
+its cross-entropy. ``lbptop_svm`` (scikit-learn) is fitted per fold with the same folds and outputs.
 
 The test subjects of a fold are read for two things only: the final predictions, and the audit (per-epoch
 predictions that no decision reads). Selection uses ``val_subjects`` drawn from the training subjects.
@@ -39,7 +45,7 @@ from mer.engine.data import Cache, CacheDataset, open_cache
 from mer.engine.loso import Fold, make_folds
 from mer.engine.metrics import classification_metrics, read_predictions, run_metrics
 from mer.errors import InputError
-from mer.spec import input_size
+from mer.spec import MODALITY_CFGS, input_size
 
 STOP_ENV = "MER_STOP_AFTER_EPOCHS"  # test hook: behave as if killed right after this epoch finished
 
@@ -576,6 +582,23 @@ def fit_classical_fold(cfg: TrainConfig, cache: Cache, fold: Fold, seed: int, ou
 NOT_IN_CARD = ("class_names", "mean", "std", "channels", "root", "frames_base", "state", "timings", "created")
 
 
+def card_input(cfg: TrainConfig, cache: Cache) -> dict[str, Any]:
+    """The input the model read: the cache's own, or the derived modality (FR, MOL) with its channels and size."""
+    s, own = cache.settings, cache.settings.get("modality", "flow")
+    modality = model_modality(cfg.model) or own
+    if modality != own:
+        info = MODALITY_CFGS[modality]
+        return {"modality": modality, "channels": list(info["channels"]), "size": list(input_size(modality)),
+                "mean": list(info["mean"]), "std": list(info["std"]), "derived_from": own}  # fmt: skip
+    return {
+        "modality": own,
+        "channels": list(s["channels"]),
+        "size": list(cache.input_shape),
+        "mean": list(s["mean"]),
+        "std": list(s["std"]),
+    }
+
+
 def make_card(
     cfg: TrainConfig,
     cache: Cache,
@@ -611,13 +634,7 @@ def make_card(
         "architecture": cfg.model,
         "model_kwargs": cfg.model_kwargs,
         "class_names": cache.class_names,
-        "input": {
-            "modality": s.get("modality", "flow"),
-            "channels": list(s["channels"]),
-            "size": list(cache.input_shape),
-            "mean": list(s["mean"]),
-            "std": list(s["std"]),
-        },
+        "input": card_input(cfg, cache),
         "preprocessing": {
             **{k: v for k, v in s.items() if k not in NOT_IN_CARD},
             "sheet": Path(str(s.get("sheet") or "")).name or None,  # the name: the card travels, paths do not

@@ -75,7 +75,9 @@ class ProposalModule(nn.Module):
 
     def forward(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """s (B, D) -> (refined a_c * f_c flattened (B, P * width), proposal logits (B, P))."""
-        f = F.relu(self.branches(s)).view(len(s), self.num_proposals, self.width)
+        f = F.relu(self.branches(s)).unflatten(
+            1, (self.num_proposals, self.width)
+        )  # no batch size: ONNX keeps it dynamic
         p = (f * self.proposal_weight).sum(-1) + self.proposal_bias
         return (torch.sigmoid(p).unsqueeze(-1) * f).flatten(1), p
 

@@ -94,15 +94,16 @@ class CCC(nn.Module):
         self.w1, self.w2 = nn.Linear(dim, dim), nn.Linear(dim, dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
+        c = x.shape[1]
         f = x.flatten(2)  # (N, C, HW): one node per channel
         unit = F.normalize(f, dim=-1)
         sim = unit @ unit.transpose(1, 2)  # cosine similarity (N, C, C)
         sim = sim - 3.0 * torch.eye(c, device=x.device, dtype=sim.dtype)  # never a node's own neighbour
         idx = sim.topk(self.k, dim=-1).indices  # (N, C, k)
-        neighbours = torch.gather(f.unsqueeze(1).expand(n, c, c, h * w), 2, idx.unsqueeze(-1).expand(-1, -1, -1, h * w))
+        hw = f.shape[-1]
+        neighbours = torch.gather(f.unsqueeze(1).expand(-1, c, -1, -1), 2, idx.unsqueeze(-1).expand(-1, -1, -1, hw))
         edge = F.relu(self.w1(f).unsqueeze(2) + self.w2(neighbours - f.unsqueeze(2)))  # (N, C, k, HW)
-        return edge.amax(2).view(n, c, h, w)
+        return edge.amax(2).view_as(x)
 
 
 class F5C(nn.Module):
@@ -247,10 +248,10 @@ class MicroActionNet(nn.Module):
     # --- recognition path ---
     def pair_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 8, 128, 128) -> F5C maps of frames 0..6 as t and 1..7 as t+1: two (B, 7, 128, 16, 16)."""
-        b = len(x)
-        f = self.stem(x.reshape(b * FRAMES, 1, SIZE, SIZE)).view(b, FRAMES, CHANNELS, MAP, MAP)
-        g_t = self.f5c_t(f[:, :-1].reshape(b * PAIRS, CHANNELS, MAP, MAP)).view(b, PAIRS, CHANNELS, MAP, MAP)
-        g_t1 = self.f5c_t1(f[:, 1:].reshape(b * PAIRS, CHANNELS, MAP, MAP)).view(b, PAIRS, CHANNELS, MAP, MAP)
+        # shapes written without the batch size, so an ONNX export keeps the batch dynamic
+        f = self.stem(x.reshape(-1, 1, SIZE, SIZE)).unflatten(0, (-1, FRAMES))
+        g_t = self.f5c_t(f[:, :-1].flatten(0, 1)).unflatten(0, (-1, PAIRS))
+        g_t1 = self.f5c_t1(f[:, 1:].flatten(0, 1)).unflatten(0, (-1, PAIRS))
         return g_t, g_t1
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
