@@ -95,6 +95,7 @@ MEASURED_SHOWN = {
     "method": "method",
     "data_source": "data",
     "protocol": "protocol",
+    "epochs": "epochs",
     "seeds": "seeds",
     "samples_per_seed": "test samples per seed",
     "accuracy": "accuracy",

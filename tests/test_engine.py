@@ -404,7 +404,7 @@ def test_a_fold_sharing_a_subject_is_refused_even_without_asserts():
 
 def test_auxiliary_losses_go_through_the_one_loop(cache, tmp_path):
     """MJFN's four-head loss: the loop calls forward_train + aux_losses; the history's loss includes the terms."""
-    from mer.engine.train import Trainer, make_trainer, fold_data, training_loss
+    from mer.engine.train import Trainer, fold_data, make_trainer, training_loss
 
     cfg = build_config("fast", {"model": "mer_mjfn", "epochs": 1, "batch_size": 4})
     c = open_cache(cache)

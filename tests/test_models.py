@@ -160,7 +160,8 @@ def test_config_declares_the_input_it_reads(built: tuple[str, torch.nn.Module]) 
     assert tuple(cfg["label_names"]) == CASME2_5 and cfg["num_classes"] == model.num_classes == 5
     assert all(model.get_submodule(f["module"]) in set(model.modules()) for f in model.feature_info)
     if name in ("mer_fr", "mer_mjfn"):
-        assert "RECONSTRUCTION" in cfg["description"] and "RECONSTRUCTION" in sys.modules[type(model).__module__].__doc__
+        module_doc = sys.modules[type(model).__module__].__doc__
+        assert "RECONSTRUCTION" in cfg["description"] and "RECONSTRUCTION" in module_doc
     model.eval()
     with torch.no_grad():
         feats = model.forward_features(model_input(model, batch=1))
