@@ -118,6 +118,16 @@ REPORTED_SHOWN = {
     "gmacs": "paper G",
     "source": "source",
 }
+MATMUL_SHOWN = {
+    "run_pass": "when",
+    "precision": "precision",
+    "n": "n",
+    "gflops_median": "GFLOP/s (median)",
+    "gflops_p90_time": "GFLOP/s (p90 time)",
+    "repeats": "repeats",
+    "load_avg_1m": "1-min load",
+    "status": "status",
+}
 TARGETS_SHOWN = {
     "target": "target",
     "which": "which",
@@ -382,7 +392,7 @@ def sections(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[tupl
             "torch.mm of two n x n matrices, 2 n^3 flops, median over repeats; measured "
             "before and after the speed section.",
             t["matmul"],
-            None,
+            MATMUL_SHOWN,
         ),
         (
             "Roofline",
