@@ -18,12 +18,15 @@ import pandas as pd
 from mer.engine.metrics import HEADLINE, class_names_of, pooled_metrics, read_predictions
 from mer.errors import InputError
 
+CLASSICAL = ("lbptop_svm",)  # fitted once per fold: no epochs
+
 COLUMNS = [
     "kind",
     "method",
     "model",
     "data_source",
     "protocol",
+    "epochs",
     "seeds",
     "samples_per_seed",
     "classes",
@@ -70,6 +73,7 @@ def run_row(run: str | Path) -> dict[str, Any]:
         "model": train.get("model"),
         "data_source": describe_source(source),
         "protocol": train.get("protocol") or plan.get("protocol") or "",
+        "epochs": train.get("epochs") if train.get("model") not in CLASSICAL else None,
         "seeds": len(metrics["seeds"]),
         "samples_per_seed": metrics["n_per_seed"],
         "classes": len(names),

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 PAPER = (
     "Zhang M., Li B., Liu W., Cui H., Li Y., Li Q., Li H., Gao G.: Micro-expression Recognition Based on "
     "Dual-branch Feature Extraction and Fusion"
@@ -52,13 +50,13 @@ TABLE7: list[dict[str, Any]] = [
 
 # Table 8: CASME II recognition, accuracy (fraction), precision, recall as printed.
 TABLE8: list[dict[str, Any]] = [
-    dict(method="LBP-TOP", accuracy=0.6341, precision=0.628, recall=0.635),
+    dict(method="LBP-TOP", model="lbptop_svm", accuracy=0.6341, precision=0.628, recall=0.635),
     dict(method="DISTLBP-IIP", accuracy=0.6478, precision=0.642, recall=0.649),
     dict(method="3D-CNNs (with transfer learning) [9]", accuracy=0.659, precision=0.653, recall=0.66),
     dict(method="SSSN [10]", accuracy=0.7119, precision=0.706, recall=0.713),
     dict(method="AKMNet [11]", accuracy=0.6706, precision=0.665, recall=0.672),
     dict(method="KFC-MER [12]", accuracy=0.7276, precision=0.721, recall=0.728),
-    dict(method="FR [13]", accuracy=0.6285, precision=0.622, recall=0.629),
+    dict(method="FR [13]", model="mer_fr", accuracy=0.6285, precision=0.622, recall=0.629),
     dict(method="Knowledge distillation [14]", accuracy=0.7261, precision=0.72, recall=0.727),
     dict(method="SLSTT-Mean [15]", accuracy=0.7379, precision=0.732, recall=0.739),
     dict(method="Later [16]", accuracy=0.7068, precision=0.701, recall=0.708),
@@ -69,21 +67,6 @@ TABLE8: list[dict[str, Any]] = [
         method="OURS (DBFEM+CAFFM)", model="mer_dbfem_caffm", accuracy=0.7467, precision=0.741, recall=0.748
     ),
 ]
-
-
-def table5() -> pd.DataFrame:
-    """Table 5 as a frame: row, model, accuracy, uf1, uar."""
-    return pd.DataFrame(TABLE5)
-
-
-def table7() -> pd.DataFrame:
-    """Table 7 as a frame: row, model, accuracy, params_m, gmacs, fps."""
-    return pd.DataFrame(TABLE7)
-
-
-def table8() -> pd.DataFrame:
-    """Table 8 as a frame: method, model (ours only), accuracy, precision, recall."""
-    return pd.DataFrame(TABLE8)
 
 
 def table7_row(model: str) -> dict[str, Any] | None:

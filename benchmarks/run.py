@@ -255,11 +255,11 @@ def _load_note(before: float, after: float) -> str:
 
 
 def run_suite(args: argparse.Namespace) -> int:
+    """``python -m benchmarks run``: every section the arguments keep, then the CSVs and the report."""
     import torch
-    from tqdm.auto import tqdm
 
-    from benchmarks import accuracy, e2e, realfaces, report, roofline
-    from benchmarks.speed import device_slug, host_metadata, load_average, physical_cores, variants_for
+    from benchmarks import report
+    from benchmarks.speed import device_slug, host_metadata, load_average, physical_cores
 
     for run in args.runs:  # fail before the long part
         if not (Path(run) / "predictions.csv").is_file():
@@ -269,24 +269,48 @@ def run_suite(args: argparse.Namespace) -> int:
         torch.set_num_threads(physical_cores())
     host = host_metadata(plan.device)
     out = args.out or RESULTS / device_slug(plan.device)
-    reduced = {v.precision for v in variants_for(plan.device, ["eager"], False, plan.half)} - {"fp32"}
-    precisions = ["fp32", *sorted(reduced)]
-    n_speed = 0
-    if "speed" not in args.skip:
-        n_speed = len(plan.batch_sizes) * sum(len(plan_variants(plan, m)) for m in plan.models)
-    steps = 2 * len(precisions) + 1 + n_speed + 2
     started, t0, load0 = time.strftime("%Y-%m-%d %H:%M:%S %z"), time.perf_counter(), load_average()
     kept, kept_meta = report.read_outputs(out) if args.skip else ({}, {})
-    tables: dict[str, pd.DataFrame] = {}
-    matmul = []
+    tables = measure_sections(plan, args, host, kept)
+    meta = run_meta(plan, args, host, started, time.perf_counter() - t0, _load_note(load0, load_average()))
+    if args.skip and kept_meta:
+        meta["kept_from_earlier_run"] = {
+            "sections": sorted(args.skip),
+            "started": kept_meta.get("started"),
+            "command": kept_meta.get("command"),
+            "load_note": kept_meta.get("load_note"),
+        }
+    paths = report.write_outputs(out, tables, meta)
+    if "realfaces" not in args.skip:  # spotting and naming on real videos: a section of its own files
+        from benchmarks import realfaces
+
+        paths += realfaces.write_section(out, realfaces.realfaces_table(args.checkpoint, args.quick))
+    print(f"wrote {len(paths)} files to {out} (report: {out / 'report.md'}, {out / 'report.html'})")
+    return 0
+
+
+def measure_sections(plan: Plan, args: argparse.Namespace, host: dict[str, Any], kept: dict) -> dict[str, pd.DataFrame]:
+    """complexity, speed (with the matmul rate before and after it), roofline, accuracy, e2e; a skipped
+    section keeps the table already in the output folder."""
+    from tqdm.auto import tqdm
+
+    from benchmarks import accuracy, e2e, roofline
+    from benchmarks.speed import variants_for
+
+    reduced = {v.precision for v in variants_for(plan.device, ["eager"], False, plan.half)} - {"fp32"}
+    precisions = ["fp32", *sorted(reduced)]
     skip = set(args.skip)
-    with tqdm(total=steps, unit="step", file=sys.stderr) as bar:
-        if "speed" not in skip:
-            bar.set_description("matmul rate (before)")
-            matmul.append(
-                roofline.matmul_table(plan.device, precisions, plan.matmul_n).assign(run_pass="before")
-            )
+    n_speed = 0 if "speed" in skip else len(plan.batch_sizes) * sum(len(plan_variants(plan, m)) for m in plan.models)
+    tables: dict[str, pd.DataFrame] = {}
+    with tqdm(total=2 * len(precisions) + 1 + n_speed + 2, unit="step", file=sys.stderr) as bar:
+
+        def matmul(label: str) -> pd.DataFrame:
+            bar.set_description(f"matmul rate ({label})")
+            table = roofline.matmul_table(plan.device, precisions, plan.matmul_n).assign(run_pass=label)
             bar.update(len(precisions))
+            return table
+
+        before = matmul("before") if "speed" not in skip else None
         bar.set_description("complexity (fvcore)")
         if "complexity" in skip:
             tables["complexity"] = kept.get("complexity", pd.DataFrame(columns=["model", "gmacs"]))
@@ -294,41 +318,37 @@ def run_suite(args: argparse.Namespace) -> int:
             tables["complexity"] = complexity_section(plan.models)
         bar.update(1)
         if "speed" in skip:
-            for name in ("speed", "matmul"):
-                tables[name] = kept.get(name, pd.DataFrame())
+            tables |= {name: kept.get(name, pd.DataFrame()) for name in ("speed", "matmul")}
         else:
             tables["speed"] = speed_section(plan, bar, host)
             # measured again after the speed section: on a shared machine the higher rate is the machine's
-            bar.set_description("matmul rate (after)")
-            matmul.append(
-                roofline.matmul_table(plan.device, precisions, plan.matmul_n).assign(run_pass="after")
-            )
-            bar.update(len(precisions))
-            tables["matmul"] = pd.concat(matmul, ignore_index=True).assign(
-                **{k: host[k] for k in ("cpu_model", "gpu_name")}
-            )
+            both = pd.concat([before, matmul("after")], ignore_index=True)
+            tables["matmul"] = both.assign(**{k: host[k] for k in ("cpu_model", "gpu_name")})
         tables["roofline"] = roofline.roofline_table(tables["speed"], tables["complexity"], tables["matmul"])
         bar.set_description("accuracy")
-        if "accuracy" in skip:
-            tables["accuracy"] = kept.get("accuracy", accuracy.accuracy_table([]))
-        else:
-            tables["accuracy"] = accuracy.accuracy_table(args.runs)
+        kept_acc = kept.get("accuracy", accuracy.accuracy_table([]))
+        tables["accuracy"] = kept_acc if "accuracy" in skip else accuracy.accuracy_table(args.runs)
         bar.update(1)
         bar.set_description("end to end")
-        if "e2e" in skip:
-            tables["e2e"] = kept.get(
-                "e2e", pd.DataFrame([{"stage": "all", "status": "skipped (--skip e2e)"}])
-            )
-        else:
-            tables["e2e"] = e2e.e2e_table(str(plan.device), plan.e2e_runs, args.checkpoint, plan.e2e_frames)
+        skipped = pd.DataFrame([{"stage": "all", "status": "skipped (--skip e2e)"}])
+        tables["e2e"] = (
+            kept.get("e2e", skipped)
+            if "e2e" in skip
+            else e2e.e2e_table(str(plan.device), plan.e2e_runs, args.checkpoint, plan.e2e_frames)
+        )
         bar.update(1)
-        bar.set_description("real faces")  # spotting and naming on real videos (benchmarks.realfaces)
-        realfaces_table = None if "realfaces" in skip else realfaces.realfaces_table(args.checkpoint, args.quick)
-    meta = {
+    return tables
+
+
+def run_meta(
+    plan: Plan, args: argparse.Namespace, host: dict[str, Any], started: str, seconds: float, load_note: str
+) -> dict[str, Any]:
+    """meta.json: what was run, where and how it was timed."""
+    return {
         "device": str(plan.device),
         "host": host,
         "started": started,
-        "duration_s": round(time.perf_counter() - t0, 1),
+        "duration_s": round(seconds, 1),
         "quick": bool(args.quick),
         "command": "python -m benchmarks " + shlex.join(getattr(args, "argv", [])),
         "models": plan.models,
@@ -336,20 +356,9 @@ def run_suite(args: argparse.Namespace) -> int:
         "batch_sizes": plan.batch_sizes,
         "backends": plan.backends,
         "timing": f"{plan.policy} (variants of one model and batch size timed interleaved, round-robin)",
-        "load_note": _load_note(load0, load_average()),
+        "load_note": load_note,
+        "gpu_note": "" if plan.device.type == "cuda" else "none: this run is CPU only",
     }
-    if skip and kept_meta:
-        meta["kept_from_earlier_run"] = {
-            "sections": sorted(skip),
-            "started": kept_meta.get("started"),
-            "command": kept_meta.get("command"),
-            "load_note": kept_meta.get("load_note"),
-        }
-    paths = report.write_outputs(out, tables, meta)
-    if realfaces_table is not None:
-        paths += realfaces.write_section(out, realfaces_table)
-    print(f"wrote {len(paths)} files to {out} (report: {out / 'report.md'}, {out / 'report.html'})")
-    return 0
 
 
 def rerender(args: argparse.Namespace) -> int:

@@ -65,9 +65,26 @@ MODALITY_CFGS: dict[str, dict[str, Any]] = {
         mean=(0.5, 0.5, 0.5, 0.0),
         std=(0.5, 0.5, 0.5, 1.0),
     ),
+    # FR's input (after Dual-Inception): onset->apex u and v of the "flow" input averaged onto a 28 x 28 grid,
+    # in pixels of the aligned crop. No AU mask.
+    "flow_uv28": dict(modality="flow_uv28", channels=("u", "v"), mean=(0.0, 0.0), std=(1.0, 1.0)),
+    # MOL's and LBP-TOP's input: 8 grey frames sampled evenly from onset to offset, the central square of the
+    # aligned crop resized to 128 x 128, in [0, 1]. No AU mask.
+    "frames8": dict(
+        modality="frames8",
+        channels=tuple(f"frame{i}" for i in range(8)),
+        mean=(0.5,) * 8,
+        std=(0.5,) * 8,
+    ),
 }
+# (H, W) of a modality whose input is not the aligned crop.
+MODALITY_HW: dict[str, tuple[int, int]] = {"flow_uv28": (28, 28), "frames8": (128, 128)}
+# The modality a derived one is computed from, in a cache made by `mer preprocess` (see mer.data.cache).
+DERIVED_FROM: dict[str, str] = {"flow_uv28": "flow", "frames8": "clip"}
+# Frames of the aligned clip `mer preprocess` keeps per sample (evenly sampled from onset to offset).
+CLIP_FRAMES = 8
 
 
 def input_size(modality: str = "flow") -> tuple[int, int, int]:
     """(C, H, W) of the model input for ``modality``."""
-    return (len(MODALITY_CFGS[modality]["channels"]), *CROP_HW)
+    return (len(MODALITY_CFGS[modality]["channels"]), *MODALITY_HW.get(modality, CROP_HW))

@@ -182,3 +182,50 @@ def test_refuses_a_folder_that_is_not_a_cache(dataset, tmp_path):
         preprocess("casme2", dataset, tmp_path, workers=1, progress=False)
     with pytest.raises(InputError, match="not a preprocessed cache"):
         open_cache(tmp_path)
+
+
+def test_clips_and_derived_inputs_for_the_comparison_models(dataset, tmp_path, monkeypatch):
+    """Every sample keeps an 8-frame aligned clip with per-frame landmarks; FR's and MOL's inputs (and MOL's
+    flow and landmark targets) are derived from the cache once; a cache without clips names the command."""
+    out = tmp_path / "c"
+    preprocess("casme2", dataset, out, sheet=dataset / "CASME2-coding-tiny.csv", flow="dis", progress=False)
+    index, _ = open_cache(out)
+    with np.load(out / index["clip"].iloc[0]) as z:
+        assert z["frames"].shape == (8, 282, 231) and z["frames"].dtype == np.uint8
+        assert z["landmarks"].shape == (8, 68, 2) and list(z["numbers"])[::7] == [10, 18]
+        assert np.abs(z["landmarks"] - z["landmarks"][0]).max() < 12  # the aligned face stays in place
+    folder = cache.ensure_modality(out, "frames8", progress=False)
+    stem = Path(index["input"].iloc[0]).stem
+    x = np.load(folder / f"{stem}.npy")
+    with np.load(folder / f"{stem}.targets.npz") as t:
+        assert x.shape == (8, 128, 128) and 0 <= x.min() and x.max() <= 1
+        assert t["flow"].shape == (7, 2, 128, 128) and t["landmarks"].shape == (8, 68, 2)
+        assert 0 < t["landmarks"][..., 0].mean() < 128
+    first = (folder / f"{stem}.npy").stat().st_mtime_ns
+    cache.ensure_modality(out, "frames8", progress=False)  # once: the second call derives nothing
+    assert (folder / f"{stem}.npy").stat().st_mtime_ns == first
+    uv = np.load(cache.ensure_modality(out, "flow_uv28", progress=False) / f"{stem}.npy")
+    assert uv.shape == (2, 28, 28)
+
+    for clip in (out / "clips").glob("*.npz"):
+        clip.unlink()
+    shutil.rmtree(out / "derived")
+    with pytest.raises(InputError, match="run the same `mer preprocess`"):
+        cache.ensure_modality(out, "frames8", progress=False)
+
+
+def test_an_opencv_error_in_one_sample_is_listed_with_the_others(dataset, tmp_path, monkeypatch):
+    import cv2
+
+    real = cache._save_clip
+
+    def broken(path, *args):
+        if "EP03_02" in str(path):
+            raise cv2.error("simulated OpenCV failure")
+        return real(path, *args)
+
+    monkeypatch.setattr(cache, "_save_clip", broken)
+    with pytest.raises(InputError, match="EP03_02: error: simulated OpenCV failure"):
+        preprocess("casme2", dataset, tmp_path / "c", sheet=dataset / "CASME2-coding-tiny.csv", flow="dis",
+                   workers=1, progress=False)  # fmt: skip  (one process: the patched writer is this one's)
+    assert len(list((tmp_path / "c" / "inputs").glob("*.npy"))) == len(SAMPLES)  # the others were written

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from safetensors import safe_open
 
 from mer.cli import main as mer_main
 from mer.engine.checkpoint import load_checkpoint
@@ -212,9 +211,9 @@ def test_killed_run_resumes_to_the_same_predictions(cache, loso_run, tmp_path, m
     monkeypatch.setenv(STOP_ENV, "1")
     assert mer(*args) == 3  # "killed" after epoch 1
     fold = run / "folds" / "seed1" / "fold00"
-    assert (fold / "state.safetensors").is_file() and not (fold / "done.json").exists()
-    with safe_open(str(fold / "state.safetensors"), framework="pt") as fh:
-        assert json.loads(fh.metadata()["state"])["epoch"] == 1
+    assert (fold / "state.pt").is_file() and not (fold / "done.json").exists()
+    state = torch.load(fold / "state.pt", weights_only=True)  # plain tensors and numbers: nothing unpickles code
+    assert state["epoch"] == 1 and len(state["history"]) == 1 and state["optimizer"]["state"]
     monkeypatch.delenv(STOP_ENV)
     assert mer(*args) == 0  # the same command continues from epoch 2
     ref = loso_run / "folds" / "seed1" / "fold00"
@@ -228,7 +227,7 @@ def test_killed_run_resumes_to_the_same_predictions(cache, loso_run, tmp_path, m
     losses = [h["train_loss"] for h in json.loads((fold / "history.json").read_text())]
     ref_losses = [h["train_loss"] for h in json.loads((ref / "history.json").read_text())]
     assert np.allclose(losses, ref_losses, atol=1e-5)
-    assert not (fold / "state.safetensors").exists()  # training state is dropped once the fold is done
+    assert not (fold / "state.pt").exists()  # training state is dropped once the fold is done
 
     # the same folder with other settings is refused rather than silently mixed
     assert mer("train", "--data", cache, "--out", run, "--fold", 0, *TINY, "--lr", "0.01") == 2
@@ -391,3 +390,32 @@ def test_a_run_refuses_a_cache_that_changed_under_it(cache, tmp_path):
     index.iloc[:-1].to_csv(data / "index.csv", index=False)  # one sample fewer, same subjects and classes
     with pytest.raises(InputError, match="samples_digest"):
         prepare_run(cfg, data, tmp_path / "run")
+
+
+def test_a_fold_sharing_a_subject_is_refused_even_without_asserts():
+    """The disjointness check is a real check (ValueError), not an assert that python -O removes."""
+    from mer.engine.loso import Fold
+
+    with pytest.raises(ValueError, match="more than one"):
+        Fold(0, ("sub01",), ("sub01", "sub02")).check_disjoint()
+    with pytest.raises(ValueError, match="sub03"):
+        Fold.from_dict({"index": 1, "test_subjects": ["sub01"], "train_subjects": ["sub03"], "val_subjects": ["sub03"]})
+
+
+def test_auxiliary_losses_go_through_the_one_loop(cache, tmp_path):
+    """MJFN's four-head loss: the loop calls forward_train + aux_losses; the history's loss includes the terms."""
+    from mer.engine.train import Trainer, fold_data, make_trainer, training_loss
+
+    cfg = build_config("fast", {"model": "mer_mjfn", "epochs": 1, "batch_size": 4})
+    c = open_cache(cache)
+    fold = make_folds(c.index["subject"].tolist(), "loso")[0]
+    data = fold_data(cfg, c, fold, seed=1)
+    tr: Trainer = make_trainer(cfg, c, data, 1, torch.device("cpu"))
+    x, y, _ = next(iter(torch.utils.data.DataLoader(data.train, batch_size=4)))
+    loss, logits = training_loss(tr, x, y, {})
+    plain = torch.nn.functional.cross_entropy(logits, y)
+    assert loss.item() > plain.item() + 0.5  # + the four heads' cross-entropies (each about ln 5 at init)
+    run = tmp_path / "mjfn"
+    assert mer("train", "--data", cache, "--out", run, "--fold", 0, "--model", "mer_mjfn", "--epochs", 1,
+               "--batch-size", 4, "--device", "cpu", "--no-progress") == 0  # fmt: skip
+    assert (run / "folds" / "seed1" / "fold00" / "predictions.csv").is_file()

@@ -44,11 +44,18 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         "--skip-missing", action="store_true", help="leave out samples with problems (listed in skipped.csv)"
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
+    parser.add_argument(
+        "--derive",
+        action="store_true",
+        help="also derive now the inputs the comparison models read (mer_fr: flow_uv28; mer_mol, lbptop_svm: "
+        "frames8 + MOL's targets); otherwise `mer train` derives them once, on first use",
+    )
     parser.set_defaults(func=run_cli)
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from mer.data.cache import preprocess
+    from mer.data.cache import ensure_modality, preprocess
+    from mer.spec import DERIVED_FROM
 
     settings = preprocess(
         args.dataset, args.root, args.out, sheet=args.sheet, modality=args.modality, flow=args.flow,
@@ -59,4 +66,11 @@ def run_cli(args: argparse.Namespace) -> int:
         + (", listed in skipped.csv" if settings["skipped"] else "")
         + f"); {format_timings(settings['timings'])}"
     )
+    derivable = [m for m, source in DERIVED_FROM.items() if source in ("clip", settings["modality"])]
+    if args.derive:
+        for modality in derivable:
+            print(f"derived {modality}: {ensure_modality(args.out, modality)}")
+    else:
+        print(f"inputs {', '.join(derivable)} (comparison models) are derived by `mer train` on first use, or now "
+              "with --derive")  # fmt: skip
     return 0

@@ -125,7 +125,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, metavar="CACHE", help="cache folder written by `mer preprocess`")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder (created; reused to resume)")
-    p.add_argument("--model", help="registered model name, e.g. mer_dbfem_caffm (default), mer_gfem")
+    p.add_argument(
+        "--model",
+        help="registered model name, e.g. mer_dbfem_caffm (default), mer_gfem; comparison systems: mer_fr, "
+        "mer_mjfn (reconstructions), mer_mol, lbptop_svm (their inputs are derived from the cache once)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", help="training seeds; metrics give mean ± std over them")
     p.add_argument("--fold", type=int, nargs="+", metavar="K", help="run only these folds (then `mer merge`)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")

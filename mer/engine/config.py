@@ -10,7 +10,6 @@ import dataclasses
 import json
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mer.errors import InputError
@@ -178,6 +177,3 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in values.items() if k in known}).validate()
 
-
-def load_config(path: str | Path) -> TrainConfig:
-    return config_from_dict(json.loads(Path(path).read_text())["train"])

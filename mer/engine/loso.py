@@ -25,6 +25,18 @@ class Fold:
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    def roles(self) -> dict[str, tuple[str, ...]]:
+        """``{"train": ..., "val": ..., "test": ...}`` subjects."""
+        return {"train": self.train_subjects, "val": self.val_subjects, "test": self.test_subjects}
+
+    def check_disjoint(self) -> Fold:
+        """ValueError when a subject is in two roles (the guarantee every figure relies on); returns self."""
+        test, train, val = set(self.test_subjects), set(self.train_subjects), set(self.val_subjects)
+        shared = (test & (train | val)) | (train & val)
+        if shared:
+            raise ValueError(f"fold {self.index}: subjects {sorted(shared)} are in more than one of train/val/test")
+        return self
+
     @classmethod
     def from_dict(cls, d: dict) -> Fold:
         return cls(
@@ -32,7 +44,7 @@ class Fold:
             test_subjects=tuple(d["test_subjects"]),
             train_subjects=tuple(d["train_subjects"]),
             val_subjects=tuple(d.get("val_subjects", ())),
-        )
+        ).check_disjoint()
 
 
 def loso_folds(subjects: list[str]) -> list[Fold]:
@@ -90,8 +102,5 @@ def make_folds(
         folds = [holdout_fold(subjects, holdout_subjects, split_seed)]
     else:
         raise InputError(f"unknown protocol {protocol!r}; use loso or holdout")
-    folds = [with_validation(f, val_subjects, split_seed) for f in folds]
-    for f in folds:  # the invariant everything else relies on
-        assert not set(f.test_subjects) & (set(f.train_subjects) | set(f.val_subjects))
-        assert not set(f.train_subjects) & set(f.val_subjects)
-    return folds
+    # the invariant everything else relies on, checked even under python -O
+    return [with_validation(f, val_subjects, split_seed).check_disjoint() for f in folds]

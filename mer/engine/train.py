@@ -4,12 +4,18 @@ Run folder::
 
     RUN/config.json              resolved TrainConfig + cache path (a restart must resolve to the same)
     RUN/run.json                 the plan: folds (train/val/test subjects), seeds, class names, data source
-    RUN/folds/seedS/foldKK/      state.safetensors (resume), best.safetensors (validation pick),
+    RUN/folds/seedS/foldKK/      state.pt (resume: torch.save of plain tensors and numbers, read back with
+                                 weights_only=True), best.pt (validation pick),
                                  history.json, reads.json (which samples each role read), audit.csv,
                                  predictions.csv, done.json
     RUN/predictions.csv          all folds and seeds: the single source of truth
     RUN/audit.csv                per-epoch test predictions, for the leakage audit only
     RUN/metrics.json             computed from the two CSVs
+
+Every model trains through the same loop: a model with auxiliary objectives (FR's proposal loss, MJFN's four
+heads, MOL's flow and landmark heads) defines ``forward_train(x) -> (logits, outputs)``, ``aux_losses(outputs,
+targets, y) -> {name: loss}`` and ``aux_targets`` (the targets its dataset supplies); the loop adds those terms to
+its cross-entropy. ``lbptop_svm`` (scikit-learn) is fitted per fold with the same folds and outputs.
 
 The test subjects of a fold are read for two things only: the final predictions, and the audit (per-epoch
 predictions that no decision reads). Selection uses ``val_subjects`` drawn from the training subjects.
@@ -22,24 +28,25 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DataLoader
 
+from mer.data.cache import ensure_modality
 from mer.engine.calibration import calibration_entry
 from mer.engine.checkpoint import code_version, load_checkpoint, save_checkpoint
-from mer.engine.config import TrainConfig, config_from_dict
+from mer.engine.config import TrainConfig
 from mer.engine.data import Cache, CacheDataset, open_cache
 from mer.engine.loso import Fold, make_folds
 from mer.engine.metrics import classification_metrics, read_predictions, run_metrics
 from mer.errors import InputError
+from mer.spec import MODALITY_CFGS, input_size
 
 STOP_ENV = "MER_STOP_AFTER_EPOCHS"  # test hook: behave as if killed right after this epoch finished
 
@@ -145,13 +152,28 @@ def prepare_run(cfg: TrainConfig, data: str | Path, out: str | Path) -> tuple[Ca
 
 
 # -------------------------------------------------------------------------------------------- model and state
+def model_modality(name: str) -> str | None:
+    """The input modality a registered model reads (``pretrained_cfg["modality"]``); None for a plain timm model."""
+    import timm
+
+    import mer  # noqa: F401  (registers mer_* in timm)
+    from mer.models.lbptop import CLASSICAL_MODELS
+
+    if name in CLASSICAL_MODELS:
+        return CLASSICAL_MODELS[name].pretrained_cfg["modality"]
+    if not timm.is_model(name):
+        known = [*timm.list_models("mer_*"), *CLASSICAL_MODELS]
+        raise InputError(f"unknown model {name!r}; mer models: {', '.join(known)}")
+    cfg = timm.models.get_pretrained_cfg(name)
+    return getattr(cfg, "modality", None) if cfg is not None else None
+
+
 def build_model(cfg: TrainConfig, num_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
     import timm
 
     import mer  # noqa: F401  (registers mer_* in timm)
 
-    if not timm.is_model(cfg.model):
-        raise InputError(f"unknown model {cfg.model!r}; mer models: {', '.join(timm.list_models('mer_*'))}")
+    model_modality(cfg.model)  # InputError for an unknown name
     model = timm.create_model(cfg.model, pretrained=False, num_classes=num_classes, **cfg.model_kwargs)
     declared = getattr(model, "pretrained_cfg", {}).get("input_size")
     if cfg.model.startswith("mer_") and declared is not None and tuple(declared) != tuple(input_shape):
@@ -170,48 +192,16 @@ def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def _split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
-    """Replace tensors in a nested dict/list by ``{"__tensor__": key}`` and collect them in ``tensors``."""
-    if isinstance(obj, torch.Tensor):
-        tensors[prefix] = obj.detach().to("cpu").contiguous().clone()
-        return {"__tensor__": prefix}
-    if isinstance(obj, dict):
-        return {str(k): _split_tensors(v, f"{prefix}.{k}", tensors) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
-    return obj
-
-
-def _join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    if isinstance(obj, dict):
-        if set(obj) == {"__tensor__"}:
-            return tensors[obj["__tensor__"]]
-        return {k: _join_tensors(v, tensors) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_join_tensors(v, tensors) for v in obj]
-    return obj
-
-
-def _optimizer_state_from_json(state: dict) -> dict:
-    # JSON turned the integer parameter ids of optimizer.state into strings
-    return {"state": {int(k): v for k, v in state["state"].items()}, "param_groups": state["param_groups"]}
-
-
-def save_state(path: Path, model: nn.Module, extra: dict[str, Any]) -> None:
-    """Atomically write model weights + optimizer tensors (safetensors), everything else as JSON metadata."""
-    tensors = {f"model.{k}": v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    meta = _split_tensors(extra, "extra", tensors)
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomically ``torch.save`` a training state: tensors, numbers, strings, lists and dicts only."""
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"state": json.dumps(meta)})
+    torch.save(state, tmp)
     tmp.replace(path)
 
 
-def load_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    with safe_open(str(path), framework="pt") as fh:
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-        meta = json.loads(fh.metadata()["state"])
-    model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    return model_state, _join_tensors(meta, tensors)
+def load_state(path: Path) -> dict[str, Any]:
+    """A state written by :func:`save_state`; ``weights_only=True`` unpickles no code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 # ------------------------------------------------------------------------------------------------- loops
@@ -234,7 +224,7 @@ def predict(
         dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator().manual_seed(0)
     )
     probs, labels, loss_sum = [], [], 0.0
-    for x, y, _ in loader:
+    for x, y, *_ in loader:
         with _autocast(device, amp):
             logits = model(x.to(device))
         logits = logits.float()
@@ -291,6 +281,165 @@ def _score(metric: str, probs: np.ndarray, labels: np.ndarray, loss: float, clas
 
 
 # ------------------------------------------------------------------------------------------------- one fold
+@dataclass
+class FoldData:
+    """A fold's three datasets (``val`` None without validation subjects) and the modality they read."""
+
+    train: CacheDataset
+    val: CacheDataset | None
+    test: CacheDataset
+    modality: str | None
+
+
+def fold_data(cfg: TrainConfig, cache: Cache, fold: Fold, seed: int) -> FoldData:
+    """The datasets of ``fold`` in the model's modality (derived once if the cache lacks it)."""
+    idx = cache.index
+    rows = {role: idx[idx["subject"].isin(subs)] for role, subs in fold.roles().items()}
+    if rows["train"].empty or rows["test"].empty:
+        raise InputError(f"fold {fold.index} has no training or no test samples")
+    modality = model_modality(cfg.model)
+    if modality is not None:
+        ensure_modality(cache.root, modality, progress=False)
+    train = CacheDataset(
+        cache, rows["train"], augment=cfg.augment, max_shift=cfg.max_shift, hflip=cfg.hflip, seed=seed,
+        modality=modality,
+    )  # fmt: skip
+    val = CacheDataset(cache, rows["val"], modality=modality) if len(rows["val"]) else None
+    return FoldData(train, val, CacheDataset(cache, rows["test"], modality=modality), modality)
+
+
+@dataclass
+class FoldState:
+    """What a resumed fold continues from (saved with the model and optimiser at epoch ends)."""
+
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=lambda: {"epoch": 0, "score": -math.inf})
+    seen: dict[str, set[str]] = field(default_factory=lambda: {r: set() for r in ("train", "val", "audit", "test")})
+    stopped_early: bool = False
+
+    def log_reads(self, role: str, ds: CacheDataset, indices: Any) -> None:
+        ids = ds.sample_ids()
+        self.seen[role].update(ids[int(i)] for i in indices)
+
+    def reads(self) -> dict[str, list[str]]:
+        return {role: sorted(v) for role, v in self.seen.items()}
+
+
+@dataclass
+class Trainer:
+    """The model of one fold with its optimiser, schedule, scaler and loss."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+    criterion: nn.Module
+    device: torch.device
+
+    def state(self, fs: FoldState) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "epoch": fs.epoch,
+            "history": fs.history,
+            "best": fs.best,
+            "reads": fs.reads(),
+            "stopped_early": fs.stopped_early,
+        }
+
+    def restore(self, state: dict[str, Any]) -> FoldState:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        seen = {role: set(v) for role, v in state["reads"].items()}
+        return FoldState(state["epoch"], state["history"], state["best"], seen, state["stopped_early"])
+
+
+def make_trainer(cfg: TrainConfig, cache: Cache, data: FoldData, seed: int, device: torch.device) -> Trainer:
+    torch.manual_seed(seed)
+    shape = cache.input_shape if data.modality in (None, cache.settings.get("modality")) else input_size(data.modality)
+    model = build_model(cfg, len(cache.class_names), shape).to(device)
+    optimizer = build_optimizer(cfg, model)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
+    names = cache.class_names
+    weight = class_weight_tensor(data.train.labels(), len(names)).to(device) if cfg.class_weights else None
+    criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    return Trainer(model, optimizer, scheduler, scaler, criterion, device)
+
+
+def training_loss(tr: Trainer, x: torch.Tensor, y: torch.Tensor, targets: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, logits) of one batch. A model with ``aux_losses`` (FR, MJFN, MOL) runs ``forward_train`` and adds
+    the terms it returns to the cross-entropy: one loop for every model."""
+    model = tr.model
+    if hasattr(model, "aux_losses"):
+        logits, outputs = model.forward_train(x)
+        terms = model.aux_losses(outputs, {k: v.to(tr.device) for k, v in targets.items()}, y)
+        return tr.criterion(logits.float(), y) + sum(terms.values()), logits
+    logits = model(x)
+    return tr.criterion(logits.float(), y), logits
+
+
+def train_epoch(cfg: TrainConfig, tr: Trainer, data: FoldData, fs: FoldState, seed: int, epoch: int, bar) -> dict:
+    """One pass over the training subjects; returns the epoch's record (lr, train loss and accuracy)."""
+    torch.manual_seed(_derived_seed(seed, epoch))  # dropout etc.: depends on (seed, epoch) only
+    data.train.set_epoch(epoch)
+    n = len(data.train)
+    loader = DataLoader(
+        data.train,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        num_workers=cfg.num_workers,
+        generator=torch.Generator().manual_seed(_derived_seed(seed, epoch, 1)),
+        pin_memory=tr.device.type == "cuda",
+        drop_last=n % cfg.batch_size == 1 and n > 1,  # BatchNorm needs 2+
+    )
+    loss_sum, correct, count = 0.0, 0, 0
+    for batch in loader:
+        x, y, i = batch[:3]
+        fs.log_reads("train", data.train, i)
+        x, y = x.to(tr.device, non_blocking=True), y.to(tr.device, non_blocking=True)
+        tr.optimizer.zero_grad(set_to_none=True)
+        with _autocast(tr.device, cfg.amp):
+            loss, logits = training_loss(tr, x, y, batch[3] if len(batch) > 3 else {})
+        tr.scaler.scale(loss).backward()
+        tr.scaler.step(tr.optimizer)
+        tr.scaler.update()
+        loss_sum += float(loss.detach()) * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        count += len(y)
+        bar.set_postfix(loss=f"{loss_sum / count:.4f}", lr=f"{tr.scheduler.get_last_lr()[0]:.2e}")
+    lr = tr.scheduler.get_last_lr()[0]
+    tr.scheduler.step()
+    return {"epoch": epoch, "lr": lr, "train_loss": loss_sum / count, "train_accuracy": correct / count}
+
+
+def after_epoch(cfg: TrainConfig, tr: Trainer, data: FoldData, fs: FoldState, record: dict, paths: dict) -> bool:
+    """Validation pick and early stop, then the audit; returns whether this was the last epoch."""
+    names, fold, seed, epoch = paths["names"], paths["fold"], paths["seed"], record["epoch"]
+    if data.val is not None:
+        probs, labels, vloss = predict(tr.model, data.val, tr.device, cfg.batch_size, cfg.amp)
+        fs.log_reads("val", data.val, range(len(data.val)))
+        score = _score(cfg.select_metric, probs, labels, vloss, names)
+        record.update(val_loss=vloss, val_score=score)
+        if score > fs.best["score"]:
+            fs.best = {"epoch": epoch, "score": score}
+            save_state(paths["best"], {"model": tr.model.state_dict(), "epoch": epoch})
+        fs.stopped_early = bool(cfg.patience) and epoch - fs.best["epoch"] >= cfg.patience
+    last = epoch == cfg.epochs or fs.stopped_early
+    if last or (cfg.audit_every and epoch % cfg.audit_every == 0):
+        probs, _, _ = predict(tr.model, data.test, tr.device, cfg.batch_size, cfg.amp)
+        fs.log_reads("audit", data.test, range(len(data.test)))
+        frame = prediction_frame(data.test, probs, names, fold, seed, epoch=epoch)
+        frame.to_csv(paths["audit"], mode="a", header=not paths["audit"].is_file(), index=False)
+    return last
+
+
 def train_fold(
     cfg: TrainConfig,
     cache: Cache,
@@ -303,132 +452,38 @@ def train_fold(
     """Train (or resume, or skip if done) one (seed, fold); write its outputs in its folder; return it."""
     from tqdm.auto import tqdm
 
+    from mer.models.lbptop import CLASSICAL_MODELS
+
     device = torch.device(device)
     out = fold_dir(Path(run), seed, fold.index)
     if (out / "done.json").is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    names, idx = cache.class_names, cache.index
-    rows = {
-        role: idx[idx["subject"].isin(subs)]
-        for role, subs in (
-            ("train", fold.train_subjects),
-            ("val", fold.val_subjects),
-            ("test", fold.test_subjects),
-        )
-    }
-    if rows["train"].empty or rows["test"].empty:
-        raise InputError(f"fold {fold.index} has no training or no test samples")
-    train_ds = CacheDataset(
-        cache, rows["train"], augment=cfg.augment, max_shift=cfg.max_shift, hflip=cfg.hflip, seed=seed
-    )
-    val_ds = CacheDataset(cache, rows["val"]) if len(rows["val"]) else None
-    test_ds = CacheDataset(cache, rows["test"])
-
-    torch.manual_seed(seed)
-    model = build_model(cfg, len(names), cache.input_shape).to(device)
-    optimizer = build_optimizer(cfg, model)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-    use_scaler = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
-    weight = class_weight_tensor(train_ds.labels(), len(names)).to(device) if cfg.class_weights else None
-    criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
-
-    state_path, best_path, audit_path = out / "state.safetensors", out / "best.safetensors", out / "audit.csv"
-    done_epochs, history, best, stopped_early = 0, [], {"epoch": 0, "score": -math.inf}, False
-    reads: dict[str, list[str]] = {"train": [], "val": [], "audit": [], "test": []}
-    if state_path.is_file():
-        model_state, extra = load_state(state_path)
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(_optimizer_state_from_json(extra["optimizer"]))
-        scheduler.load_state_dict(extra["scheduler"])
-        if extra.get("scaler"):
-            scaler.load_state_dict(extra["scaler"])
-        done_epochs, history, best, reads = extra["epoch"], extra["history"], extra["best"], extra["reads"]
-        stopped_early = extra["stopped_early"]
-    seen = {role: set(v) for role, v in reads.items()}
-    if audit_path.is_file():  # drop audit rows of epochs after the last saved state (they will be redone)
-        audit = pd.read_csv(audit_path, dtype={"subject": str, "sample": str})
-        audit[audit["epoch"] <= done_epochs].to_csv(audit_path, index=False)
-
-    def log_reads(role: str, ds: CacheDataset, indices) -> None:
-        ids = ds.sample_ids()
-        seen[role].update(ids[int(i)] for i in indices)
-
+    if cfg.model in CLASSICAL_MODELS:
+        return fit_classical_fold(cfg, cache, fold, seed, out)
+    data = fold_data(cfg, cache, fold, seed)
+    tr = make_trainer(cfg, cache, data, seed, device)
+    data.train.targets = tuple(getattr(tr.model, "aux_targets", ()))  # what the model's auxiliary heads learn
+    paths = {"state": out / "state.pt", "best": out / "best.pt", "audit": out / "audit.csv"}
+    paths |= {"names": cache.class_names, "fold": fold.index, "seed": seed}
+    fs = tr.restore(load_state(paths["state"])) if paths["state"].is_file() else FoldState()
+    if paths["audit"].is_file():  # drop audit rows of epochs after the last saved state (they will be redone)
+        audit = pd.read_csv(paths["audit"], dtype={"subject": str, "sample": str})
+        audit[audit["epoch"] <= fs.epoch].to_csv(paths["audit"], index=False)
     stop_after = int(os.environ.get(STOP_ENV, "0") or 0)
     desc = f"seed {seed} fold {fold.index} (test {','.join(fold.test_subjects)})"
-    bar = tqdm(total=cfg.epochs, initial=done_epochs, desc=desc, disable=not progress, leave=False)
-    model.train()
-    epoch = done_epochs
-    for epoch in range(done_epochs + 1, 0 if stopped_early else cfg.epochs + 1):
+    bar = tqdm(total=cfg.epochs, initial=fs.epoch, desc=desc, disable=not progress, leave=False)
+    tr.model.train()
+    for epoch in range(fs.epoch + 1, 0 if fs.stopped_early else cfg.epochs + 1):
         t0 = time.perf_counter()
-        torch.manual_seed(_derived_seed(seed, epoch))  # dropout etc.: depends on (seed, epoch) only
-        train_ds.set_epoch(epoch)
-        loader = DataLoader(
-            train_ds,
-            batch_size=cfg.batch_size,
-            shuffle=True,
-            num_workers=cfg.num_workers,
-            generator=torch.Generator().manual_seed(_derived_seed(seed, epoch, 1)),
-            pin_memory=device.type == "cuda",
-            drop_last=len(train_ds) % cfg.batch_size == 1 and len(train_ds) > 1,  # BatchNorm needs 2+
-        )
-        loss_sum, correct, count = 0.0, 0, 0
-        for x, y, i in loader:
-            log_reads("train", train_ds, i)
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, cfg.amp):
-                logits = model(x)
-                loss = criterion(logits.float(), y)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += float(loss.detach()) * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            count += len(y)
-            bar.set_postfix(loss=f"{loss_sum / count:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
-        record: dict[str, Any] = {
-            "epoch": epoch,
-            "lr": scheduler.get_last_lr()[0],
-            "train_loss": loss_sum / count,
-            "train_accuracy": correct / count,
-        }
-        scheduler.step()
-        if val_ds is not None:
-            probs, labels, vloss = predict(model, val_ds, device, cfg.batch_size, cfg.amp)
-            log_reads("val", val_ds, range(len(val_ds)))
-            score = _score(cfg.select_metric, probs, labels, vloss, names)
-            record.update(val_loss=vloss, val_score=score)
-            if score > best["score"]:
-                best = {"epoch": epoch, "score": score}
-                save_state(best_path, model, {"epoch": epoch})
-            stopped_early = bool(cfg.patience) and epoch - best["epoch"] >= cfg.patience
-        last = epoch == cfg.epochs or stopped_early
-        if last or (cfg.audit_every and epoch % cfg.audit_every == 0):
-            probs, _, _ = predict(model, test_ds, device, cfg.batch_size, cfg.amp)
-            log_reads("audit", test_ds, range(len(test_ds)))
-            frame = prediction_frame(test_ds, probs, names, fold.index, seed, epoch=epoch)
-            frame.to_csv(audit_path, mode="a", header=not audit_path.is_file(), index=False)
+        record = train_epoch(cfg, tr, data, fs, seed, epoch, bar)
+        last = after_epoch(cfg, tr, data, fs, record, paths)
         record["seconds"] = time.perf_counter() - t0
-        history.append(record)
+        fs.history.append(record)
+        fs.epoch = epoch
         bar.update(1)
         if last or epoch % cfg.checkpoint_every == 0:
-            reads = {role: sorted(v) for role, v in seen.items()}
-            save_state(
-                state_path,
-                model,
-                {
-                    "epoch": epoch,
-                    "history": history,
-                    "best": best,
-                    "reads": reads,
-                    "stopped_early": stopped_early,
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict() if use_scaler else None,
-                },
-            )
+            save_state(paths["state"], tr.state(fs))
         if last:
             break
         if stop_after and epoch >= stop_after:
@@ -437,58 +492,103 @@ def train_fold(
                 f"stopped after epoch {epoch} ({STOP_ENV}={stop_after}); run the same command again to resume"
             )
     bar.close()
+    return finish_fold(cfg, cache, fold, seed, out, tr, data, fs)
 
-    if val_ds is not None:  # the validation pick; the test subject had no say in it
-        model.load_state_dict(load_state(best_path)[0])
-        probs, _, _ = predict(model, test_ds, device, cfg.batch_size, cfg.amp)
+
+def finish_fold(
+    cfg: TrainConfig, cache: Cache, fold: Fold, seed: int, out: Path, tr: Trainer, data: FoldData, fs: FoldState
+) -> Path:
+    """Final test predictions (validation pick, else the final model), history, reads, card, done.json."""
+    names, audit_path = cache.class_names, out / "audit.csv"
+    if data.val is not None:  # the validation pick; the test subject had no say in it
+        tr.model.load_state_dict(load_state(out / "best.pt")["model"])
+        probs, _, _ = predict(tr.model, data.test, tr.device, cfg.batch_size, cfg.amp)
     else:  # the final epoch's audit predictions are the final model's predictions
         last_audit = pd.read_csv(audit_path, dtype={"subject": str, "sample": str})
-        last_audit = last_audit[last_audit["epoch"] == epoch]
+        last_audit = last_audit[last_audit["epoch"] == fs.epoch]
         probs = last_audit[[f"prob_{n}" for n in names]].to_numpy()
-        assert list(last_audit["sample"]) == list(test_ds.rows["sample"])
-    log_reads("test", test_ds, range(len(test_ds)))
-    prediction_frame(test_ds, probs, names, fold.index, seed).to_csv(out / "predictions.csv", index=False)
-    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    (out / "reads.json").write_text(
-        json.dumps({role: sorted(v) for role, v in seen.items()}, indent=1) + "\n"
-    )
-    if cfg.save_fold_models or cfg.protocol == "holdout":
-        fold_metrics = classification_metrics(
-            test_ds.rows["label"], [names[i] for i in probs.argmax(1)], names
-        )
+        if list(last_audit["sample"]) != list(data.test.rows["sample"]):
+            raise RuntimeError(f"{audit_path}: the final epoch's rows are not the test samples in order")
+    selected = fs.best["epoch"] if data.val is not None else fs.epoch
+    fs.log_reads("test", data.test, range(len(data.test)))
+    samples = {"train": len(data.train), "val": len(data.val or []), "test": len(data.test)}
+    model = tr.model if cfg.save_fold_models or cfg.protocol == "holdout" else None
+    calibration = None
+    if model is not None and data.val is not None:  # fitted on the validation subjects; the test ones only measured
+        val_probs, val_labels, _ = predict(model, data.val, tr.device, cfg.batch_size, cfg.amp)
+        calibration = calibration_entry(
+            val_probs, val_labels, probs, data.test.labels(),
+            fitted_on=f"validation subjects {', '.join(fold.val_subjects)} ({len(data.val)} samples)",
+            ece_data=f"test subjects {', '.join(fold.test_subjects)} ({len(data.test)} samples)",
+        )  # fmt: skip
+    write_fold_outputs(cfg, cache, fold, seed, out, probs, data.test, fs, selected, samples, model, calibration)
+    (out / "state.pt").unlink(missing_ok=True)
+    (out / "best.pt").unlink(missing_ok=True)
+    return out
+
+
+def write_fold_outputs(
+    cfg: TrainConfig,
+    cache: Cache,
+    fold: Fold,
+    seed: int,
+    out: Path,
+    probs: np.ndarray,
+    test: CacheDataset,
+    fs: FoldState,
+    selected: int,
+    samples: dict[str, int],
+    model: nn.Module | None,
+    calibration: dict[str, Any] | None = None,
+) -> None:
+    """predictions.csv, history.json, reads.json, the fold model and card (when ``model``, with ``calibration``
+    when one was fitted), done.json last."""
+    names = cache.class_names
+    prediction_frame(test, probs, names, fold.index, seed).to_csv(out / "predictions.csv", index=False)
+    (out / "history.json").write_text(json.dumps(fs.history, indent=1) + "\n")
+    (out / "reads.json").write_text(json.dumps(fs.reads(), indent=1) + "\n")
+    if model is not None:
+        fold_metrics = classification_metrics(test.rows["label"], [names[i] for i in probs.argmax(1)], names)
         card = make_card(
-            cfg,
-            cache,
-            fold,
-            seed,
-            fold_metrics,
-            epochs_run=epoch,
-            selected_epoch=best["epoch"] if val_ds is not None else epoch,
-            samples={"train": len(train_ds), "val": len(val_ds or []), "test": len(test_ds)},
+            cfg, cache, fold, seed, fold_metrics, epochs_run=fs.epoch, selected_epoch=selected, samples=samples
         )
-        if val_ds is not None:  # temperature fitted on the validation subjects; the test ones only measured
-            val_probs, val_labels, _ = predict(model, val_ds, device, cfg.batch_size, cfg.amp)
-            card["calibration"] = calibration_entry(
-                val_probs, val_labels, probs, test_ds.labels(),
-                fitted_on=f"validation subjects {', '.join(fold.val_subjects)} ({len(val_ds)} samples)",
-                ece_data=f"test subjects {', '.join(fold.test_subjects)} ({len(test_ds)} samples)",
-            )  # fmt: skip
+        if calibration is not None:
+            card["calibration"] = calibration
         save_checkpoint(model, out / "model.safetensors", card)
-    (out / "done.json").write_text(
-        json.dumps(
-            {
-                "seed": seed,
-                "fold": fold.to_dict(),
-                "epochs_run": epoch,
-                "stopped_early": stopped_early,
-                "selected_epoch": best["epoch"] if val_ds is not None else epoch,
-            },
-            indent=1,
-        )
-        + "\n"
-    )
-    state_path.unlink(missing_ok=True)
-    best_path.unlink(missing_ok=True)
+    done = {
+        "seed": seed,
+        "fold": fold.to_dict(),
+        "epochs_run": fs.epoch,
+        "stopped_early": fs.stopped_early,
+        "selected_epoch": selected,
+    }
+    (out / "done.json").write_text(json.dumps(done, indent=1) + "\n")
+
+
+def fit_classical_fold(cfg: TrainConfig, cache: Cache, fold: Fold, seed: int, out: Path) -> Path:
+    """A scikit-learn model (``lbptop_svm``): fit on the training subjects, predict the test subjects once.
+
+    No epochs, so no validation pick and no audit; the outputs are the networks' (predictions.csv, reads.json,
+    history.json, done.json) and every table reads them alike.
+    """
+    from mer.models.lbptop import CLASSICAL_MODELS
+
+    data = fold_data(cfg, cache, fold, seed)
+    fs = FoldState(epoch=1)
+
+    def volumes(ds: CacheDataset, role: str) -> np.ndarray:
+        fs.log_reads(role, ds, range(len(ds)))
+        raw = [ds.raw(i) for i in range(len(ds))]  # unnormalised frames in [0, 1]
+        return (np.stack(raw) * 255).round().clip(0, 255).astype(np.uint8)
+
+    t0 = time.perf_counter()
+    kwargs = {"class_weight": "balanced" if cfg.class_weights else None, **cfg.model_kwargs}
+    model = CLASSICAL_MODELS[cfg.model](num_classes=len(cache.class_names), **kwargs)
+    model.fit(volumes(data.train, "train"), data.train.labels())
+    probs = model.predict_proba(volumes(data.test, "test"))
+    fs.history = [{"epoch": 1, "fit_seconds": time.perf_counter() - t0, "train_samples": len(data.train)}]
+    samples = {"train": len(data.train), "val": 0, "test": len(data.test)}
+    write_fold_outputs(cfg, cache, fold, seed, out, probs, data.test, fs, 1, samples, None)
     return out
 
 
@@ -501,6 +601,23 @@ def _sources(settings: dict[str, Any]) -> Any:
     """The dataset's own list of sources and licences (``sources.json`` that ``mer synth`` writes), if any."""
     path = Path(str(settings.get("root") or ".")) / "sources.json"
     return json.loads(path.read_text()) if settings.get("root") and path.is_file() else None
+
+
+def card_input(cfg: TrainConfig, cache: Cache) -> dict[str, Any]:
+    """The input the model read: the cache's own, or the derived modality (FR, MOL) with its channels and size."""
+    s, own = cache.settings, cache.settings.get("modality", "flow")
+    modality = model_modality(cfg.model) or own
+    if modality != own:
+        info = MODALITY_CFGS[modality]
+        return {"modality": modality, "channels": list(info["channels"]), "size": list(input_size(modality)),
+                "mean": list(info["mean"]), "std": list(info["std"]), "derived_from": own}  # fmt: skip
+    return {
+        "modality": own,
+        "channels": list(s["channels"]),
+        "size": list(cache.input_shape),
+        "mean": list(s["mean"]),
+        "std": list(s["std"]),
+    }
 
 
 def make_card(
@@ -538,13 +655,7 @@ def make_card(
         "architecture": cfg.model,
         "model_kwargs": cfg.model_kwargs,
         "class_names": cache.class_names,
-        "input": {
-            "modality": s.get("modality", "flow"),
-            "channels": list(s["channels"]),
-            "size": list(cache.input_shape),
-            "mean": list(s["mean"]),
-            "std": list(s["std"]),
-        },
+        "input": card_input(cfg, cache),
         "preprocessing": {
             **{k: v for k, v in s.items() if k not in NOT_IN_CARD},
             "sheet": Path(str(s.get("sheet") or "")).name or None,  # the name: the card travels, paths do not
@@ -685,7 +796,3 @@ def train_run(
         export_model(out, export)
     return metrics
 
-
-def run_config(run: str | Path) -> TrainConfig:
-    """The TrainConfig a run was made with."""
-    return config_from_dict(json.loads((Path(run) / "config.json").read_text())["train"])

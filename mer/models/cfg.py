@@ -29,18 +29,44 @@ class MerPretrainedCfg(PretrainedCfg):
     channels: tuple[str, ...] | None = None
 
 
+PAPER_NAME = "Micro-expression Recognition Based on Dual-branch Feature Extraction and Fusion"
+
+
 def mer_cfg(description: str, modality: str = "flow", **kwargs: Any) -> MerPretrainedCfg:
-    """Default config of one mer model: input (4, 282, 231), ``modality``'s mean/std, CASME II's 5 classes."""
+    """Default config of one mer model: ``input_size(modality)`` ((4, 282, 231) for flow), ``modality``'s
+    channels and mean/std, CASME II's 5 classes. ``kwargs`` override or add timm config keys (``paper_name``...)."""
+    kwargs = {"paper_name": PAPER_NAME, "license": "mit", "classifier": "head.fc", **kwargs}
     return MerPretrainedCfg(
         input_size=input_size(modality),
         interpolation="bilinear",
         crop_pct=1.0,
         num_classes=len(CASME2_5),
         label_names=CASME2_5,
-        classifier="head.fc",
         description=description,
-        paper_name="Micro-expression Recognition Based on Dual-branch Feature Extraction and Fusion",
-        license="mit",
         **MODALITY_CFGS[modality],
         **kwargs,
     )
+
+
+def build_mer_model(model_cls: type, variant: str, pretrained: bool = False, **kwargs: Any) -> Any:
+    """timm's ``build_model_with_cfg`` for a comparison model with a ``num_classes`` attribute.
+
+    features_only uses hooks on ``feature_info`` modules (none of these networks is one Sequential). After the
+    build, ``pretrained_cfg`` says the built model's class count (and drops label names that no longer fit).
+    """
+    from timm.models import build_model_with_cfg
+
+    feature_cfg = dict(feature_cls="hook", no_rewrite=True)
+    model = build_model_with_cfg(model_cls, variant, pretrained, feature_cfg=feature_cfg, **kwargs)
+    cfg = getattr(model, "pretrained_cfg", None)
+    if isinstance(model, model_cls) and cfg is not None:
+        if cfg.get("label_names") is not None and len(cfg["label_names"]) != model.num_classes:
+            cfg["label_names"] = None
+        cfg["num_classes"] = model.num_classes
+    return model
+
+
+def check_in_chans(name: str, in_chans: int, expected: int) -> None:
+    """A comparison network reads exactly its modality's channels: ValueError otherwise."""
+    if in_chans != expected:
+        raise ValueError(f"{name} reads {expected} input channels, got in_chans={in_chans}")
