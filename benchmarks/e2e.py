@@ -69,25 +69,13 @@ def _random_weights_predictor(device: str) -> Any:
     import timm
 
     import mer  # noqa: F401  (registers mer_* in timm)
+    from mer.engine.checkpoint import card_for
     from mer.inference import Predictor
     from mer.spec import CASME2_5
 
     model = timm.create_model("mer_dbfem_caffm", num_classes=len(CASME2_5))
-    cfg = model.pretrained_cfg
-    card = {
-        "architecture": "mer_dbfem_caffm",
-        "class_names": list(CASME2_5),
-        "input": {
-            "modality": cfg.get("modality", "flow"),
-            "channels": list(cfg.get("channels", ())),
-            "size": list(cfg["input_size"]),
-            "mean": list(cfg["mean"]),
-            "std": list(cfg["std"]),
-        },
-        "preprocessing": {"flow": "tvl1"},
-        "synthetic": True,
-        "note": "random weights (benchmark only)",
-    }
+    note = "random weights (benchmark only)"
+    card = card_for(model, CASME2_5, preprocessing={"flow": "tvl1"}, synthetic=True, note=note)
     return Predictor(model, card, device=device)
 
 
@@ -96,7 +84,7 @@ def _predictor(checkpoint: str | Path | None, device: str) -> tuple[Any, str]:
     from mer.inference import DEFAULT_CHECKPOINT, Predictor
 
     path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    if checkpoint or path.is_file():
+    if checkpoint or path.exists():
         return Predictor.from_checkpoint(path, device=device), f"checkpoint {path.name}"
     return _random_weights_predictor(device), "random-weights mer_dbfem_caffm (no checkpoint shipped yet)"
 

@@ -213,8 +213,11 @@ def protocol_text(protocol: Any) -> str:
     if protocol.get("test_subjects"):
         pieces.append(counted(f"tested on {len(protocol['test_subjects'])} others it never saw", "test"))
     text = f"a {name} test" + (": " + ", ".join(pieces) if pieces else "")
-    if protocol.get("selection"):
-        text += f"; the weights kept: {protocol['selection']}, fixed in advance"
+    selection = str(protocol.get("selection") or "")
+    if selection.startswith("final epoch"):
+        text += f"; the weights kept: the {selection}, fixed in advance"
+    elif selection:  # e.g. "validation uf1, epoch 2": chosen on the validation people, never the test ones
+        text += f"; the weights kept: the best {selection} on those {len(protocol.get('val_subjects', []))} people"
     return text
 
 

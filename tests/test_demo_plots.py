@@ -12,9 +12,9 @@ from mer.inference import DEFAULT_CHECKPOINT
 def test_the_shipped_card_in_plain_words_with_its_jargon_explained():
     text = card_summary(read_card(DEFAULT_CHECKPOINT))
     assert text.startswith("⚠️ **Trained on synthetic data.**")
-    assert "trained on 11 people (165 clips), tested on 3 others it never saw (45 clips)" in text
-    assert "final epoch (40), fixed in advance" in text
-    assert "UF1 0.96" in text and "accuracy 96%" in text
+    assert "trained on 21 people (210 clips)" in text and "tested on 3 others it never saw (30 clips)" in text
+    assert "the best validation uf1, epoch 2 on those 3 people" in text
+    assert "UF1 0.71" in text and "accuracy 70%" in text
     for word in ("UF1", "UAR", "holdout"):
         assert f"- *{word}*: " in text  # one line each
     assert "LOSO" not in text  # explained only where the card uses it

@@ -42,7 +42,7 @@ def _within_face(pred) -> None:
         assert any(a <= event.onset <= event.apex <= event.offset <= b for a, b in runs), (event, runs)
 
 
-def test_an_ordinary_smile_is_a_macro_event_without_a_confident_micro_label(smile):
+def test_an_ordinary_smile_is_a_macro_event_without_a_confident_micro_label(smile, predictor):
     """man_smiling: a broad smile from about 0.5 s, held to the end."""
     macro = [e for e in smile.events if e.kind == "macro"]
     assert macro and any(e.onset <= 30 and e.offset >= 60 for e in macro), smile.events
@@ -53,7 +53,9 @@ def test_an_ordinary_smile_is_a_macro_event_without_a_confident_micro_label(smil
         assert smile.summary.startswith("no micro-expression found; one ordinary expression at ")
     info = json.loads(json.dumps(smile.to_json()))
     assert info["label"] == smile.label and [e["kind"] for e in info["events"]] == [e.kind for e in smile.events]
-    assert info["calibration"]["calibrated"] is False and "uncalibrated" in info["calibration"]["note"]
+    # the shipped card's temperature is applied, and the answer says so
+    assert info["calibration"]["calibrated"] is ("calibration" in predictor.card)
+    assert info["calibration"]["temperature"] == predictor.card.get("calibration", {}).get("temperature", 1.0)
     _within_face(smile)
 
 

