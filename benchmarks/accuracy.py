@@ -9,7 +9,6 @@ measured rows.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 
 from mer.engine.metrics import HEADLINE, class_names_of, pooled_metrics, read_predictions
 from mer.errors import InputError
+from mer.io import read_json
 
 CLASSICAL = ("lbptop_svm",)  # fitted once per fold: no epochs
 
@@ -35,13 +35,6 @@ COLUMNS = [
     "params_m",
     "source",
 ]
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def describe_source(source: dict[str, Any] | str | None) -> str:
@@ -64,7 +57,8 @@ def run_row(run: str | Path) -> dict[str, Any]:
     df = read_predictions(run / "predictions.csv")
     names = class_names_of(df)
     metrics = pooled_metrics(df, names)
-    config, meta, plan = (_read_json(run / f) for f in ("config.json", "metrics.json", "run.json"))
+    files = ("config.json", "metrics.json", "run.json")
+    config, meta, plan = (read_json(run / f, damaged_ok=True) or {} for f in files)
     train = config.get("train", config)
     source = meta.get("data_source") or plan.get("data_source") or config.get("data_source")
     row: dict[str, Any] = {

@@ -119,19 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_device(text: str) -> Any:
-    import torch
+    """mer's device choice (mer.engine.device), limited to what the suite measures: cpu and cuda:N."""
+    from mer.engine import device
 
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise InputError(f"--device {text!r} is not a device; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
-        device = torch.device("cuda", device.index or 0)
-    elif device.type != "cpu":
+    chosen = device.resolve_device(text)
+    if chosen.type not in ("cpu", "cuda"):
         raise InputError(f"--device {text!r}: only cpu and cuda:N are supported")
-    return device
+    return chosen
 
 
 def available_models() -> list[str]:

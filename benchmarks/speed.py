@@ -27,13 +27,15 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from mer.engine.device import autocast
 
 BACKENDS = ("eager", "compile", "jit_freeze", "onnxruntime")
 DEFAULT_BACKENDS = ("eager", "compile", "onnxruntime")  # jit_freeze: on request (slower than these on CPU)
@@ -191,15 +193,6 @@ def example_batch(batch_size: int, input_size: tuple[int, int, int], seed: int =
 # ---------------------------------------------------------------------------------------------- backends
 
 
-@contextlib.contextmanager
-def _autocast(device: torch.device, precision: str) -> Iterator[None]:
-    if precision == "fp32":
-        yield
-    else:
-        with torch.autocast(device.type, dtype=DTYPES[precision]):
-            yield
-
-
 def _torch_runner(
     module: Callable[[torch.Tensor], torch.Tensor],
     device: torch.device,
@@ -209,7 +202,7 @@ def _torch_runner(
     fmt = torch.channels_last if variant.channels_last else torch.contiguous_format
 
     def fn(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), _autocast(device, variant.precision):
+        with torch.inference_mode(), autocast(device, variant.precision):
             out = module(x.to(device, memory_format=fmt))
         return out.float()
 
@@ -237,7 +230,7 @@ def _compile(model: torch.nn.Module, device: torch.device, variant: Variant, x: 
 
 def _jit_freeze(model: torch.nn.Module, device: torch.device, variant: Variant, x: torch.Tensor) -> Runner:
     fmt = torch.channels_last if variant.channels_last else torch.contiguous_format
-    with warnings.catch_warnings(), torch.no_grad(), _autocast(device, variant.precision):
+    with warnings.catch_warnings(), torch.no_grad(), autocast(device, variant.precision):
         warnings.simplefilter(
             "ignore"
         )  # TorchScript is deprecated upstream; still the oneDNN fusion path here

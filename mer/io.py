@@ -35,12 +35,18 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     """``obj`` as indented JSON to ``path``, atomically."""
-    return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+    return write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
-    """The JSON in ``path``, or None when there is no such file (a damaged file raises json.JSONDecodeError)."""
+def read_json(path: str | Path, damaged_ok: bool = False) -> Any:
+    """The JSON in ``path``, or None when there is no such file. A damaged file raises json.JSONDecodeError, or
+    with ``damaged_ok`` (a file this package rewrites anyway, like a cache's settings) is None too."""
     path = Path(path)
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        if damaged_ok:
+            return None
+        raise

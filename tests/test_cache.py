@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mer.data import cache
-from mer.data.cache import INDEX_COLUMNS, open_cache, preprocess
+from mer.data.cache import INDEX_COLUMNS, preprocess, read_cache
 from mer.errors import InputError
 
 SHEET_HEADER = "Subject,Filename,,OnsetFrame,ApexFrame,OffsetFrame,,Action Units,Estimated Emotion\n"
@@ -67,7 +67,7 @@ def mtimes(out: Path) -> dict[str, int]:
 def test_preprocess_end_to_end_then_reuse_rebuild_and_resume(dataset, tmp_path, capsys):
     out = tmp_path / "cache"
     settings = preprocess("casme2", dataset, out, workers=2, progress=False)
-    index, opened = open_cache(out)
+    index, opened = read_cache(out)
     assert opened == settings
     assert list(index.columns) == list(INDEX_COLUMNS)
     assert len(index) == 4 and set(index["subject"]) == {"sub01", "sub02"}
@@ -127,7 +127,7 @@ def test_apex_modality(dataset, tmp_path):
     out = tmp_path / "apex"
     settings = preprocess("casme2", dataset, out, modality="apex", workers=1, progress=False)
     assert settings["channels"] == ["r", "g", "b", "au_mask"]
-    index, _ = open_cache(out)
+    index, _ = read_cache(out)
     x = cache.load_input(out, index.iloc[0])
     assert x.dtype == np.float32 and x.shape == (4, 282, 231) and 0 <= x[:3].min() and x[:3].max() <= 1
 
@@ -145,7 +145,7 @@ def test_missing_frame_is_named_and_can_be_skipped(dataset, tmp_path, capsys):
 
     assert main([*args_list(broken, tmp_path / "c"), "--skip-missing"]) == 0
     assert "3 samples in" in capsys.readouterr().out
-    index, settings = open_cache(tmp_path / "c")
+    index, settings = read_cache(tmp_path / "c")
     assert "EP09_03" not in set(index["sample"]) and len(index) == 3
     skipped = pd.read_csv(tmp_path / "c" / "skipped.csv", dtype=str)
     assert skipped[["subject", "sample", "sheet_row"]].values.tolist() == [["sub02", "EP09_03", "4"]]
@@ -170,7 +170,7 @@ def test_a_sample_without_a_face_is_named_after_the_others_are_done(dataset, tmp
     assert "the other 3 are saved" in str(err.value)
     assert len(list((out / "inputs").glob("*.npy"))) == 3
     with pytest.raises(InputError, match="incomplete"):
-        open_cache(out)
+        read_cache(out)
     settings = preprocess("casme2", faceless, out, skip_missing=True, workers=1, progress=False)
     assert settings["samples"] == 3 and settings["timings"]["computed"] == 0  # the 3 done are reused
     assert "no face" in pd.read_csv(out / "skipped.csv")["problem"].iloc[0]
@@ -181,7 +181,7 @@ def test_refuses_a_folder_that_is_not_a_cache(dataset, tmp_path):
     with pytest.raises(InputError, match="not a mer cache"):
         preprocess("casme2", dataset, tmp_path, workers=1, progress=False)
     with pytest.raises(InputError, match="not a preprocessed cache"):
-        open_cache(tmp_path)
+        read_cache(tmp_path)
 
 
 def test_clips_and_derived_inputs_for_the_comparison_models(dataset, tmp_path, monkeypatch):
@@ -189,7 +189,7 @@ def test_clips_and_derived_inputs_for_the_comparison_models(dataset, tmp_path, m
     flow and landmark targets) are derived from the cache once; a cache without clips names the command."""
     out = tmp_path / "c"
     preprocess("casme2", dataset, out, sheet=dataset / "CASME2-coding-tiny.csv", flow="dis", progress=False)
-    index, _ = open_cache(out)
+    index, _ = read_cache(out)
     with np.load(out / index["clip"].iloc[0]) as z:
         assert z["frames"].shape == (8, 282, 231) and z["frames"].dtype == np.uint8
         assert z["landmarks"].shape == (8, 68, 2) and list(z["numbers"])[::7] == [10, 18]

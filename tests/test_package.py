@@ -64,7 +64,8 @@ def test_pip_install_into_a_fresh_venv_then_mer_predict_from_another_folder(tmp_
     (fresh_site / "dev_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
     _run([*pip, "uninstall", "-q", "-y", "setuptools"], cwd=tmp_path)  # build with this environment's setuptools
-    out = _run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", str(ROOT)], cwd=tmp_path)
+    source = _plain_copy(tmp_path / "source")  # setuptools builds in the source folder: not in this checkout
+    out = _run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", str(source)], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

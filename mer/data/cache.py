@@ -48,6 +48,7 @@ from mer.data.datasets import (
 )
 from mer.data.workers import process_pool
 from mer.errors import InputError
+from mer.io import read_json, write_atomic
 from mer.spec import CLIP_FRAMES, CROP_HW, DERIVED_FROM, LABEL_SETS, MODALITY_CFGS, input_size
 
 FORMAT = 1
@@ -127,16 +128,6 @@ def _read_rgb(path: Path, name: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _write_atomic(path: Path, write) -> None:
-    """write(tmp_path) then rename: a reader never sees half a file, an interrupted run leaves only a .tmp."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _save_npy(path: Path, array: np.ndarray) -> None:
     with open(path, "wb") as f:  # a file object: np.save would append ".npy" to the temporary name
         np.save(f, array)
@@ -187,7 +178,7 @@ def _save_clip(path: Path, frames_rgb: np.ndarray, reference: np.ndarray, number
         with open(tmp, "wb") as f:
             np.savez(f, frames=grey, landmarks=landmarks, numbers=np.asarray(numbers))
 
-    _write_atomic(path, write)
+    write_atomic(path, write)
 
 
 def _load_frames(task: dict[str, Any], name: str, timer: dict[str, float]) -> tuple[list[int], list[np.ndarray], int]:
@@ -246,11 +237,11 @@ def preprocess_sample(task: dict[str, Any]) -> SampleResult:
 
         start = time.perf_counter()
         out = Path(task["out"])
-        _write_atomic(out / task["file"], lambda p: _save_npy(p, x.astype(np.float16)))
+        write_atomic(out / task["file"], lambda p: _save_npy(p, x.astype(np.float16)))
         _save_clip(out / task["clip"], clip.frames[head:], clip.landmarks, numbers[head:])
         ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(clip.frames[apex_index], cv2.COLOR_RGB2BGR))
         if ok:
-            _write_atomic(out / task["apex_image"], lambda p: p.write_bytes(jpg.tobytes()))
+            write_atomic(out / task["apex_image"], lambda p: p.write_bytes(jpg.tobytes()))
         seconds["write"] = time.perf_counter() - start
     except (InputError, cv2.error, OSError, ValueError) as err:
         result.error = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
@@ -260,13 +251,6 @@ def preprocess_sample(task: dict[str, Any]) -> SampleResult:
 
 
 # -------------------------------------------------------------------------------------------------- the cache
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _read_records(path: Path) -> dict[str, dict[str, Any]]:
@@ -284,7 +268,7 @@ def _read_records(path: Path) -> dict[str, dict[str, Any]]:
 
 def _prepare(out: Path, settings_hash: str, described: dict[str, Any]) -> str:
     """Make `out` a cache for these settings. Returns "new", "reuse" or "rebuilt: <what changed>"."""
-    previous = _read_json(out / "settings.json")
+    previous = read_json(out / "settings.json", damaged_ok=True)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the cache")
     if out.is_dir() and previous is None:
@@ -351,7 +335,7 @@ def preprocess(
     if state.startswith("rebuilt"):
         print(f"settings changed ({state.removeprefix('rebuilt: ')}): cleared {out} and rebuilding")
     settings = _base_settings(shape_settings, settings_hash, table, root, label_set)
-    _write_atomic(out / "settings.json", lambda p: p.write_text(json.dumps(settings, indent=2)))
+    write_atomic(out / "settings.json", lambda p: p.write_text(json.dumps(settings, indent=2)))
 
     records = _read_records(out / "samples.jsonl")
     tasks, reused = _plan_tasks(table, records, out, modality, flow)
@@ -362,7 +346,7 @@ def preprocess(
     # keep the records of samples outside this table too (another label set may want them back)
     kept = {f: r for f, r in records.items() if (out / f).is_file() and not r.get("error")}
     done_records = kept | {r["file"]: r for r in reused} | {r.file: asdict(r) for r in results if not r.error}
-    _write_atomic(
+    write_atomic(
         out / "samples.jsonl",
         lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in done_records.values())),
     )
@@ -376,9 +360,9 @@ def preprocess(
     failed_keys = {(r.subject, r.sample) for r in failed}
     keep = [k not in failed_keys for k in zip(table["subject"], table["sample"], strict=True)]
     index = _index_table(table[keep], done_records)
-    _write_atomic(out / "index.csv", lambda p: index.to_csv(p, index=False))
+    write_atomic(out / "index.csv", lambda p: index.to_csv(p, index=False))
     skipped = _skipped_table(table, failed)
-    _write_atomic(out / "skipped.csv", lambda p: skipped.to_csv(p, index=False))
+    write_atomic(out / "skipped.csv", lambda p: skipped.to_csv(p, index=False))
     timings = _timings(results, failed, reused, workers, wall)
     settings |= {
         "complete": True,
@@ -389,8 +373,8 @@ def preprocess(
         "dataset_notes": dataset_notes,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    _write_atomic(out / "timings.json", lambda p: p.write_text(json.dumps(timings, indent=2)))
-    _write_atomic(out / "settings.json", lambda p: p.write_text(json.dumps(settings, indent=2)))
+    write_atomic(out / "timings.json", lambda p: p.write_text(json.dumps(timings, indent=2)))
+    write_atomic(out / "settings.json", lambda p: p.write_text(json.dumps(settings, indent=2)))
     return settings
 
 
@@ -564,10 +548,10 @@ def _run(tasks: list[dict[str, Any]], workers: int, journal: Path, progress: boo
     return results
 
 
-def open_cache(cache: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_cache(cache: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """(index, settings) of a finished cache; `index["input"]` paths are relative to `cache`."""
     cache = Path(cache).expanduser()
-    settings = _read_json(cache / "settings.json")
+    settings = read_json(cache / "settings.json", damaged_ok=True)
     if settings is None:
         raise InputError(f"{cache} is not a preprocessed cache (no settings.json); make one with `mer preprocess`")
     if not settings.get("complete"):
@@ -635,8 +619,8 @@ def _derive_one(root: Path, row: dict[str, Any], modality: str, settings: dict[s
             with open(tmp, "wb") as f:
                 np.savez(f, **targets)
 
-        _write_atomic(root / derived_path(stem, modality, "targets"), write)
-    _write_atomic(root / derived_path(stem, modality), lambda p: _save_npy(p, x.astype(np.float16)))
+        write_atomic(root / derived_path(stem, modality, "targets"), write)
+    write_atomic(root / derived_path(stem, modality), lambda p: _save_npy(p, x.astype(np.float16)))
 
 
 def _derivable(root: Path, index: pd.DataFrame, settings: dict[str, Any], modality: str) -> None:
@@ -666,7 +650,7 @@ def ensure_modality(cache: str | Path, modality: str, progress: bool = True) -> 
     from tqdm.auto import tqdm
 
     root = Path(cache).expanduser()
-    index, settings = open_cache(root)
+    index, settings = read_cache(root)
     if modality == settings.get("modality"):
         return root
     if modality not in DERIVED_FROM:
@@ -676,14 +660,14 @@ def ensure_modality(cache: str | Path, modality: str, progress: bool = True) -> 
         )
     folder = root / "derived" / modality
     marker = {"version": DERIVE_VERSION, "settings_hash": settings.get("settings_hash"), "samples": len(index)}
-    if _read_json(folder / "done.json") == marker:
+    if read_json(folder / "done.json", damaged_ok=True) == marker:
         return folder
     _derivable(root, index, settings, modality)
     folder.mkdir(parents=True, exist_ok=True)
     rows = index.to_dict("records")
     for row in tqdm(rows, desc=f"derive {modality}", unit="sample", disable=not progress, leave=False):
         _derive_one(root, row, modality, settings)
-    _write_atomic(folder / "done.json", lambda p: p.write_text(json.dumps(marker)))
+    write_atomic(folder / "done.json", lambda p: p.write_text(json.dumps(marker)))
     return folder
 
 

@@ -66,8 +66,8 @@ class Cache:
 
 
 def open_cache(root: str | Path) -> Cache:
-    """Open a finished cache (``mer.data.cache.open_cache``); check what training needs, else InputError."""
-    from mer.data.cache import open_cache as read_cache
+    """Open a finished cache (``mer.data.cache.read_cache``); check what training needs, else InputError."""
+    from mer.data.cache import read_cache
 
     root = Path(root).expanduser()
     index, settings = read_cache(root)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mer.errors import InputError
+from mer.io import write_text
 
 GRID_FILE = "grid.json"
 STATES = ("done", "running", "failed", "missing")
@@ -87,16 +88,8 @@ def job_config(train: dict[str, Any], model: str, seed: int):
     return config_from_dict({**train, "model": model, "seeds": [seed]})
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path`` (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _write_json(path: Path, obj: Any) -> None:
-    _write_atomic(path, json.dumps(obj, indent=1) + "\n")
+    write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
 def create_grid(out: str | Path, data: str | Path, models: list[str], seeds: list[int], cfg) -> Grid:
@@ -220,7 +213,7 @@ def run_job(grid: Grid, job: Job, device: str = "auto", log: str | None = None) 
         run = grid.run_dir(job.model, job.seed)
         train_run(grid.job_config(job.model, job.seed), grid.data, run, folds=[job.fold], device=device, progress=False)
         text = (fold_dir(run, job.seed, job.fold) / "predictions.csv").read_text()
-        _write_atomic(grid.prediction_path(job), text)
+        write_text(grid.prediction_path(job), text)
         state.update(state="done", seconds=time.time() - t0)
     except Exception:  # noqa: BLE001  (any failure is the job's, reported with its traceback)
         state.update(state="failed", seconds=time.time() - t0, traceback=traceback.format_exc())
@@ -367,11 +360,11 @@ def merge_model(grid: Grid, model: str) -> dict[str, Any]:
     if set(preds["subject"]) != tested:
         raise InputError(f"{model}: predictions cover subjects {sorted(set(preds['subject']))}, not {sorted(tested)}")
     root = grid.root / model
-    _write_atomic(root / "predictions.csv", preds.to_csv(index=False))
+    write_text(root / "predictions.csv", preds.to_csv(index=False))
     audits = [fold_dir(grid.run_dir(j.model, j.seed), j.seed, j.fold) / "audit.csv" for j in jobs]
     audits = [pd.read_csv(p, dtype=dtypes) for p in audits if p.is_file()]
     if audits:
-        _write_atomic(root / "audit.csv", pd.concat(audits, ignore_index=True).to_csv(index=False))
+        write_text(root / "audit.csv", pd.concat(audits, ignore_index=True).to_csv(index=False))
     _write_json(root / "run.json", {**plan, "seeds": list(grid.seeds)})
     return evaluate_run(root)
 
@@ -386,7 +379,7 @@ def merge_grid(grid: Grid) -> dict[str, dict[str, Any]]:
     if problems:
         raise InputError(f"cannot merge: {len(problems)} job(s) not done: {', '.join(problems)}")
     metrics = {m: merge_model(grid, m) for m in grid.models}
-    _write_atomic(grid.root / "summary.csv", summary_frame(metrics).to_csv(index=False))
+    write_text(grid.root / "summary.csv", summary_frame(metrics).to_csv(index=False))
     return metrics
 
 

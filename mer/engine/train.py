@@ -43,9 +43,11 @@ from mer.engine.calibration import calibration_entry
 from mer.engine.checkpoint import code_version, load_checkpoint, save_checkpoint
 from mer.engine.config import TrainConfig
 from mer.engine.data import Cache, CacheDataset, open_cache
+from mer.engine.device import autocast, resolve_device
 from mer.engine.loso import Fold, make_folds
 from mer.engine.metrics import classification_metrics, read_predictions, run_metrics
 from mer.errors import InputError
+from mer.io import write_atomic, write_json
 from mer.spec import MODALITY_CFGS, input_size
 
 STOP_ENV = "MER_STOP_AFTER_EPOCHS"  # test hook: behave as if killed right after this epoch finished
@@ -57,14 +59,6 @@ class TrainingStopped(RuntimeError):
 
 def _derived_seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
-    return torch.device(device)
 
 
 def fold_dir(run: Path, seed: int, fold: int) -> Path:
@@ -194,9 +188,7 @@ def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Atomically ``torch.save`` a training state: tensors, numbers, strings, lists and dicts only."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -206,9 +198,8 @@ def load_state(path: Path) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------- loops
 def _autocast(device: torch.device, amp: bool):
-    if not amp:
-        return torch.autocast(device.type, enabled=False)
-    return torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
+    """``--amp``: the device's reduced precision (float16 on CUDA, bfloat16 on a CPU), else fp32."""
+    return autocast(device, ("fp16" if device.type == "cuda" else "bf16") if amp else "fp32")
 
 
 @torch.no_grad()
@@ -710,9 +701,7 @@ def evaluate_run(path: str | Path, write: bool = True) -> dict[str, Any]:
         if plan["protocol"] == "holdout":
             metrics["held_out_subjects"] = plan["folds"][0]["test_subjects"]
     if write:
-        tmp = root / "metrics.json.tmp"
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-        tmp.replace(root / "metrics.json")
+        write_json(root / "metrics.json", metrics)
     return metrics
 
 
