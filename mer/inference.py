@@ -30,7 +30,7 @@ from mer.weights import DEMO_CHECKPOINT as DEFAULT_CHECKPOINT
 if TYPE_CHECKING:
     from mer.engine.device import Variant
 
-STAGES = ("read", "align", "spot", "input", "model", "gradcam", "overlays")  # keys of Prediction.timings
+PREDICT_STAGES = ("read", "align", "spot", "input", "model", "gradcam", "overlays")  # keys of Prediction.timings
 INDEX_CONVENTIONS = ("position", "file_number")
 
 

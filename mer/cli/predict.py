@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mer.inference import Prediction
 
 
-def format_summary(pred: Prediction) -> str:
+def format_prediction(pred: Prediction) -> str:
     """The answer as a few readable lines."""
     info = pred.to_json()
     ck = info["checkpoint"]
@@ -131,7 +131,7 @@ def run_predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(pred.to_json()), flush=True)
         else:
-            print(("\n" if number else "") + format_summary(pred), flush=True)
+            print(("\n" if number else "") + format_prediction(pred), flush=True)
     if args.save_dir and not args.json:
         print(f"saved:       overlays, flow, aligned frames and result.json in {args.save_dir}")
     return 2 if failed else 0

@@ -10,9 +10,9 @@ from mer.spec import DATASET_NAMES, LABEL_SETS, RAW_LABEL_SET
 
 def format_timings(timings: dict[str, Any]) -> str:
     """One line: samples computed and reused, wall time, and the time per stage summed over workers."""
-    from mer.data.cache import STAGES
+    from mer.data.cache import PREPROCESS_STAGES
 
-    stages = ", ".join(f"{s} {timings.get(s, 0):.1f} s" for s in STAGES if timings.get(s))
+    stages = ", ".join(f"{s} {timings.get(s, 0):.1f} s" for s in PREPROCESS_STAGES if timings.get(s))
     if timings.get("cpu"):
         stages += f" (worker CPU time {timings['cpu']:.1f} s)"
     return (

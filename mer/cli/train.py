@@ -28,7 +28,7 @@ FLAG_FIELDS = {
 }
 
 
-def format_summary(metrics: dict[str, Any]) -> str:
+def format_metrics(metrics: dict[str, Any]) -> str:
     """A few lines: data source, headline metrics (mean ± std over seeds) and the inflated audit figure."""
     src = metrics.get("data_source") or {}
     where = src.get("description") or f"{src.get('dataset', 'unknown')} (synthetic: {src.get('synthetic')})"
@@ -84,7 +84,7 @@ def run_train(args: argparse.Namespace) -> int:
     if metrics is None:
         print(f"fold(s) {args.fold} done in {args.out}; when every fold is done: mer merge {args.out}")
         return 0
-    print(format_summary(metrics))
+    print(format_metrics(metrics))
     print(f"wrote {args.out}/predictions.csv, {args.out}/metrics.json")
     if args.export:
         print(f"exported {args.export} (+ card {str(args.export).rsplit('.', 1)[0]}.json)")
@@ -95,7 +95,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from mer.engine.train import evaluate_run
 
     metrics = evaluate_run(args.run, write=not args.no_write)
-    print(json.dumps(metrics, indent=2) if args.json else format_summary(metrics))
+    print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
     return 0
 
 
@@ -103,7 +103,7 @@ def run_merge(args: argparse.Namespace) -> int:
     from mer.engine.train import merge_run
 
     metrics = merge_run(args.run)
-    print(format_summary(metrics))
+    print(format_metrics(metrics))
     print(f"wrote {args.run}/predictions.csv, {args.run}/metrics.json")
     return 0
 

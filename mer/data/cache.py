@@ -52,7 +52,7 @@ from mer.io import read_json, write_atomic
 from mer.spec import CLIP_FRAMES, CROP_HW, DERIVED_FROM, LABEL_SETS, MODALITY_CFGS, input_size
 
 FORMAT = 1
-STAGES = ("read", "spot", "align", "flow", "write")
+PREPROCESS_STAGES = ("read", "spot", "align", "flow", "write")
 # Frame rates of the databases (frames per second), for spotting an unknown apex.
 FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0}
 OWN_FILES = ("settings.json", "index.csv", "samples.jsonl", "skipped.csv", "timings.json")
@@ -210,7 +210,7 @@ def preprocess_sample(task: dict[str, Any]) -> SampleResult:
 
     name = f"{task['subject']}/{task['sample']}"
     result = SampleResult(task["file"], task["key"], task["subject"], task["sample"])
-    seconds = dict.fromkeys(STAGES, 0.0)
+    seconds = dict.fromkeys(PREPROCESS_STAGES, 0.0)
     cpu = time.process_time()
     try:
         numbers, frames, head = _load_frames(task, name, seconds)
@@ -460,7 +460,7 @@ def _timings(
     results: list[SampleResult], failed: list[SampleResult], reused: list, workers: int, wall: float
 ) -> dict[str, Any]:
     timings: dict[str, Any] = {
-        stage: round(sum(r.seconds.get(stage, 0.0) for r in results), 3) for stage in (*STAGES, "cpu")
+        stage: round(sum(r.seconds.get(stage, 0.0) for r in results), 3) for stage in (*PREPROCESS_STAGES, "cpu")
     }
     return timings | {
         "wall": round(time.perf_counter() - wall, 3),

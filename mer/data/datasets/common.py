@@ -68,9 +68,7 @@ class SheetRow:
     source: str = ""
     note: str = ""
     frame_dir: Path | None = None  # set when the loader already knows the folder (SMIC)
-    where: str = (
-        ""  # where a user finds the row, when not "sheet row N" (MEGC: csv line and source sheet row)
-    )
+    where: str = ""  # where a user finds the row, when not "sheet row N" (MEGC: csv line and source sheet row)
     problem: str = ""  # "kind: detail" found by the loader itself (e.g. "malformed row: not in the sheet")
 
 
@@ -87,9 +85,7 @@ class Problems:
     """Everything wrong with a dataset, collected per sample so that one error can list it all."""
 
     items: list[tuple[str, str, int, str]] = field(default_factory=list)  # subject, sample, sheet row, text
-    where: dict[tuple[str, str, int], str] = field(
-        default_factory=dict
-    )  # how to find the row, for the message
+    where: dict[tuple[str, str, int], str] = field(default_factory=dict)  # how to find the row, for the message
 
     def add(self, row: SheetRow, text: str) -> None:
         self.items.append((row.subject, row.sample, row.sheet_row, text))
@@ -152,9 +148,7 @@ def read_table_sheet(
     ignored.
     """
     if not path.is_file():
-        raise InputError(
-            f"the sheet {path} does not exist; give the path of the annotation sheet with --sheet"
-        )
+        raise InputError(f"the sheet {path} does not exist; give the path of the annotation sheet with --sheet")
     grid = read_grid(path)
     header_at = next(
         (
@@ -166,8 +160,7 @@ def read_table_sheet(
     )
     if header_at is None:
         raise InputError(
-            f"no header row starting with '{first_header.title()}' in {path}; "
-            "is this the right annotation sheet?"
+            f"no header row starting with '{first_header.title()}' in {path}; is this the right annotation sheet?"
         )
     header = [normalise_header(c) for c in grid[header_at]]
     columns: dict[str, int] = {}
@@ -272,9 +265,7 @@ def choose_base(
     Ties go to the child named first in `preferred`. Returns (folder, number of sample folders found there).
     """
     if not root.is_dir():
-        raise InputError(
-            f"the dataset folder {root} does not exist; give the folder holding the frames with --root"
-        )
+        raise InputError(f"the dataset folder {root} does not exist; give the folder holding the frames with --root")
     candidates = [root]
     for child in sorted(p for p in root.iterdir() if p.is_dir()):
         candidates.append(child)
@@ -304,9 +295,7 @@ def label_map(label_set: str | None) -> Callable[[str], str | None]:
     if label_set in (None, RAW_LABEL_SET):
         return lambda emotion: emotion or None
     if label_set not in EMOTION_MAPS:
-        raise InputError(
-            f"unknown label set '{label_set}'; choose one of {', '.join([*LABEL_SETS, RAW_LABEL_SET])}"
-        )
+        raise InputError(f"unknown label set '{label_set}'; choose one of {', '.join([*LABEL_SETS, RAW_LABEL_SET])}")
     mapping = EMOTION_MAPS[label_set]
     return lambda emotion: mapping.get(emotion.strip().lower())
 
@@ -341,145 +330,149 @@ def build_table(
     records: list[dict] = []
     excluded: list[dict] = []
     for row in rows:
+        if _identity_problem(row, seen, problems):
+            continue
         before = len(problems.items)
-        if not row.subject or not row.sample:
-            problems.add(row, "malformed row: Subject or Filename is empty")
-            continue
-        key = (row.subject, row.sample)
-        if row.problem:
-            problems.add(row, row.problem)
-            continue
-        if row.frame_dir is not None and not row.frame_dir.is_dir():
-            problems.add(row, f"missing folder: {row.frame_dir}")
-            continue
-        if key in seen:
-            problems.add(row, f"malformed row: the same sample as sheet row {seen[key]}")
-            continue
-        seen[key] = row.sheet_row
-        onset, offset = parse_frame(row.onset), parse_frame(row.offset)
-        apex = parse_frame(row.apex)
-        note = row.note
-        if onset is None:
-            problems.add(row, f"malformed row: onset '{row.onset}' is not a frame number")
-        if offset is None:
-            problems.add(row, f"malformed row: offset '{row.offset}' is not a frame number")
-        if apex is None:
-            if row.apex.strip().lower() in NO_APEX_CELLS:
-                apex = APEX_UNKNOWN
-                note = _join(
-                    note, f"no apex in the sheet ('{row.apex}'): spotted from the motion at preprocessing"
-                )
-            else:
-                problems.add(row, f"malformed row: apex '{row.apex}' is not a frame number")
-        if onset is not None and offset is not None and onset >= offset:
-            problems.add(row, f"malformed row: onset {onset} is not before offset {offset}")
-        elif (
-            onset is not None
-            and offset is not None
-            and apex not in (None, APEX_UNKNOWN)
-            and not (onset <= apex <= offset)
-        ):
-            problems.add(row, f"malformed row: apex {apex} is outside onset..offset ({onset}..{offset})")
+        onset, apex, offset, note = _timing(row, problems)
         emotion = row.emotion.strip().lower()
         if row.label is None and emotion not in known and label_set not in (None, RAW_LABEL_SET):
             problems.add(row, f"malformed row: unknown emotion '{row.emotion}'")
         if len(problems.items) > before:
             continue
         folder = row.frame_dir or sample_dir(base, row)
-        frames = scan_frame_folder(folder)
+        frames = _frames_of(row, folder, (onset, apex, offset), problems)
         if frames is None:
-            what = "missing folder" if not folder.is_dir() else "no frame images in folder"
-            problems.add(row, f"{what}: {folder}")
-            continue
-        wanted = [("onset", onset), ("apex", apex), ("offset", offset)]
-        absent = [
-            f"{name} {n} ({frames.pattern.format(n)})"
-            for name, n in wanted
-            if n != APEX_UNKNOWN and n not in frames.numbers
-        ]
-        if absent:
-            problems.add(row, f"missing frame: {', '.join(absent)} in {folder}")
             continue
         label = row.label if row.label is not None else to_label(emotion)
         record = {
-            "dataset": dataset,
-            "source": row.source or dataset,
-            "subject": row.subject,
-            "sample": row.sample,
-            "onset": onset,
-            "apex": apex,
-            "offset": offset,
-            "emotion": emotion,
-            "label": label,
-            "aus": row.aus,
-            "frame_dir": str(folder.resolve()),
-            "frame_pattern": frames.pattern,
-            "sheet_row": row.sheet_row,
+            "dataset": dataset, "source": row.source or dataset, "subject": row.subject, "sample": row.sample,
+            "onset": onset, "apex": apex, "offset": offset, "emotion": emotion, "label": label, "aus": row.aus,
+            "frame_dir": str(folder.resolve()), "frame_pattern": frames.pattern, "sheet_row": row.sheet_row,
             "note": note,
-        }
+        }  # fmt: skip
         if label is None:
             excluded.append({**record, "problem": f"label set {label_set} has no class for '{emotion}'"})
-            continue
-        records.append(record)
-
-    skipped = pd.DataFrame(
-        [dict(zip(SKIPPED_COLUMNS, item, strict=True)) for item in problems.items],
-        columns=list(SKIPPED_COLUMNS),
-    )
+        else:
+            records.append(record)
     if problems and not skip_missing:
         raise InputError(_problem_report(dataset, base, sheet, problems, len(rows), layout_hint))
-    if problems:
-        skipped = (
-            skipped.groupby(["subject", "sample", "sheet_row"], sort=False)["problem"]
-            .agg("; ".join)
-            .reset_index()
-        )
-        warnings.warn(
-            f"{dataset}: skipped {len(skipped)} of {len(rows)} samples with problems (--skip-missing): "
-            + "; ".join(f"{s}/{m} (sheet row {r}): {p}" for s, m, r, p in skipped.itertuples(index=False)),
-            DatasetWarning,
-            stacklevel=4,
-        )
     table = pd.DataFrame(records, columns=list(COLUMNS))
     for name in ("onset", "apex", "offset", "sheet_row"):
         table[name] = table[name].astype("int64")
-    excluded_table = pd.DataFrame(excluded, columns=[*COLUMNS, "problem"])
-    if len(excluded_table):
-        counts = Counter(excluded_table["emotion"])
-        warnings.warn(
-            f"{dataset}: label set {label_set} has no class for "
-            + ", ".join(f"'{e}' ({n} samples)" for e, n in sorted(counts.items()))
-            + "; those samples are left out (listed in table.attrs['excluded'] and the cache's skipped.csv)",
-            DatasetWarning,
-            stacklevel=4,
-        )
-    unknown_apex = table[table["apex"] == APEX_UNKNOWN]
-    if len(unknown_apex):
-        warnings.warn(
-            f"{dataset}: no apex in the sheet for "
-            + ", ".join(
-                f"{s}/{m} (sheet row {r})"
-                for s, m, r in unknown_apex[["subject", "sample", "sheet_row"]].itertuples(index=False)
-            )
-            + "; apex = -1: preprocessing spots it from the motion between onset and offset",
-            DatasetWarning,
-            stacklevel=4,
-        )
-    table.attrs["skipped"] = skipped
-    table.attrs["excluded"] = excluded_table
+    table.attrs["skipped"] = _skipped(dataset, problems, len(rows))
+    table.attrs["excluded"] = _excluded(dataset, excluded, label_set)
+    _warn_unknown_apex(dataset, table)
     table.attrs["label_set"] = label_set or RAW_LABEL_SET
     table.attrs["sheet"] = str(sheet)
     table.attrs["base"] = str(base)
     return table
 
 
+def _identity_problem(row: SheetRow, seen: dict[tuple[str, str], int], problems: Problems) -> bool:
+    """Record the first of: no subject or sample, the loader's own problem, a missing folder, a duplicate."""
+    key = (row.subject, row.sample)
+    if not row.subject or not row.sample:
+        problems.add(row, "malformed row: Subject or Filename is empty")
+    elif row.problem:
+        problems.add(row, row.problem)
+    elif row.frame_dir is not None and not row.frame_dir.is_dir():
+        problems.add(row, f"missing folder: {row.frame_dir}")
+    elif key in seen:
+        problems.add(row, f"malformed row: the same sample as sheet row {seen[key]}")
+    else:
+        seen[key] = row.sheet_row
+        return False
+    return True
+
+
+def _timing(row: SheetRow, problems: Problems) -> tuple[int | None, int | None, int | None, str]:
+    """(onset, apex, offset, note) of a row; a malformed number or order is recorded in ``problems``."""
+    onset, offset, apex = parse_frame(row.onset), parse_frame(row.offset), parse_frame(row.apex)
+    note = row.note
+    if onset is None:
+        problems.add(row, f"malformed row: onset '{row.onset}' is not a frame number")
+    if offset is None:
+        problems.add(row, f"malformed row: offset '{row.offset}' is not a frame number")
+    if apex is None and row.apex.strip().lower() in NO_APEX_CELLS:
+        apex = APEX_UNKNOWN
+        note = _join(note, f"no apex in the sheet ('{row.apex}'): spotted from the motion at preprocessing")
+    elif apex is None:
+        problems.add(row, f"malformed row: apex '{row.apex}' is not a frame number")
+    if onset is not None and offset is not None and onset >= offset:
+        problems.add(row, f"malformed row: onset {onset} is not before offset {offset}")
+    elif None not in (onset, offset) and apex not in (None, APEX_UNKNOWN) and not onset <= apex <= offset:
+        problems.add(row, f"malformed row: apex {apex} is outside onset..offset ({onset}..{offset})")
+    return onset, apex, offset, note
+
+
+def _frames_of(row: SheetRow, folder: Path, numbers: tuple, problems: Problems) -> FrameFolder | None:
+    """The sample's frame folder when it holds the onset, apex and offset frames, else None (problem noted)."""
+    frames = scan_frame_folder(folder)
+    if frames is None:
+        problems.add(row, f"{'missing folder' if not folder.is_dir() else 'no frame images in folder'}: {folder}")
+        return None
+    wanted = zip(("onset", "apex", "offset"), numbers, strict=True)
+    absent = [
+        f"{name} {n} ({frames.pattern.format(n)})"
+        for name, n in wanted
+        if n != APEX_UNKNOWN and n not in frames.numbers
+    ]
+    if absent:
+        problems.add(row, f"missing frame: {', '.join(absent)} in {folder}")
+        return None
+    return frames
+
+
+def _skipped(dataset: str, problems: Problems, n_rows: int) -> pd.DataFrame:
+    """The samples left out for their problems (one row each, problems joined), with a DatasetWarning."""
+    skipped = pd.DataFrame(
+        [dict(zip(SKIPPED_COLUMNS, item, strict=True)) for item in problems.items], columns=list(SKIPPED_COLUMNS)
+    )
+    if not problems:
+        return skipped
+    skipped = skipped.groupby(["subject", "sample", "sheet_row"], sort=False)["problem"].agg("; ".join).reset_index()
+    warnings.warn(
+        f"{dataset}: skipped {len(skipped)} of {n_rows} samples with problems (--skip-missing): "
+        + "; ".join(f"{s}/{m} (sheet row {r}): {p}" for s, m, r, p in skipped.itertuples(index=False)),
+        DatasetWarning,
+        stacklevel=5,
+    )
+    return skipped
+
+
+def _excluded(dataset: str, excluded: list[dict], label_set: str | None) -> pd.DataFrame:
+    """The samples whose emotion the label set has no class for, with a DatasetWarning."""
+    table = pd.DataFrame(excluded, columns=[*COLUMNS, "problem"])
+    if len(table):
+        counts = Counter(table["emotion"])
+        warnings.warn(
+            f"{dataset}: label set {label_set} has no class for "
+            + ", ".join(f"'{e}' ({n} samples)" for e, n in sorted(counts.items()))
+            + "; those samples are left out (listed in table.attrs['excluded'] and the cache's skipped.csv)",
+            DatasetWarning,
+            stacklevel=5,
+        )
+    return table
+
+
+def _warn_unknown_apex(dataset: str, table: pd.DataFrame) -> None:
+    unknown = table[table["apex"] == APEX_UNKNOWN]
+    if len(unknown):
+        where = unknown[["subject", "sample", "sheet_row"]].itertuples(index=False)
+        warnings.warn(
+            f"{dataset}: no apex in the sheet for "
+            + ", ".join(f"{s}/{m} (sheet row {r})" for s, m, r in where)
+            + "; apex = -1: preprocessing spots it from the motion between onset and offset",
+            DatasetWarning,
+            stacklevel=5,
+        )
+
+
 def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a else b
 
 
-def _problem_report(
-    dataset: str, base: Path, sheet: Path, problems: Problems, total: int, layout_hint: str
-) -> str:
+def _problem_report(dataset: str, base: Path, sheet: Path, problems: Problems, total: int, layout_hint: str) -> str:
     """One message listing every problem, grouped by kind, with how to fix or skip."""
     by_kind: dict[str, list[str]] = {}
     for subject, sample, sheet_row, text in problems.items:
