@@ -111,14 +111,18 @@ def _outputs(answer: demo.Answer) -> tuple:
 def analyse_video(video: str | None, originals: dict, checkpoint: str | None, onset: str, apex: str) -> tuple:
     """The Video tab's Analyse: the clip shown (its original, when the preview is a converted copy)."""
     clip = originals.get(Path(video).name, video) if video else None
-    return _outputs(demo.analyse_for_page(SHELF, FOLDERS, clip, frames=False, checkpoint=checkpoint,
-                                          onset=onset, apex=apex))
+    return _outputs(
+        demo.analyse_for_page(SHELF, FOLDERS, clip, frames=False, checkpoint=checkpoint, onset=onset, apex=apex)
+    )
 
 
 def analyse_frames(frames_zip: str | None, fps: str | None, checkpoint: str | None, onset: str, apex: str) -> tuple:
     """The Zip tab's Analyse: the frames shown, at the frame rate chosen beside them."""
-    return _outputs(demo.analyse_for_page(SHELF, FOLDERS, frames_zip, frames=True, checkpoint=checkpoint,
-                                          onset=onset, apex=apex, fps=fps))
+    return _outputs(
+        demo.analyse_for_page(
+            SHELF, FOLDERS, frames_zip, frames=True, checkpoint=checkpoint, onset=onset, apex=apex, fps=fps
+        )
+    )
 
 
 def analyse_example(video: str) -> tuple:
@@ -224,8 +228,9 @@ def _options() -> dict[str, Any]:
 
 def _answer_area() -> list[Any]:
     """The answer components, in the order of _outputs."""
-    headline = gr.Markdown("### No answer yet\n\nPick an example, or upload a clip and press **Analyse**.",
-                           elem_id="mer-answer")
+    headline = gr.Markdown(
+        "### No answer yet\n\nPick an example, or upload a clip and press **Analyse**.", elem_id="mer-answer"
+    )
     label = gr.Textbox(label="Micro-expression", interactive=False, elem_id="mer-label")
     probabilities = gr.Plot(label="Class probabilities", elem_id="mer-probabilities")
     timeline = gr.Plot(label="Timeline: the motion curve and the events found", elem_id="mer-curve")
@@ -235,19 +240,27 @@ def _answer_area() -> list[Any]:
 def _pictures_area() -> list[Any]:
     gallery = dict(object_fit="contain", height="auto", allow_preview=True)
     # a fixed height: gradio's grid stretches two pictures to full width otherwise
-    pictures = gr.Gallery(label="The clip: aligned face, onset and apex, movement, AU regions", columns=5,
-                          elem_id="mer-frames", **dict(gallery, height=340))
+    pictures = gr.Gallery(
+        label="The clip: aligned face, onset and apex, movement, AU regions",
+        columns=5,
+        elem_id="mer-frames",
+        **dict(gallery, height=340),
+    )
     maps = []
     with gr.Row(equal_height=False):
         for group, name in (("global", "Global branch"), ("local", "Local branch"), ("fusion", "Fusion")):
             with gr.Column(min_width=280):
                 gr.Markdown(demo.MAP_GROUPS[group])
-                maps.append(gr.Gallery(label=name, columns=2 if group != "fusion" else 3,
-                                       elem_id=f"mer-maps-{group}", **gallery))
+                maps.append(
+                    gr.Gallery(
+                        label=name, columns=2 if group != "fusion" else 3, elem_id=f"mer-maps-{group}", **gallery
+                    )
+                )
     maps_note = gr.Markdown(elem_id="mer-maps-note")
     with gr.Row():
-        timings = gr.Dataframe(headers=["stage", "ms"], label="Stage timings (milliseconds)", interactive=False,
-                               elem_id="mer-timings")
+        timings = gr.Dataframe(
+            headers=["stage", "ms"], label="Stage timings (milliseconds)", interactive=False, elem_id="mer-timings"
+        )
         result_json = gr.File(label="Result as JSON", interactive=False, elem_id="mer-json")
     return [pictures, *maps, maps_note, timings, result_json]
 
@@ -289,8 +302,14 @@ def build_demo() -> gr.Blocks:
                 card = gr.Markdown(SHELF.provenance(SHELF.default), elem_id="mer-card")  # after: phones stack
         answer += _pictures_area()
         with gr.Column(visible=False):
-            _api_endpoints([gr.Textbox(label="label"), gr.Textbox(label="summary"), gr.JSON(label="result"),
-                            gr.File(label="result_file")])
+            _api_endpoints(
+                [
+                    gr.Textbox(label="label"),
+                    gr.Textbox(label="summary"),
+                    gr.JSON(label="result"),
+                    gr.File(label="result_file"),
+                ]
+            )
         with video_tab:  # the examples sit under the video they fill; their outputs exist only now
             running = _examples(video, answer, options, originals)
         _wire(video, frames, options, card, originals, answer, running)
@@ -322,10 +341,20 @@ def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals
     # Not gradio's run_on_click: its event takes no click while one is pending, so a second example clicked
     # during an analysis showed that clip beside the first one's answer. "always_last" answers the last click
     # once the running analysis is done; meanwhile the answer area says which clip is being analysed.
-    analysing = examples.load_input_event.then(being_analysed, [video["video"]], answer, queue=False,
-                                               api_visibility="private")
-    return [analysing.then(analyse_example, [video["video"]], outputs, trigger_mode="always_last",
-                           concurrency_limit=CONCURRENCY, concurrency_id="analysis", api_visibility="private")]
+    analysing = examples.load_input_event.then(
+        being_analysed, [video["video"]], answer, queue=False, api_visibility="private"
+    )
+    return [
+        analysing.then(
+            analyse_example,
+            [video["video"]],
+            outputs,
+            trigger_mode="always_last",
+            concurrency_limit=CONCURRENCY,
+            concurrency_id="analysis",
+            api_visibility="private",
+        )
+    ]
 
 
 def _wire(
@@ -335,13 +364,18 @@ def _wire(
     cancel an analysis still running for what was there before."""
     run = dict(outputs=answer, concurrency_limit=CONCURRENCY, concurrency_id="analysis", api_visibility="private")
     running = running + [
-        video["run"].click(analyse_video, [video["video"], originals, options["checkpoint"], options["onset"],
-                                           options["apex"]], **run),
-        frames["run"].click(analyse_frames, [frames["frames_zip"], frames["fps"], options["checkpoint"],
-                                             options["onset"], options["apex"]], **run),
+        video["run"].click(
+            analyse_video, [video["video"], originals, options["checkpoint"], options["onset"], options["apex"]], **run
+        ),
+        frames["run"].click(
+            analyse_frames,
+            [frames["frames_zip"], frames["fps"], options["checkpoint"], options["onset"], options["apex"]],
+            **run,
+        ),
     ]
-    fresh = dict(outputs=[video["video"], originals, video["preview_note"], *answer], api_visibility="private",
-                 cancels=running)
+    fresh = dict(
+        outputs=[video["video"], originals, video["preview_note"], *answer], api_visibility="private", cancels=running
+    )
     video["video"].upload(new_video, video["video"], **fresh)
     video["video"].stop_recording(new_video, video["video"], **fresh)
     video["video"].clear(new_video, video["video"], **fresh)

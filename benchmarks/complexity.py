@@ -147,9 +147,7 @@ def complexity_row(name: str, part: str = "model", input_size: Sequence[int] | N
     return row
 
 
-def complexity_table(
-    models: Sequence[str] | None = None, input_size: Sequence[int] | None = None
-) -> pd.DataFrame:
+def complexity_table(models: Sequence[str] | None = None, input_size: Sequence[int] | None = None) -> pd.DataFrame:
     """One row per model (MOL: its full network and its recognition path): measured params and GMACs, the
     paper's figures (Tables 5 and 7) or the reference figures beside them, and the ratios.
 
@@ -202,9 +200,7 @@ def format_table(df: pd.DataFrame) -> str:
     numbers = ("params_m", "paper_params_m", "params_ratio", "gmacs", "paper_gmacs", "gmacs_ratio")
     for col in (*numbers, "reference_params_m", "reference_gmacs"):
         shown[col] = shown[col].map(lambda v: f"{v:.3f}" if pd.notna(v) else "-")
-    shown["within_tolerance"] = shown["within_tolerance"].map(
-        lambda v: "-" if v is None else "yes" if v else "NO"
-    )
+    shown["within_tolerance"] = shown["within_tolerance"].map(lambda v: "-" if v is None else "yes" if v else "NO")
     shown = shown.rename(columns=names)
     lines = [shown.to_string(index=False), ""]
     lines += [f"  {r.model}: {r.note}" for r in df.itertuples() if r.note]

@@ -40,12 +40,8 @@ TABLE7: list[dict[str, Any]] = [
     dict(row="LTFEM", model="mer_ltfem", accuracy=0.6269, params_m=6.26, gmacs=3.287, fps=106.3),
     dict(row="DBFEM", model="mer_dbfem", accuracy=0.7116, params_m=8.13, gmacs=4.927, fps=104.5),
     dict(row="DBFEM+CAFFM", model="mer_dbfem_caffm", accuracy=0.7467, params_m=8.46, gmacs=5.165, fps=97.3),
-    dict(
-        row="DBFEM+CAFFM_L", model="mer_dbfem_caffm_l", accuracy=0.7352, params_m=8.49, gmacs=5.14, fps=97.3
-    ),
-    dict(
-        row="DBFEM+CAFFM_G", model="mer_dbfem_caffm_g", accuracy=0.7223, params_m=8.5, gmacs=5.151, fps=97.5
-    ),
+    dict(row="DBFEM+CAFFM_L", model="mer_dbfem_caffm_l", accuracy=0.7352, params_m=8.49, gmacs=5.14, fps=97.3),
+    dict(row="DBFEM+CAFFM_G", model="mer_dbfem_caffm_g", accuracy=0.7223, params_m=8.5, gmacs=5.151, fps=97.5),
 ]
 
 # Table 8: CASME II recognition, accuracy (fraction), precision, recall as printed.
@@ -63,9 +59,7 @@ TABLE8: list[dict[str, Any]] = [
     dict(method="KTGSL [17]", accuracy=0.7258, precision=0.719, recall=0.726),
     dict(method="AMAN [18]", accuracy=0.754, precision=0.748, recall=0.755),
     dict(method="MSMMT [19]", accuracy=0.7131, precision=0.707, recall=0.714),
-    dict(
-        method="OURS (DBFEM+CAFFM)", model="mer_dbfem_caffm", accuracy=0.7467, precision=0.741, recall=0.748
-    ),
+    dict(method="OURS (DBFEM+CAFFM)", model="mer_dbfem_caffm", accuracy=0.7467, precision=0.741, recall=0.748),
 ]
 
 

@@ -28,9 +28,7 @@ from mer.errors import InputError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_MODELS = ["mer_dbfem_caffm"]
-MATRIX_MODELS = [
-    "mer_dbfem_caffm"
-]  # every backend/precision/layout; other models: eager and onnxruntime fp32
+MATRIX_MODELS = ["mer_dbfem_caffm"]  # every backend/precision/layout; other models: eager and onnxruntime fp32
 BASIC_BACKENDS = ["eager", "onnxruntime"]
 
 
@@ -58,9 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="measure and write CSV, Markdown and HTML tables")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    run.add_argument(
-        "--out", type=Path, default=None, help="output folder (default benchmarks/results/<device-name>)"
-    )
+    run.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results/<device-name>)")
     run.add_argument(
         "--models",
         nargs="+",
@@ -218,9 +214,7 @@ def speed_section(plan: Plan, bar: Any, host: dict[str, Any]) -> pd.DataFrame:
         try:
             for bs in plan.batch_sizes:
                 variants = plan_variants(plan, name)
-                for row in measure_batch(
-                    model, name, plan.device, variants, bs, plan.policy, onnx, size, progress
-                ):
+                for row in measure_batch(model, name, plan.device, variants, bs, plan.policy, onnx, size, progress):
                     rows.append({**row, **host})
         finally:
             onnx.close()
@@ -359,9 +353,7 @@ def rerender(args: argparse.Namespace) -> int:
     from benchmarks import report
 
     if not (args.dir / "speed.csv").is_file() and not (args.dir / "complexity.csv").is_file():
-        raise InputError(
-            f"{args.dir} holds no benchmark CSVs; run `python -m benchmarks run --out DIR` first"
-        )
+        raise InputError(f"{args.dir} holds no benchmark CSVs; run `python -m benchmarks run --out DIR` first")
     tables, meta = report.read_outputs(args.dir)
     report.write_outputs(args.dir, tables, meta)
     print(f"re-rendered {args.dir / 'report.md'} and {args.dir / 'report.html'}")

@@ -170,9 +170,7 @@ def time_batches(fn: Callable[[], Any], device: torch.device, policy: TimingPoli
         fn()
     synchronize(device)
     times: list[float] = []
-    while len(times) < policy.max_repeats and (
-        len(times) < policy.min_repeats or sum(times) < policy.min_seconds
-    ):
+    while len(times) < policy.max_repeats and (len(times) < policy.min_repeats or sum(times) < policy.min_seconds):
         synchronize(device)
         start = time.perf_counter()
         fn()
@@ -231,9 +229,7 @@ def _compile(model: torch.nn.Module, device: torch.device, variant: Variant, x: 
 def _jit_freeze(model: torch.nn.Module, device: torch.device, variant: Variant, x: torch.Tensor) -> Runner:
     fmt = torch.channels_last if variant.channels_last else torch.contiguous_format
     with warnings.catch_warnings(), torch.no_grad(), autocast(device, variant.precision):
-        warnings.simplefilter(
-            "ignore"
-        )  # TorchScript is deprecated upstream; still the oneDNN fusion path here
+        warnings.simplefilter("ignore")  # TorchScript is deprecated upstream; still the oneDNN fusion path here
         traced = torch.jit.trace(model, x.to(device, memory_format=fmt), check_trace=False)
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
     return _torch_runner(frozen, device, variant, ["trace+freeze+optimize_for_inference"])
@@ -516,9 +512,7 @@ def measure_batch(
         progress(f"{name} b{batch_size} {variant.name}: {row['status'][:40]}")
     progress(f"{name} b{batch_size}: timing {len(ready)} variants interleaved")
     load = load_average()
-    for (row, _), times in zip(
-        ready, time_interleaved([r for _, r in ready], x, device, policy), strict=True
-    ):
+    for (row, _), times in zip(ready, time_interleaved([r for _, r in ready], x, device, policy), strict=True):
         med, p90 = float(np.median(times)), float(np.percentile(times, 90))
         row.update(
             fps=batch_size / med,

@@ -49,8 +49,9 @@ def nothing_to_name_chart(text: str = "No micro-expression found: nothing for th
     """An empty chart that says why it is empty (no micro event, so no class probabilities)."""
     fig = go.Figure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=160,
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    fig.update_layout(
+        xaxis={"visible": False}, yaxis={"visible": False}, height=160, margin={"l": 10, "r": 10, "t": 10, "b": 10}
+    )
     return fig
 
 
@@ -243,9 +244,7 @@ def with_colour_scale(image: np.ndarray, low: str = "low", high: str = "high") -
     return np.concatenate([np.asarray(image, dtype=np.uint8), strip], axis=0)
 
 
-def tint_regions(
-    image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 140, 0)
-) -> np.ndarray:
+def tint_regions(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 140, 0)) -> np.ndarray:
     """Blend a colour over the pixels where mask > 0.5 (e.g. the AU regions the local branch reads).
 
     Args:

@@ -92,8 +92,7 @@ def _graph_starts_here(_module: nn.Module, _inputs, output: torch.Tensor) -> tor
 
 def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """(1, 1, h, w) -> (H, W) float32, bilinear, clipped to [0, 1]."""
-    up = torch.nn.functional.interpolate(maps.detach().float(), size=size, mode="bilinear",
-                                         align_corners=False)
+    up = torch.nn.functional.interpolate(maps.detach().float(), size=size, mode="bilinear", align_corners=False)
     return up[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
 
 
@@ -126,6 +125,7 @@ def explain(
     def keep(store: dict, name: str):
         def hook(_m, _i, out):
             store[name] = out.detach()
+
         return hook
 
     clock: dict[str, float] = {}
@@ -193,8 +193,7 @@ def overlays(apex_rgb: np.ndarray, expl: Explanation) -> dict[str, np.ndarray]:
     """Caption -> overlay on the apex frame: each branch's Grad-CAM, then each fusion CBAM's spatial attention
     (stretched to its own min-max, since a sigmoid gate often varies little)."""
     out = {
-        BRANCH_CAPTIONS.get(name, f"Grad-CAM, {name}"): overlay(apex_rgb, heat)
-        for name, heat in expl.gradcam.items()
+        BRANCH_CAPTIONS.get(name, f"Grad-CAM, {name}"): overlay(apex_rgb, heat) for name, heat in expl.gradcam.items()
     }
     for i, (name, m) in enumerate(expl.cbam_spatial.items(), start=1):
         lo, hi = float(m.min()), float(m.max())

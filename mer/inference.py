@@ -102,7 +102,8 @@ class Prediction:
         metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
         index_note = (
             "onset and apex were given as the numbers in the frames' file names and converted to frame indices"
-            if self.index == "file_number" else "frame indices count the frames of the clip as read, from 0"
+            if self.index == "file_number"
+            else "frame indices count the frames of the clip as read, from 0"
         )
         return {
             "label": self.label,
@@ -117,7 +118,8 @@ class Prediction:
                 "temperature": float(self.temperature),
                 "calibrated": bool(self.calibrated),
                 "note": "probabilities calibrated by temperature scaling (from the checkpoint's card)"
-                if self.calibrated else "probabilities are uncalibrated (the checkpoint's card has no temperature)",
+                if self.calibrated
+                else "probabilities are uncalibrated (the checkpoint's card has no temperature)",
             },
             "spotting_note": self.spotting_note,
             "fps": float(self.fps),
@@ -343,15 +345,31 @@ class Predictor:
         return Prediction(
             label=salient.label if salient else None,
             probabilities=dict(salient.probabilities) if salient else {},
-            onset=int(onset_shown), apex=int(apex_shown), fps=float(clip.fps),
-            motion_curve=analysis.curve, spotting_note=analysis.note, frames=analysis.frames,
-            model_input=raw, gradcam=expl.gradcam if expl else {}, cbam=expl.cbam_spatial if expl else {},
-            overlays=overlays, flow_rgb=flow_rgb, timings=timings,
-            notes=list(clip.notes) + list(analysis.track.notes), card=self.card,
-            cbam_channel=expl.cbam_channel if expl else {}, checkpoint=self.checkpoint, source=clip.source,
-            onset_apex_given=given is not None, events=analysis.events,
-            summary=ev.summary(analysis.events, clip.fps, salient), face_present=analysis.track.present,
-            index=index, temperature=self.temperature, calibrated=self.calibrated, given=given,
+            onset=int(onset_shown),
+            apex=int(apex_shown),
+            fps=float(clip.fps),
+            motion_curve=analysis.curve,
+            spotting_note=analysis.note,
+            frames=analysis.frames,
+            model_input=raw,
+            gradcam=expl.gradcam if expl else {},
+            cbam=expl.cbam_spatial if expl else {},
+            overlays=overlays,
+            flow_rgb=flow_rgb,
+            timings=timings,
+            notes=list(clip.notes) + list(analysis.track.notes),
+            card=self.card,
+            cbam_channel=expl.cbam_channel if expl else {},
+            checkpoint=self.checkpoint,
+            source=clip.source,
+            onset_apex_given=given is not None,
+            events=analysis.events,
+            summary=ev.summary(analysis.events, clip.fps, salient),
+            face_present=analysis.track.present,
+            index=index,
+            temperature=self.temperature,
+            calibrated=self.calibrated,
+            given=given,
         )
 
     def _analyse(self, clip: Clip, onset: int | None, apex: int | None, timings: dict[str, float]) -> _Analysis:
@@ -389,8 +407,14 @@ class Predictor:
                     f"no face at the given onset ({onset}) or apex ({apex}) of {name}; the face is in frames "
                     + ", ".join(f"{a}-{b - 1}" for a, b in followed.runs())
                 )
-            given = ev.Event(onset, apex, apex, float(np.nan_to_num(curve[apex] - curve[onset])), "micro",
-                             "micro: onset and apex given")
+            given = ev.Event(
+                onset,
+                apex,
+                apex,
+                float(np.nan_to_num(curve[apex] - curve[onset])),
+                "micro",
+                "micro: onset and apex given",
+            )
             events, note = [given], f"onset {onset} and apex {apex} given"
         else:
             events = ev.find_events(parts, clip.fps)
@@ -414,8 +438,11 @@ class Predictor:
             aligned = face.FaceAligner().align(frames, ref=0, landmarks=analysis.track.landmarks[event.onset])
         analysis.frames[event.onset : stop] = aligned.frames
         raw = inputs.build_input(
-            aligned.frames[0], aligned.frames[event.apex - event.onset], aligned.landmarks,
-            modality=self.modality, flow=self.flow,
+            aligned.frames[0],
+            aligned.frames[event.apex - event.onset],
+            aligned.landmarks,
+            modality=self.modality,
+            flow=self.flow,
         )
         return inputs.normalize(raw, self.mean, self.std), raw
 

@@ -105,9 +105,7 @@ def test_quick_run_writes_every_table(tmp_path: Path) -> None:
         assert col in spd.columns, col
     eager = spd[(spd["backend"] == "eager") & (spd["precision"] == "fp32") & ~spd["channels_last"]]
     assert (eager["status"] == "ok").all() and (eager["fps"] > 0).all()
-    assert (
-        spd.loc[spd["status"] == "ok", "max_abs_diff"] <= spd.loc[spd["status"] == "ok", "tolerance"]
-    ).all()
+    assert (spd.loc[spd["status"] == "ok", "max_abs_diff"] <= spd.loc[spd["status"] == "ok", "tolerance"]).all()
 
     mm = pd.read_csv(out / "matmul.csv")
     assert mm.loc[mm["precision"] == "fp32", "gflops_median"].iloc[0] > 0

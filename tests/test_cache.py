@@ -116,9 +116,7 @@ def test_preprocess_end_to_end_then_reuse_rebuild_and_resume(dataset, tmp_path, 
     dis = preprocess("casme2", dataset, out, flow="dis", workers=1, progress=False)
     assert "settings changed (flow: tvl1 -> dis)" in capsys.readouterr().out
     assert (
-        dis["flow"] == "dis"
-        and dis["timings"]["computed"] == 4
-        and dis["settings_hash"] != settings["settings_hash"]
+        dis["flow"] == "dis" and dis["timings"]["computed"] == 4 and dis["settings_hash"] != settings["settings_hash"]
     )
     assert all(mtimes(out)[k] != v for k, v in before.items())
 
@@ -226,6 +224,13 @@ def test_an_opencv_error_in_one_sample_is_listed_with_the_others(dataset, tmp_pa
 
     monkeypatch.setattr(cache, "_save_clip", broken)
     with pytest.raises(InputError, match="EP03_02: error: simulated OpenCV failure"):
-        preprocess("casme2", dataset, tmp_path / "c", sheet=dataset / "CASME2-coding-tiny.csv", flow="dis",
-                   workers=1, progress=False)  # fmt: skip  (one process: the patched writer is this one's)
+        preprocess(
+            "casme2",
+            dataset,
+            tmp_path / "c",
+            sheet=dataset / "CASME2-coding-tiny.csv",
+            flow="dis",
+            workers=1,
+            progress=False,
+        )  # fmt: skip  (one process: the patched writer is this one's)
     assert len(list((tmp_path / "c" / "inputs").glob("*.npy"))) == len(SAMPLES)  # the others were written

@@ -33,8 +33,14 @@ def test_a_card_from_real_data_has_no_synthetic_warning():
 def test_the_timeline_shades_each_event_and_names_micro_and_macro_apart():
     curve = np.r_[np.zeros(20), np.hanning(10), np.zeros(20), 4 * np.hanning(60), np.zeros(10)]
     events = [
-        {"onset": 20, "apex": 25, "offset": 30, "kind": "micro", "label": "surprise",
-         "probabilities": {"surprise": 0.8, "others": 0.2}},
+        {
+            "onset": 20,
+            "apex": 25,
+            "offset": 30,
+            "kind": "micro",
+            "label": "surprise",
+            "probabilities": {"surprise": 0.8, "others": 0.2},
+        },
         {"onset": 50, "apex": 80, "offset": 110, "kind": "macro"},
     ]
     fig = timeline_chart(curve, 100.0, events, salient=0)

@@ -151,9 +151,7 @@ def test_no_fold_trains_or_selects_on_its_test_subject(cache, loso_run):
     index = open_cache(cache).index
     for fold in plan["folds"]:
         assert not set(fold["test_subjects"]) & set(fold["train_subjects"] + fold["val_subjects"])
-        reads = json.loads(
-            (loso_run / "folds" / "seed1" / f"fold{fold['index']:02d}" / "reads.json").read_text()
-        )
+        reads = json.loads((loso_run / "folds" / "seed1" / f"fold{fold['index']:02d}" / "reads.json").read_text())
         read_subjects = {role: {s.split("/")[0] for s in ids} for role, ids in reads.items()}
         assert read_subjects["train"] == set(fold["train_subjects"])  # read every training subject ...
         assert not read_subjects["train"] & set(fold["test_subjects"])  # ... and never the test subject
@@ -245,9 +243,7 @@ def test_selection_never_reads_the_test_subject(cache, tmp_path):
     for i, data in enumerate((cache, other)):
         run = tmp_path / f"run{i}"
         extra = ["--set", "save_fold_models=true", "patience=1"]
-        assert (
-            mer("train", "--data", data, "--out", run, "--fold", 0, "--val-subjects", 1, *TINY, *extra) == 0
-        )
+        assert mer("train", "--data", data, "--out", run, "--fold", 0, "--val-subjects", 1, *TINY, *extra) == 0
         outs.append(run / "folds" / "seed1" / "fold00")
     plan = json.loads((tmp_path / "run0" / "run.json").read_text())["folds"][0]
     assert plan["test_subjects"] == ["sub01"] and len(plan["val_subjects"]) == 1
@@ -353,9 +349,7 @@ def test_config_presets_flags_and_overrides():
         64,
         500,
     )
-    cfg = build_config(
-        "paper", parse_overrides(["epochs=3", "seeds=1,2,3", "amp=true", 'model_kwargs={"a": 1}'])
-    )
+    cfg = build_config("paper", parse_overrides(["epochs=3", "seeds=1,2,3", "amp=true", 'model_kwargs={"a": 1}']))
     assert (cfg.epochs, cfg.seeds, cfg.amp, cfg.model_kwargs, cfg.lr) == (3, [1, 2, 3], True, {"a": 1}, 1e-3)
     assert set(PRESETS) == {"fast", "paper"}
     with pytest.raises(InputError, match="unknown setting"):

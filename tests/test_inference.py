@@ -220,7 +220,8 @@ def test_the_cards_calibration_temperature_divides_the_logits(checkpoint, clip):
     expected = np.exp(logits / 3.0) / np.exp(logits / 3.0).sum()
     assert np.allclose(list(hot.probabilities.values()), expected, atol=1e-5)
     assert hot.to_json()["calibration"] == {
-        "temperature": 3.0, "calibrated": True,
+        "temperature": 3.0,
+        "calibrated": True,
         "note": "probabilities calibrated by temperature scaling (from the checkpoint's card)",
     }
     assert plain.to_json()["calibration"]["calibrated"] is False and plain.temperature == 1.0

@@ -57,9 +57,7 @@ def test_pooling_over_folds_is_not_the_mean_of_fold_scores():
     df = frame(rows)
     pooled = run_metrics(df)
     direct = classification_metrics(df["y_true"], df["y_pred"], NAMES)
-    fold_mean = np.mean(
-        [classification_metrics(g["y_true"], g["y_pred"], NAMES)["uf1"] for _, g in df.groupby("fold")]
-    )
+    fold_mean = np.mean([classification_metrics(g["y_true"], g["y_pred"], NAMES)["uf1"] for _, g in df.groupby("fold")])
     assert pooled["uf1"] == pytest.approx(direct["uf1"])
     assert pooled["uf1"] != pytest.approx(fold_mean)
     assert [r["subject"] for r in pooled["per_subject"]] == ["s1", "s2"]

@@ -105,9 +105,7 @@ def test_logits_and_gradients_are_finite(built: tuple[str, torch.nn.Module]) -> 
     assert any(p.grad.abs().sum() > 0 for p in model.parameters())
 
 
-def test_eval_is_deterministic_and_survives_safetensors(
-    built: tuple[str, torch.nn.Module], tmp_path: Path
-) -> None:
+def test_eval_is_deterministic_and_survives_safetensors(built: tuple[str, torch.nn.Module], tmp_path: Path) -> None:
     """Two eval runs with the same weights (the model; a fresh one loaded from safetensors) agree exactly."""
     name, model = built
     model.eval()

@@ -38,8 +38,18 @@ def true_flow(field):
     xs, ys = grid()
     flow = field.copy()
     for _ in range(6):
-        flow = np.dstack([cv2.remap(np.ascontiguousarray(field[..., k]), xs + flow[..., 0], ys + flow[..., 1],
-                                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for k in range(2)])
+        flow = np.dstack(
+            [
+                cv2.remap(
+                    np.ascontiguousarray(field[..., k]),
+                    xs + flow[..., 0],
+                    ys + flow[..., 1],
+                    cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE,
+                )
+                for k in range(2)
+            ]
+        )
     return flow
 
 

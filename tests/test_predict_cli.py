@@ -31,8 +31,7 @@ def face_video(path: Path, n: int = 16, fps: float = 30.0) -> Path:
 
 
 def mer_cli(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mer", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "mer", *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +56,16 @@ def files(tmp_path_factory) -> dict[str, Path]:
     truncated.write_bytes(video.read_bytes()[:2000])
     empty = root / "empty_folder"
     empty.mkdir()
-    return {"ckpt": ckpt, "pickled": pickled, "video": video, "truncated": truncated, "notvideo": notvideo,
-            "grey": grey, "empty": empty, "root": root}
+    return {
+        "ckpt": ckpt,
+        "pickled": pickled,
+        "video": video,
+        "truncated": truncated,
+        "notvideo": notvideo,
+        "grey": grey,
+        "empty": empty,
+        "root": root,
+    }
 
 
 def test_json_on_stdout_and_saved_pictures(files):
@@ -151,7 +158,18 @@ def test_many_clips_as_text_and_onset_apex_only_for_one(files, capfd):
     out, err = capfd.readouterr()
     assert status == 0, err
     assert out.count("answer:      ") == 2
-    status = main(["predict", str(files["video"]), str(files["video"]), "--checkpoint", str(files["ckpt"]),
-                   "--onset", "1", "--apex", "9"])
+    status = main(
+        [
+            "predict",
+            str(files["video"]),
+            str(files["video"]),
+            "--checkpoint",
+            str(files["ckpt"]),
+            "--onset",
+            "1",
+            "--apex",
+            "9",
+        ]
+    )
     out, err = capfd.readouterr()
     assert status == 2 and "--onset/--apex belong to one clip" in err

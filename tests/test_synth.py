@@ -168,9 +168,7 @@ def test_every_training_photo_is_a_face_dlib_finds_and_none_shows_a_measured_per
     assert synth_faces.PHOTOS == ("astronaut", "grace_hopper")  # the default stays the classic two
     for name in synth_faces.ALL_PHOTOS:
         assert name in synth_faces.PHOTO_SOURCES and synth_faces.PHOTO_SOURCES[name][2]  # a licence for each
-        canvas = synth_faces.render_identity(
-            synth_faces.sample_identity(np.random.default_rng(0), 0, photos=(name,))
-        )
+        canvas = synth_faces.render_identity(synth_faces.sample_identity(np.random.default_rng(0), 0, photos=(name,)))
         _, faces = face.detect_landmarks(canvas, name)
         assert faces >= 1
     for name in ("man_smiling", "woman_expressions", "face_then_none", "none_then_face", "single_face_photo"):

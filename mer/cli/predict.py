@@ -63,7 +63,8 @@ def expand_clips(paths: list[str]) -> list[Path]:
             out.append(path)
             continue
         inside = [
-            p for p in sorted(path.iterdir(), key=lambda p: natural_key(p.name))
+            p
+            for p in sorted(path.iterdir(), key=lambda p: natural_key(p.name))
             if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES + ZIP_SUFFIXES)
         ]
         if not inside:
@@ -147,21 +148,42 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         "and print one answer per clip. The model is loaded once for all clips.",
     )
     p.add_argument("clip", nargs="+", help="video files, folders of frames, .zip files of frames or folders of clips")
-    p.add_argument("--checkpoint", default=None,
-                   help="a .safetensors checkpoint with its .json card (default: the shipped demo checkpoint)")
-    p.add_argument("--onset", type=int, default=None,
-                   help="onset frame of one known movement (index from 0, or file number with --frame-numbers)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a .safetensors checkpoint with its .json card (default: the shipped demo checkpoint)",
+    )
+    p.add_argument(
+        "--onset",
+        type=int,
+        default=None,
+        help="onset frame of one known movement (index from 0, or file number with --frame-numbers)",
+    )
     p.add_argument("--apex", type=int, default=None, help="apex frame of that movement (with --onset)")
-    p.add_argument("--frame-numbers", action="store_true",
-                   help="--onset/--apex are the numbers in the frame files' names (CASME II's img46.jpg is 46), "
-                   "as the coding sheets give them, not indices from 0")
-    p.add_argument("--fps", type=float, default=None,
-                   help="frame rate of the clips (default: from the video; 30 for folders and zips)")
-    p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
-                   help=f"use at most this many frames from the start of each clip (default {MAX_FRAMES})")
+    p.add_argument(
+        "--frame-numbers",
+        action="store_true",
+        help="--onset/--apex are the numbers in the frame files' names (CASME II's img46.jpg is 46), "
+        "as the coding sheets give them, not indices from 0",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frame rate of the clips (default: from the video; 30 for folders and zips)",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=MAX_FRAMES,
+        help=f"use at most this many frames from the start of each clip (default {MAX_FRAMES})",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per clip, one per line")
-    p.add_argument("--save-dir", default=None,
-                   help="write overlays, flow, aligned frames and result.json into this folder (one sub-folder per "
-                   "clip when there are several)")
+    p.add_argument(
+        "--save-dir",
+        default=None,
+        help="write overlays, flow, aligned frames and result.json into this folder (one sub-folder per "
+        "clip when there are several)",
+    )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.set_defaults(func=run_predict)

@@ -160,9 +160,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     """The training settings' flags (all but --model and --seeds), shared by ``mer train`` and ``mer grid``;
     read them back with :func:`config_from_args`."""
     p.add_argument("--protocol", choices=("loso", "holdout"), help="default loso")
-    p.add_argument(
-        "--preset", default="fast", choices=("fast", "paper"), help="fast (default) or paper (500 epochs)"
-    )
+    p.add_argument("--preset", default="fast", choices=("fast", "paper"), help="fast (default) or paper (500 epochs)")
     p.add_argument("--amp", action="store_const", const=True, help="mixed precision")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -175,9 +173,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
         help="pick epochs on K training subjects per fold (never on the test subject)",
     )
     p.add_argument("--holdout-subjects", type=_positive, metavar="K", help="holdout: subjects held out")
-    p.add_argument(
-        "--audit-every", type=_positive, metavar="N", help="audit: test predictions every N epochs"
-    )
+    p.add_argument("--audit-every", type=_positive, metavar="N", help="audit: test predictions every N epochs")
     p.add_argument("--workers", type=_positive, help="data loader worker processes")
     p.add_argument(
         "--set",

@@ -162,9 +162,7 @@ def _frame_landmarks(frames_rgb: np.ndarray, reference: np.ndarray) -> np.ndarra
     (left, top), (right, bottom) = reference.min(0), reference.max(0)
     pad = 0.1 * (right - left)
     box = dlib.rectangle(int(left - pad), int(top - pad), int(right + pad), int(bottom + pad))
-    return np.stack(
-        [np.array([(p.x, p.y) for p in predictor(f, box).parts()], dtype=np.float32) for f in frames_rgb]
-    )
+    return np.stack([np.array([(p.x, p.y) for p in predictor(f, box).parts()], dtype=np.float32) for f in frames_rgb])
 
 
 def _save_clip(path: Path, frames_rgb: np.ndarray, reference: np.ndarray, numbers: list[int]) -> None:

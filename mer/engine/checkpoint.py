@@ -269,8 +269,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         out = model(torch.zeros(1, *size))
     if tuple(out.shape) != (1, len(names)):
         raise InputError(
-            f"{path.name}: {arch} gives output {list(out.shape)} for input {list(size)}, "
-            f"expected [1, {len(names)}]"
+            f"{path.name}: {arch} gives output {list(out.shape)} for input {list(size)}, expected [1, {len(names)}]"
         )
     if isinstance(getattr(model, "pretrained_cfg", None), dict):
         # timm keeps the config under both names; they must agree

@@ -42,16 +42,12 @@ class TrainConfig:
     augment: bool = True
     max_shift: int = 4  # random translation, the same for every channel
     hflip: bool = True  # horizontal flip; the horizontal flow u changes sign with it
-    val_subjects: int = (
-        0  # >0: that many training subjects of each fold become a validation split for selection
-    )
+    val_subjects: int = 0  # >0: that many training subjects of each fold become a validation split for selection
     select_metric: str = "uf1"  # uf1 | accuracy | loss, on the validation split only
     patience: int = 0  # >0 (with val_subjects): stop after this many epochs without validation improvement
     holdout_subjects: int = 0  # holdout protocol: subjects held out for testing (0: a fifth, at least one)
     split_seed: int = 0  # fixes holdout and validation subject draws, independent of the training seeds
-    audit_every: int = (
-        1  # leakage audit: predict the test subject every N epochs (0: only at the final epoch)
-    )
+    audit_every: int = 1  # leakage audit: predict the test subject every N epochs (0: only at the final epoch)
     checkpoint_every: int = 1  # save resumable training state every N epochs
     save_fold_models: bool = False  # keep each fold's final model (always on for holdout)
     amp: bool = False  # mixed precision (float16 + GradScaler on CUDA, bfloat16 on CPU)
@@ -176,4 +172,3 @@ def build_config(preset: str = "fast", overrides: dict[str, Any] | None = None) 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in values.items() if k in known}).validate()
-

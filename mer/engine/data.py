@@ -82,9 +82,7 @@ def open_cache(root: str | Path) -> Cache:
         raise InputError(f"{index_path} lists no samples")
     bad_labels = sorted(set(index["label"]) - set(settings["class_names"]))
     if bad_labels:
-        raise InputError(
-            f"{index_path} has labels {bad_labels} outside class_names {settings['class_names']}"
-        )
+        raise InputError(f"{index_path} has labels {bad_labels} outside class_names {settings['class_names']}")
     missing = [p for p in index["input"] if not (root / p).is_file()]
     if missing:
         raise InputError(f"{len(missing)} input files listed in {index_path} are missing, e.g. {missing[:3]}")

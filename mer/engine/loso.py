@@ -61,8 +61,7 @@ def holdout_fold(subjects: list[str], n_test: int = 0, seed: int = 0) -> Fold:
     n_test = n_test or max(1, round(len(subs) / 5))
     if not 1 <= n_test < len(subs):
         raise InputError(
-            f"cannot hold out {n_test} of {len(subs)} subjects; hold out at least 1 and leave some "
-            "for training"
+            f"cannot hold out {n_test} of {len(subs)} subjects; hold out at least 1 and leave some for training"
         )
     picked = set(np.random.default_rng(seed).choice(subs, size=n_test, replace=False).tolist())
     return Fold(0, tuple(s for s in subs if s in picked), tuple(s for s in subs if s not in picked))

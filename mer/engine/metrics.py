@@ -51,12 +51,8 @@ def classification_metrics(
     """
     y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     present = [c for c in class_names if c in set(y_true)]
-    p, r, f, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=present, average=None, zero_division=0
-    )
-    pc, rc, fc, sc = precision_recall_fscore_support(
-        y_true, y_pred, labels=class_names, average=None, zero_division=0
-    )
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average=None, zero_division=0)
+    pc, rc, fc, sc = precision_recall_fscore_support(y_true, y_pred, labels=class_names, average=None, zero_division=0)
     cm = confusion_matrix(y_true, y_pred, labels=class_names)
     return {
         "n": int(len(y_true)),
@@ -81,9 +77,7 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 def _per_subject(df: pd.DataFrame, class_names: list[str]) -> list[dict[str, Any]]:
     rows = []
     for subject, sub in df.groupby("subject", sort=True):
-        per_seed = [
-            classification_metrics(s["y_true"], s["y_pred"], class_names) for _, s in sub.groupby("seed")
-        ]
+        per_seed = [classification_metrics(s["y_true"], s["y_pred"], class_names) for _, s in sub.groupby("seed")]
         rows.append(
             {
                 "subject": subject,
@@ -104,10 +98,7 @@ def pooled_metrics(df: pd.DataFrame, class_names: list[str]) -> dict[str, Any]:
     summary = {k: _mean_std([m[k] for m in per_seed.values()]) for k in HEADLINE}
     cm = np.sum([np.array(m["confusion_matrix"]["rows_true_cols_pred"]) for m in per_seed.values()], axis=0)
     per_class = {
-        c: {
-            k: float(np.mean([m["per_class"][c][k] for m in per_seed.values()]))
-            for k in ("precision", "recall", "f1")
-        }
+        c: {k: float(np.mean([m["per_class"][c][k] for m in per_seed.values()])) for k in ("precision", "recall", "f1")}
         | {"support": next(iter(per_seed.values()))["per_class"][c]["support"]}
         for c in class_names
     }

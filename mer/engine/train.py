@@ -81,9 +81,7 @@ def data_source(cache: Cache) -> dict[str, Any]:
 
 def samples_digest(cache: Cache) -> str:
     """SHA-256 over (subject, sample, label, input) of every sample: changes when the cache's samples do."""
-    rows = sorted(
-        zip(*(cache.index[c].astype(str) for c in ("subject", "sample", "label", "input")), strict=True)
-    )
+    rows = sorted(zip(*(cache.index[c].astype(str) for c in ("subject", "sample", "label", "input")), strict=True))
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
@@ -97,9 +95,7 @@ def prepare_run(cfg: TrainConfig, data: str | Path, out: str | Path) -> tuple[Ca
         old = json.loads(cfg_path.read_text())
         if old != config:
             diff = sorted(
-                k
-                for k in set(old["train"]) | set(config["train"])
-                if old["train"].get(k) != config["train"].get(k)
+                k for k in set(old["train"]) | set(config["train"]) if old["train"].get(k) != config["train"].get(k)
             )
             if old.get("data") != config["data"]:
                 diff.append("data")
@@ -211,9 +207,7 @@ def predict(
     Leaves the model in train mode if it was; draws nothing from the global RNG."""
     was_training = model.training
     model.eval()
-    loader = DataLoader(
-        dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator().manual_seed(0)
-    )
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator().manual_seed(0))
     probs, labels, loss_sum = [], [], 0.0
     for x, y, *_ in loader:
         with _autocast(device, amp):
@@ -265,9 +259,7 @@ def class_weight_tensor(labels: np.ndarray, num_classes: int) -> torch.Tensor:
 def _score(metric: str, probs: np.ndarray, labels: np.ndarray, loss: float, class_names: list[str]) -> float:
     if metric == "loss":
         return -loss
-    m = classification_metrics(
-        [class_names[i] for i in labels], [class_names[i] for i in probs.argmax(1)], class_names
-    )
+    m = classification_metrics([class_names[i] for i in labels], [class_names[i] for i in probs.argmax(1)], class_names)
     return m[metric]
 
 
@@ -690,9 +682,7 @@ def evaluate_run(path: str | Path, write: bool = True) -> dict[str, Any]:
         if audit_path.is_file()
         else None
     )
-    source = (
-        json.loads((root / "run.json").read_text())["data_source"] if (root / "run.json").is_file() else None
-    )
+    source = json.loads((root / "run.json").read_text())["data_source"] if (root / "run.json").is_file() else None
     metrics = run_metrics(preds, audit, source)
     if (root / "run.json").is_file():
         plan = json.loads((root / "run.json").read_text())
@@ -742,9 +732,7 @@ def export_model(run: str | Path, path: str | Path, fp16: bool = True) -> Path:
     seed = plan["seeds"][0]
     model, card = load_checkpoint(fold_dir(run, seed, 0) / "model.safetensors")
     if len(plan["seeds"]) > 1:
-        card["note"] += (
-            f" Exported model: seed {seed} of {plan['seeds']}; the run's metrics.json has all seeds."
-        )
+        card["note"] += f" Exported model: seed {seed} of {plan['seeds']}; the run's metrics.json has all seeds."
     return save_checkpoint(model, path, card, fp16=fp16)
 
 
@@ -784,4 +772,3 @@ def train_run(
     if export is not None:
         export_model(out, export)
     return metrics
-

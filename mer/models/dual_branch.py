@@ -221,9 +221,7 @@ default_cfgs = generate_default_cfgs(
         "mer_ltfem": mer_cfg(
             "LTFEM: Inception-v3 local branch on the AU regions", first_conv="local_branch.Conv2d_1a_3x3.conv"
         ),
-        "mer_dbfem": mer_cfg(
-            "DBFEM: GFEM + LTFEM, plain concatenation fusion", first_conv="global_branch.conv1"
-        ),
+        "mer_dbfem": mer_cfg("DBFEM: GFEM + LTFEM, plain concatenation fusion", first_conv="global_branch.conv1"),
         "mer_dbfem_caffm": mer_cfg(
             "DBFEM + CAFFM: fusion weighted by global and local attention", first_conv="global_branch.conv1"
         ),

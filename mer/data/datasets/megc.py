@@ -95,11 +95,7 @@ def read_list(path: Path) -> list[tuple[int, list[str]]]:
         if not any(cells):
             continue
         cells = (cells + ["", "", "", ""])[:4]
-        if (
-            number == 1
-            and not cells[3].strip().isdigit()
-            and normalise_header(cells[0]) in ("dataset", "source")
-        ):
+        if number == 1 and not cells[3].strip().isdigit() and normalise_header(cells[0]) in ("dataset", "source"):
             continue
         rows.append((number, cells))
     return rows
