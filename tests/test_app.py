@@ -14,6 +14,8 @@ from app_server import AppServer, shared_server, write_frames_zip
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+pytestmark = pytest.mark.slow  # one real `python app.py` server for the module
+
 
 @pytest.fixture(scope="module")
 def server() -> AppServer:

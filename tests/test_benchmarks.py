@@ -56,6 +56,7 @@ def write_run(run: Path, seeds: tuple[int, ...] = (1, 2), synthetic: bool = True
     return run
 
 
+@pytest.mark.slow
 def test_quick_run_writes_every_table(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run")
     out = tmp_path / "out"

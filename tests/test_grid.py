@@ -196,6 +196,7 @@ def slurm_cluster() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slurm
 def test_the_grid_runs_on_a_real_slurm_cluster(killed_grid, cache, tmp_path):
     slurm_cluster()
     out = tmp_path / "slurm"

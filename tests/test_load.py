@@ -15,6 +15,8 @@ import pytest
 from app_server import ARTIFACTS, AppServer, shared_server
 from gradio_client import Client, handle_file
 
+pytestmark = pytest.mark.slow  # one real `python app.py` server for the module
+
 CLIENTS = 8
 REQUESTS_EACH = 2
 
