@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +390,9 @@ def _wire(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    SHELF.preload()  # the model loads once at start, not on the first visitor's click
+    # the model loads once at start, beside the page's own start (a click meanwhile waits for it), not on the
+    # first visitor's click
+    threading.Thread(target=SHELF.preload, name="preload-model", daemon=True).start()
     build_demo().queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY).launch(
         max_file_size=MAX_FILE_SIZE,
         allowed_paths=[str(EXAMPLES_DIR)],
