@@ -293,32 +293,10 @@ def browser_preview(path: str | Path, folder: Path) -> tuple[str | None, str]:
 
 # ------------------------------------------------------------------------------------------------ the events
 
-KIND_WORDS = {"micro": "micro-expression", "macro": "ordinary expression"}
-
 
 def events_of(pred: Any) -> list[dict[str, Any]]:
-    """Every event of a Prediction as dicts (onset, apex, offset, start_s, end_s, kind, label, probabilities, ...).
-
-    A Prediction without ``events`` (one onset and apex, spotted or given) is one micro event with its label.
-    """
-    events = getattr(pred, "events", None)
-    if events is not None:  # mer.data.events.Event objects (or their JSON dicts)
-        return [dict(e) if isinstance(e, Mapping) else e.to_json(pred.fps) for e in events]
-    fps = float(pred.fps) if pred.fps else 1.0
-    return [
-        {
-            "onset": int(pred.onset),
-            "apex": int(pred.apex),
-            "offset": None,
-            "start_s": pred.onset / fps,
-            "end_s": pred.apex / fps,
-            "kind": "micro",
-            "strength": None,
-            "reason": pred.spotting_note,
-            "label": pred.label,
-            "probabilities": dict(pred.probabilities),
-        }
-    ]
+    """Every event of a Prediction as dicts (onset, apex, offset, start_s, end_s, kind, label, probabilities, ...)."""
+    return [e.to_json(pred.fps) for e in pred.events]
 
 
 def salient_event(pred: Any, events: Sequence[Mapping[str, Any]]) -> int | None:
@@ -335,38 +313,9 @@ def salient_event(pred: Any, events: Sequence[Mapping[str, Any]]) -> int | None:
     return max(micro, key=lambda i: float(events[i].get("strength") or 0.0))
 
 
-def _when(event: Mapping[str, Any], fps: float) -> str:
-    start = event.get("start_s", int(event["onset"]) / fps)
-    end = event.get("end_s")
-    if end is None or float(end) <= float(start):
-        return f"at {float(start):.2f} s"
-    return f"from {float(start):.2f} s to {float(end):.2f} s"
-
-
-def summary_text(pred: Any, events: Sequence[Mapping[str, Any]], salient: int | None) -> str:
-    """One plain sentence: which micro-expression, where, and what else was seen (or that none was found)."""
-    fps = float(pred.fps) if pred.fps else 1.0
-    others = [e for i, e in enumerate(events) if i != salient]
-    macro = [e for e in others if e.get("kind") != "micro"]
-    if salient is None:
-        text = "no micro-expression found"
-        if macro:
-            times = ", ".join(f"{float(e.get('start_s', e['onset'] / fps)):.2f} s" for e in macro)
-            text += f"; what was seen instead: {len(macro)} ordinary expression{'s' * (len(macro) > 1)} (at {times})"
-        else:
-            text += "; no facial movement stood out from the rest of the clip"
-        return text
-    event = events[salient]
-    label = event.get("label") or pred.label
-    probability = (event.get("probabilities") or {}).get(label)
-    text = f"{label}" + (f" ({probability:.0%})" if isinstance(probability, int | float) else "")
-    text += f" {_when(event, fps)} (onset frame {event['onset']}, apex frame {event['apex']})"
-    more_micro = len(others) - len(macro)
-    if more_micro:
-        text += f"; {more_micro} more micro-expression{'s' * (more_micro > 1)} on the timeline"
-    if macro:
-        text += f"; {len(macro)} ordinary expression{'s' * (len(macro) > 1)} too"
-    return text
+def _when(event: Mapping[str, Any]) -> str:
+    start, end = float(event["start_s"]), float(event["end_s"])
+    return f"at {start:.2f} s" if end <= start else f"from {start:.2f} s to {end:.2f} s"
 
 
 # ------------------------------------------------------------------------------------------------ the pictures
@@ -540,7 +489,7 @@ def answer(pred: Any, clip_name: str, fps_reason: str, folder: Path) -> Answer:
     """Turn a Prediction into what the page shows: headline, charts, pictures, maps, timings, JSON file."""
     events = events_of(pred)
     salient = salient_event(pred, events)
-    summary = str(getattr(pred, "summary", "") or summary_text(pred, events, salient))
+    summary = pred.summary
     result = result_json(pred, clip_name, fps_reason, events, summary)
     json_path = folder / f"mer_result_{Path(clip_name).stem or 'clip'}.json"
     json_path.write_text(json.dumps(result, indent=2, default=_json_default))
@@ -559,7 +508,7 @@ def answer(pred: Any, clip_name: str, fps_reason: str, folder: Path) -> Answer:
     if salient is not None:
         event = events[salient]
         headline += (
-            f"\n\n**Shown below:** the micro-expression {_when(event, pred.fps)} (onset frame "
+            f"\n\n**Shown below:** the micro-expression {_when(event)} (onset frame "
             f"{event['onset']}, apex frame {event['apex']}"
             + (f", offset frame {event['offset']})." if event.get("offset") is not None else ").")
         )
