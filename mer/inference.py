@@ -317,14 +317,13 @@ class Predictor:
         analysis = self._analyse(clip, onset, apex, timings)
         micro = [e for e in analysis.events if e.kind == "micro"]
         tick = time.perf_counter()
-        models = {id(e): self._classify(e, clip, analysis) for e in micro}
+        model_inputs = [self._classify(e, clip, analysis) for e in micro]  # (normalised, raw) per micro event
         timings["input"] = time.perf_counter() - tick
         salient = max(micro, key=lambda e: e.strength, default=None)
         shown = salient or max(analysis.events, key=lambda e: e.strength, default=None)
         expl, raw, overlays, flow_rgb = None, None, {}, None
         timings["model"], timings["gradcam"] = 0.0, 0.0
-        for event in micro:
-            x, raw_e = models[id(event)]
+        for event, (x, raw_e) in zip(micro, model_inputs, strict=True):
             e_expl = self._run_model(x, explain and event is salient, timings)
             probs = _softmax(e_expl.logits, self.temperature)
             event.probabilities = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}

@@ -151,7 +151,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--checkpoint",
         default=None,
-        help="a .safetensors checkpoint with its .json card (default: the shipped demo checkpoint)",
+        help="a checkpoint folder, or a .safetensors file with its .json card (default: the shipped demo checkpoint)",
     )
     p.add_argument(
         "--onset",
