@@ -144,10 +144,11 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any], fp
         if fp16 and t.is_floating_point():
             t = t.to(torch.float16)
         state[name] = t.contiguous().clone()
+    target = weights_path(path)
     card = {
         **card,
         "weights": {
-            "file": path.name,
+            "file": target.name,
             "storage_dtype": "float16" if fp16 else "float32",
             "tensors": len(state),
             "parameters": int(sum(p.numel() for p in model.parameters())),
@@ -157,8 +158,6 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any], fp
     if is_folder_checkpoint(path):
         path.mkdir(parents=True, exist_ok=True)
         _write_timm_config(model, path / CONFIG_NAME, card)
-    target = weights_path(path)
-    card["weights"]["file"] = target.name
     _write_weights(state, target, card)
     card["weights"]["sha256"] = sha256(target)
     write_json(card_path(path), card)
