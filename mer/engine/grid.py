@@ -340,13 +340,14 @@ def merge_model(grid: Grid, model: str) -> dict[str, Any]:
     any (seed, sample) is predicted more than once."""
     import pandas as pd
 
+    from mer.engine.metrics import PREDICTION_DTYPES
     from mer.engine.train import evaluate_run, fold_dir
 
     jobs = grid.jobs([model])
     missing = [j.key for j in jobs if not grid.prediction_path(j).is_file()]
     if missing:
         raise InputError(f"{model}: {len(missing)} job(s) not done: {', '.join(missing)}; run the grid again")
-    dtypes = {"subject": str, "sample": str, "y_true": str, "y_pred": str}
+    dtypes = PREDICTION_DTYPES
     preds = pd.concat([pd.read_csv(grid.prediction_path(j), dtype=dtypes) for j in jobs], ignore_index=True)
     dup = preds[preds.duplicated(["seed", "subject", "sample"], keep=False)]
     if len(dup):

@@ -26,12 +26,16 @@ def class_names_of(df: pd.DataFrame) -> list[str]:
     return [c[len("prob_") :] for c in df.columns if c.startswith("prob_")]
 
 
+# predictions.csv and audit.csv columns read as text (a subject "01" must not become 1)
+PREDICTION_DTYPES = {"subject": str, "sample": str, "y_true": str, "y_pred": str}
+
+
 def read_predictions(path: str | Path) -> pd.DataFrame:
     """Read and check a predictions CSV (fold, seed, subject, sample, y_true, y_pred, prob_<class>...)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist; train first (`mer train`) or merge folds (`mer merge RUN`)")
-    df = pd.read_csv(path, dtype={"subject": str, "sample": str, "y_true": str, "y_pred": str})
+    df = pd.read_csv(path, dtype=PREDICTION_DTYPES)
     missing = [c for c in PRED_COLUMNS if c not in df.columns]
     names = class_names_of(df)
     if missing or not names:

@@ -45,7 +45,7 @@ from mer.engine.config import TrainConfig
 from mer.engine.data import Cache, CacheDataset, open_cache
 from mer.engine.device import autocast, resolve_device
 from mer.engine.loso import Fold, make_folds
-from mer.engine.metrics import classification_metrics, read_predictions, run_metrics
+from mer.engine.metrics import PREDICTION_DTYPES, classification_metrics, read_predictions, run_metrics
 from mer.errors import InputError
 from mer.io import write_atomic, write_json
 from mer.spec import MODALITY_CFGS, input_size
@@ -677,11 +677,7 @@ def evaluate_run(path: str | Path, write: bool = True) -> dict[str, Any]:
     root = pred_path.parent
     preds = read_predictions(pred_path)
     audit_path = root / "audit.csv"
-    audit = (
-        pd.read_csv(audit_path, dtype={"subject": str, "sample": str, "y_true": str, "y_pred": str})
-        if audit_path.is_file()
-        else None
-    )
+    audit = pd.read_csv(audit_path, dtype=PREDICTION_DTYPES) if audit_path.is_file() else None
     source = json.loads((root / "run.json").read_text())["data_source"] if (root / "run.json").is_file() else None
     metrics = run_metrics(preds, audit, source)
     if (root / "run.json").is_file():
@@ -714,7 +710,7 @@ def merge_run(run: str | Path) -> dict[str, Any]:
             "(`mer train ... --fold K`) and merge again"
         )
     dirs = [fold_dir(run, s, f.index) for s in plan["seeds"] for f in folds]
-    dtypes = {"subject": str, "sample": str, "y_true": str, "y_pred": str}
+    dtypes = PREDICTION_DTYPES
     preds = pd.concat([pd.read_csv(d / "predictions.csv", dtype=dtypes) for d in dirs], ignore_index=True)
     preds.to_csv(run / "predictions.csv", index=False)
     audits = [pd.read_csv(d / "audit.csv", dtype=dtypes) for d in dirs if (d / "audit.csv").is_file()]
