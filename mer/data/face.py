@@ -85,20 +85,22 @@ def _as_rgb_uint8(image: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def detect_faces(image_rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+def detect_faces(
+    image_rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE, upsamples: tuple[int, ...] = (0, 1)
+) -> list[tuple[float, float, float, float]]:
     """All frontal faces in an RGB uint8 image, largest first, as (left, top, right, bottom) in image pixels.
 
-    Large images are downscaled to DETECT_MAX_SIDE for the HOG detector and the boxes mapped back; when nothing
-    is found at that size the detector tries once more on a 2x upsampled pyramid (small or distant faces).
+    Images larger than ``max_side`` are downscaled for the HOG detector and the boxes mapped back; the detector
+    tries each pyramid upsampling of ``upsamples`` in turn until it finds a face (1: small or distant faces).
     """
     import cv2
 
     detector, _ = _dlib_models()
     image = _as_rgb_uint8(image_rgb, "the image")
-    scale = min(1.0, DETECT_MAX_SIDE / max(image.shape[:2]))
+    scale = min(1.0, max_side / max(image.shape[:2]))
     small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     rects: list[Any] = []
-    for upsample in (0, 1):
+    for upsample in upsamples:
         rects = list(detector(small, upsample))
         if rects:
             break

@@ -56,27 +56,15 @@ class FaceTrack:
         return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
 
 
-def _detect(frame: np.ndarray, side: int, upsample: int) -> list[tuple[float, float, float, float]]:
-    """Boxes (left, top, right, bottom) in frame pixels, largest first, found on the frame downscaled to `side`."""
-    import cv2
-
-    detector, _ = face._dlib_models()
-    scale = min(1.0, side / max(frame.shape[:2]))
-    small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    rects = detector(small, upsample)
-    boxes = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
-    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
-
-
 def _detections(frames, step: int, side: int, upsample: int) -> dict[int, list]:
     """Detections on every `step`-th frame and the last, then on every frame between two that disagree."""
     count = len(frames)
     keys = sorted(set(range(0, count, step)) | {count - 1})
-    found = {i: _detect(frames[i], side, upsample) for i in keys}
+    found = {i: face.detect_faces(frames[i], side, (upsample,)) for i in keys}
     for a, b in zip(keys, keys[1:], strict=False):
         if bool(found[a]) != bool(found[b]):
             for i in range(a + 1, b):
-                found[i] = _detect(frames[i], side, upsample)
+                found[i] = face.detect_faces(frames[i], side, (upsample,))
     return found
 
 
