@@ -78,11 +78,11 @@ def windows(start: int, stop: int, fps: float) -> list[tuple[int, int]]:
 
 
 def _smooth(values: np.ndarray, fps: float) -> np.ndarray:
+    """Moving mean over SMOOTH_S (an odd number of frames), edges extended."""
+    from scipy.ndimage import uniform_filter1d
+
     window = max(1, int(round(SMOOTH_S * fps)) | 1)
-    if window == 1:
-        return values.astype(np.float64)
-    padded = np.pad(values, window // 2, mode="edge")
-    return np.convolve(padded, np.ones(window) / window, mode="valid")
+    return uniform_filter1d(values.astype(np.float64), window, mode="nearest")
 
 
 def noise_level(values: np.ndarray) -> float:

@@ -230,10 +230,10 @@ BASELINE_S = 4.0  # the noise floor is a low percentile over a 4 s window, longe
 
 
 def _moving_mean(values: np.ndarray, window: int) -> np.ndarray:
-    if window <= 1:
-        return values.astype(np.float32)
-    padded = np.pad(values, window // 2, mode="edge")
-    return np.convolve(padded, np.ones(window) / window, mode="valid").astype(np.float32)
+    """Moving mean over an odd number of frames, edges extended."""
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(np.asarray(values, dtype=np.float64), max(window, 1), mode="nearest").astype(np.float32)
 
 
 def _floor(values: np.ndarray, window: int) -> np.ndarray:
