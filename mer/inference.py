@@ -375,7 +375,7 @@ class Predictor:
         """Follow the face, align every frame, measure the motion curves and find the events (or make the given
         one)."""
         from mer.data import events as ev
-        from mer.data import face, motion, track
+        from mer.data import face, motion, short_motion, track
 
         tick = time.perf_counter()
         name = f"'{Path(clip.source).name}'"
@@ -386,7 +386,7 @@ class Predictor:
             frames[i] = track.warp(clip.frames[i], transforms[i])
         timings["align"] = time.perf_counter() - tick
         tick = time.perf_counter()
-        curves, parts = [], []
+        curves, parts, short = [], [], []
         sample = max(1, int(round(clip.fps / 4)))  # the masks cover the face as it is over the window
         for run_start, run_stop in followed.runs():
             for start, stop in ev.windows(run_start, run_stop, clip.fps):
@@ -399,6 +399,10 @@ class Predictor:
                 found = motion.region_curves(frames[start:stop], mask=mask, fps=clip.fps, regions=regions)
                 curves.append((start, stop, found["all"]))
                 parts.extend((start, stop, values) for values in found.values())
+                if onset is None:
+                    eyes = np.max([face.eye_mask(lm) for lm in crop_landmarks], axis=0)
+                    flows = short_motion.ShortFlows(frames[start:stop], mask, regions, eyes)
+                    short.append((start, stop, flows.curves(clip.fps), flows))
         curve = ev.stitch(curves, len(clip))
         if onset is not None:
             if not (followed.present[onset] and followed.present[apex]):
@@ -416,10 +420,13 @@ class Predictor:
             )
             events, note = [given], f"onset {onset} and apex {apex} given"
         else:
-            events = ev.find_events(parts, clip.fps)
+            longer = [e for e in ev.find_events(parts, clip.fps) if e.kind == "macro"]
+            events = ev.merge(longer + ev.find_short_events(short, clip.fps))
             note = (
-                f"every movement of the face found on its motion curve ({len(curves)} window(s) of "
-                f"{ev.WINDOW_S:g} s); micro or macro by duration, onset phase and amplitude"
+                f"longer movements found on the motion curve against each window's first frame, short ones on "
+                f"flows between frames {'/'.join(f'{s:g}' for s in short_motion.LAGS_S)} s apart "
+                f"({len(curves)} window(s) of {ev.WINDOW_S:g} s); micro or macro by duration, onset phase and "
+                "amplitude; blinks left out"
             )
         timings["spot"] = time.perf_counter() - tick
         return _Analysis(followed, frames, curve, events, note)

@@ -77,8 +77,9 @@ def test_a_face_that_leaves_makes_no_movement_when_it_goes(predictor, smile):
     assert pred.face_runs() == [(0, 71)]
     assert any("leaves" in note and "after frame 71" in note for note in pred.notes)
     _within_face(pred)
-    # the same movements as the man's clip alone: leaving adds none
-    assert [e.kind for e in pred.events] == [e.kind for e in smile.events]
+    # the same smile as the man's clip alone, and leaving adds no movement (the flows of this re-encoded copy
+    # differ a little, so a small twitch may be found in one copy and not the other)
+    assert [e.kind for e in pred.events if e.kind == "macro"] == [e.kind for e in smile.events if e.kind == "macro"]
     assert all(e.apex < 68 for e in pred.events)
 
 
@@ -135,19 +136,24 @@ def _inject_au12(clip: Clip, landmarks: np.ndarray, onset: int, apex: int, offse
 
 
 @pytest.mark.slow
-def test_an_injected_micro_expression_is_found_at_its_frames(predictor):
-    """man_smiling with a 2 px AU12 over 0.2 s put in at frames 3-8, before the smile starts: found where it was put,
-    as a micro event (its label depends on the checkpoint, so it is not checked here). The same movement during the
-    held smile, or during the woman's talking and laughing, is not found yet: see the issue 11 closing note."""
+def test_an_injected_micro_expression_is_found_and_named_during_the_held_smile(predictor):
+    """man_smiling with a 2.5 px AU12 over 0.23 s put in at frames 36-43, while he holds his broad smile (its own
+    motion is 5x larger): found where it was put, as a micro event of its own beside the smile, and named
+    happiness by the shipped checkpoint (AU12, the lip corners up). At 2 px it is at the edge of what the spotter
+    finds on this video (see the issue 11 closing note)."""
     from mer.data.track import track_face
 
     clip = read_clip(media_path("man_smiling"))
     followed = track_face(clip.frames, clip.fps)
-    pred = predictor(_inject_au12(clip, followed.landmarks, 3, 5, 8, 2.0), explain=False)
-    micro = [e for e in pred.events if e.kind == "micro"]
-    assert len(micro) == 1 and micro[0].onset <= 4 and abs(micro[0].apex - 5) <= 1 and 6 <= micro[0].offset <= 9
-    assert micro[0].label is not None and pred.label == micro[0].label
-    assert [e.kind for e in pred.events] == ["micro", "macro"]  # and the smile is still there
+    pred = predictor(_inject_au12(clip, followed.landmarks, 36, 39, 43, 2.5), explain=False)
+    found = [e for e in pred.events if e.kind == "micro" and e.onset <= 39 <= e.offset]
+    assert len(found) == 1, pred.events
+    micro = found[0]
+    assert 35 <= micro.onset <= 37 and abs(micro.apex - 39) <= 1 and 42 <= micro.offset <= 45
+    assert "returns to where it started" in micro.reason
+    assert micro.label == "happiness", micro.probabilities
+    smile = [e for e in pred.events if e.kind == "macro" and e.onset <= 30 and e.offset >= 60]
+    assert smile, pred.events  # the smile is still there, as a macro event
 
 
 @pytest.mark.slow

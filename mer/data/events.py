@@ -16,6 +16,7 @@ its apex within MICRO_MAX_RISE_S; the event's `reason` says which rule decided.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -152,21 +153,108 @@ def classify(event: Event, fps: float) -> Event:
     return event
 
 
+SHORT_MIN_PX = 0.3  # a short movement's bump (mer.data.short_motion) stands this far above the floor near it...
+SHORT_NOISE_FACTOR = 9  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
+SHORT_FLOOR_PERCENTILE = 40  # the floor: this percentile of the curve within NOISE_S
+SHORT_EDGE = 0.5  # onset and offset: twice as far from the apex as where the bump falls to half its height
+SHORT_PAD_S = 0.1  # where a short movement starts from and ends at: this long before its onset and after its offset
+BLINK_FACTOR = 5.0  # the eye openings changed this many times more than they usually do in the window: a blink
+RETURN_FRACTION = 0.75  # ends further than this fraction of the way to its apex: part of a longer movement
+
+
+def short_peaks(values: np.ndarray, fps: float) -> list[Event]:
+    """Candidate short movements on one bump curve (`values`: (n,) px), frame indices into it; strength: the
+    bump's height above the curve's floor within NOISE_S. A bump traces the movement itself (for movements up to
+    twice the lag), so its onset and offset lie twice as far from the apex as its half-height points."""
+    from scipy.signal import find_peaks, peak_widths
+
+    values = np.asarray(values, dtype=np.float64)
+    closed = np.concatenate([[0.0], values, [0.0]])
+    found, props = find_peaks(closed, prominence=SHORT_MIN_PX)
+    if not len(found):
+        return []
+    _, _, left, right = peak_widths(
+        closed,
+        found,
+        rel_height=SHORT_EDGE,
+        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
+    )
+    reach = max(4, int(round(NOISE_S * fps)))
+    events = []
+    for peak, lo, hi in zip(found - 1, left - 1, right - 1, strict=True):
+        near = values[max(0, peak - reach) : peak + reach]
+        near = near[near > 0]  # frames without a frame `lag` before and after have no bump
+        floor = float(np.percentile(near, SHORT_FLOOR_PERCENTILE))
+        if values[peak] - floor < max(SHORT_NOISE_FACTOR * noise_level(near), SHORT_MIN_PX):
+            continue
+        onset = int(np.clip(round(peak - (peak - lo) / (1 - SHORT_EDGE)), 0, max(peak - 1, 0)))
+        offset = int(np.clip(round(peak + (hi - peak) / (1 - SHORT_EDGE)), peak + 1, len(values) - 1))
+        events.append(Event(onset, int(peak), offset, float(values[peak] - floor)))
+    return events
+
+
+def judge_short(event: Event, region: str, rise: float, net: float, blink: float, fps: float) -> Event | None:
+    """A candidate short movement of `region` as an event, or None when it is not one: a blink (the eyes changed
+    `blink` times more than usual), or part of a longer movement (the face ended `net` px from where it started,
+    against `rise` px to the apex). Otherwise micro or macro by :func:`classify`, its strength the `rise`."""
+    if blink > BLINK_FACTOR or net > RETURN_FRACTION * rise:
+        return None
+    event.strength = rise
+    classify(event, fps)
+    event.reason += f"; returns to where it started (the {region.replace('_', ' ')} region)"
+    return event
+
+
+def find_short_events(windows: list[tuple[int, int, dict[str, np.ndarray], Any]], fps: float) -> list[Event]:
+    """Short movements of a clip, from each window's bump curves (:class:`mer.data.short_motion.ShortFlows`).
+
+    Args:
+        windows: (start, stop, curves, flows) per window: `curves` name -> (stop - start,) px bump curve per
+            region and "blink" (the eyes' change), `flows` has ``moved(i, j, region)`` (px from frame i to j of
+            the window).
+        fps: the clip's frame rate.
+
+    Returns:
+        micro and macro events (clip frame indices), each found in one region; duplicates are left to :func:`merge`.
+    """
+    found = []
+    pad = max(1, int(round(SHORT_PAD_S * fps)))
+    for start, stop, curves, flows in windows:
+        blink = curves["blink"]
+        usual = float(np.median(blink[blink > 0])) if (blink > 0).any() else 0.0
+        for region, values in curves.items():
+            if region == "blink":
+                continue
+            for event in short_peaks(values, fps):
+                before, after = max(0, event.onset - pad), min(stop - start - 1, event.offset + pad)
+                rise, net = flows.moved(before, event.apex, region), flows.moved(before, after, region)
+                eyes = float(blink[event.onset : event.offset + 1].max()) / usual if usual > 0 else 0.0
+                kept = judge_short(event, region, rise, net, eyes, fps)
+                if kept is not None:
+                    kept.onset, kept.apex, kept.offset = kept.onset + start, kept.apex + start, kept.offset + start
+                    found.append(kept)
+    return found
+
+
 def _iou(a: Event, b: Event) -> float:
     inter = min(a.offset, b.offset) - max(a.onset, b.onset) + 1
     union = max(a.offset, b.offset) - min(a.onset, b.onset) + 1
     return max(inter, 0) / union
 
 
+def _same(a: Event, b: Event) -> bool:
+    """Whether two events are one movement: they overlap by IoU >= 0.5, or (of one kind) each holds the other's
+    apex. A micro event inside a macro one is a movement of its own (a twitch during a held smile)."""
+    if _iou(a, b) >= 0.5:
+        return True
+    return a.kind == b.kind and b.onset <= a.apex <= b.offset and a.onset <= b.apex <= a.offset
+
+
 def merge(events: list[Event]) -> list[Event]:
-    """One event per movement: of events overlapping by IoU >= 0.5 or sharing their apex within each other's span,
-    the strongest is kept. Returns them in time order."""
+    """One event per movement (:func:`_same`): the strongest is kept. Returns them in time order."""
     kept: list[Event] = []
     for event in sorted(events, key=lambda e: -e.strength):
-        same = any(
-            _iou(event, k) >= 0.5 or (k.onset <= event.apex <= k.offset and event.onset <= k.apex <= event.offset)
-            for k in kept
-        )
+        same = any(_same(event, k) for k in kept)
         if not same:
             kept.append(event)
     return sorted(kept, key=lambda e: (e.onset, e.apex))

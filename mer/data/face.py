@@ -308,3 +308,10 @@ def spotting_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np
     lift = np.array([0.0, -0.08 * iod], dtype=np.float32)  # "up" in the aligned crop
     eyes = [_dilated_hull(np.vstack([eye, eye + lift]), 0.12 * iod) for eye in (p[LEFT_EYE], p[RIGHT_EYE])]
     return au_region_mask(p, shape) * (1.0 - _fill(eyes, shape))
+
+
+def eye_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np.ndarray:
+    """(H, W) float32 0/1: the eye openings (the polygons of the 6 landmarks of each eye), where a blink covers
+    the iris and the white of the eye with the lid."""
+    p = np.asarray(landmarks, dtype=np.float32)
+    return _fill([p[LEFT_EYE], p[RIGHT_EYE]], shape)

@@ -121,6 +121,23 @@ def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> tuple:
     return size, sx, sy, inside, face_area, frozen, fit, basis_in, solve
 
 
+def _pools(size: tuple[int, int], inside: np.ndarray, regions: dict[str, np.ndarray] | None) -> dict:
+    """name -> (P,) bool: the inside pixels of each region ("all": every one); regions under 4 pixels are left out."""
+    pools = {"all": np.ones(int(inside.sum()), dtype=bool)}
+    for name, region in (regions or {}).items():
+        small = cv2.resize(np.asarray(region, dtype=np.float32), size, interpolation=cv2.INTER_NEAREST) > 0.5
+        if small[inside].sum() >= 4:
+            pools[name] = small[inside]
+    return pools
+
+
+def _top_mean(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Mean of the largest CURVE_TOP_FRACTION of values[..., pool] along the last axis."""
+    part = values[..., pool]
+    top = int(part.shape[-1] * (1.0 - CURVE_TOP_FRACTION))
+    return np.partition(part, top, axis=-1)[..., top:].mean(axis=-1)
+
+
 def motion_curve(frames: np.ndarray, mask: np.ndarray | None = None, fps: float | None = None) -> np.ndarray:
     """How far each frame has moved from the first one, inside `mask` (see :func:`region_curves`, of which this is
     the one-region case)."""
@@ -141,7 +158,40 @@ def region_curves(
     faster than 100 fps are measured every `round(fps / 100)`-th frame and interpolated in between; regions: name
     -> (H, W) 0/1 mask of a part of the face (e.g. the AU regions): each gets its own curve, the mean of its
     most-moving tenth inside `mask` (a lip corner's movement is a tenth of the mouth, not of the whole face).
-    Returns name -> (N,) float32 px, "all" for the whole mask.
+    Returns name -> (N,) float32 px, "all" for the whole mask. The flows themselves: :func:`residual_flows`.
+    """
+    flows = residual_flows(frames, mask, fps, regions)
+    return flows.curves(flows.residuals, len(frames))
+
+
+@dataclass
+class ResidualFlows:
+    """The flow of each measured frame against the first, head motion taken out, inside the curve's mask.
+
+    measured: (M,) frame indices; residuals: (M, P, 2) float32 crop pixels at the P mask pixels of the
+    CURVE_SCALE crop; pools: name -> (P,) bool, the pixels of each region ("all": every one)."""
+
+    measured: np.ndarray
+    residuals: np.ndarray
+    pools: dict[str, np.ndarray]
+
+    def curves(self, residuals: np.ndarray, count: int) -> dict[str, np.ndarray]:
+        """name -> (count,) float32: per measured frame the mean magnitude of the most-moving tenth of each
+        pool's pixels of `residuals` ((M, P, 2), these or a filtered copy), interpolated to every frame."""
+        magnitude = np.sqrt((np.asarray(residuals, dtype=np.float32) ** 2).sum(axis=2))
+        out = {name: _top_mean(magnitude, pool).astype(np.float32) for name, pool in self.pools.items()}
+        if len(self.measured) == count:
+            return out
+        return {name: np.interp(np.arange(count), self.measured, v).astype(np.float32) for name, v in out.items()}
+
+
+def residual_flows(
+    frames: np.ndarray,
+    mask: np.ndarray | None = None,
+    fps: float | None = None,
+    regions: dict[str, np.ndarray] | None = None,
+) -> ResidualFlows:
+    """The flows behind :func:`region_curves` (same arguments).
 
     DIS flow on quarter-size frames from the first frame to each frame, with three guards against what is not a
     facial movement:
@@ -155,7 +205,8 @@ def region_curves(
     frames = np.asarray(frames)
     count = len(frames)
     if count == 0:
-        return {name: np.zeros(0, dtype=np.float32) for name in ["all", *(regions or {})]}
+        pools = {name: np.zeros(0, dtype=bool) for name in ["all", *(regions or {})]}
+        return ResidualFlows(np.zeros(0, dtype=int), np.zeros((0, 0, 2), dtype=np.float32), pools)
     height, width = frames.shape[1:3]
     size, sx, sy, inside, face_area, frozen, fit, basis_in, solve = _curve_geometry(height, width, mask)
 
@@ -167,13 +218,8 @@ def region_curves(
     level = max(float(reference[face_area].mean()), 1.0)
     dis = _curve_dis()
     head = np.zeros((3, 2), dtype=np.float64)  # rigid flow so far: flow(x, y) = [1, x, y] @ head
-    pools = {"all": np.ones(int(inside.sum()), dtype=bool)}
-    for name, region in (regions or {}).items():
-        small_region = cv2.resize(np.asarray(region, dtype=np.float32), size, interpolation=cv2.INTER_NEAREST) > 0.5
-        pools[name] = small_region[inside]
-    pools = {name: pool for name, pool in pools.items() if name == "all" or pool.sum() >= 4}
-    tops = {name: int(pool.sum() * (1.0 - CURVE_TOP_FRACTION)) for name, pool in pools.items()}
-    values = {name: np.zeros(len(measured), dtype=np.float32) for name in pools}
+    pools = _pools(size, inside, regions)
+    residuals = np.zeros((len(measured), int(inside.sum()), 2), dtype=np.float32)
     for k, i in enumerate(measured[1:], start=1):
         # Sample the frame where the head has gone, frame(x + head flow(x)), at full size: interpolating the small
         # frame would blur it by a varying amount and add noise to the flow.
@@ -196,15 +242,9 @@ def region_curves(
         flow = dis.calc(reference, small, None)
         rigid = solve @ flow[fit]
         head += rigid
-        residual = flow[inside] - basis_in @ rigid
-        # A micro-expression moves a small part of the face: average the most-moving tenth of the mask, not all.
-        magnitude = np.sqrt((residual**2).sum(axis=1))
-        for name, pool in pools.items():
-            part = magnitude[pool]
-            values[name][k] = float(np.partition(part, tops[name])[tops[name] :].mean()) / ((sx + sy) / 2)
-    if len(measured) == count:
-        return values
-    return {name: np.interp(np.arange(count), measured, v).astype(np.float32) for name, v in values.items()}
+        residuals[k] = flow[inside] - basis_in @ rigid
+    # in crop pixels: the flow was measured on the CURVE_SCALE crop
+    return ResidualFlows(np.array(measured), residuals / ((sx + sy) / 2), pools)
 
 
 @dataclass

@@ -749,8 +749,8 @@ def train_run(
     """
     if export is not None and cfg.protocol != "holdout":
         raise InputError("--export needs --protocol holdout (a LOSO run has one model per subject)")
-    if export is not None and Path(export).suffix != ".safetensors":
-        raise InputError(f"--export path must end in .safetensors, got {Path(export).name}")
+    if export is not None and Path(export).suffix not in ("", ".safetensors"):
+        raise InputError(f"--export path must be a folder or end in .safetensors, got {Path(export).name}")
     dev = resolve_device(device)
     cache, plan = prepare_run(cfg, data, out)
     all_folds = [Fold.from_dict(f) for f in plan["folds"]]

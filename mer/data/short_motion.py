@@ -1,0 +1,105 @@
+"""Short movements: how far each frame stands out from the frames a moment before and after it.
+
+The motion curve (:mod:`mer.data.motion`) measures each frame against a reference far back in time. A
+micro-expression on top of a held smile is a pixel or two on top of ten, and the flow against a reference from
+before the smile is too noisy to show it. Here every flow spans only a fraction of a second: for each measured
+frame j, G_j = flow(j -> j + lag), head motion taken out as in the motion curve. A frame i where the face went
+somewhere and came back has G_{i-lag} pointing one way and G_i the other, so its **bump**
+
+    bump_i(x) = sqrt(max(0, -G_{i-lag}(x) . G_i(x)))
+
+is the displacement at i from where the face was `lag` before and after (for a movement up to 2 * lag long),
+while a steady expression, a slow one (G_{i-lag} and G_i alike), or the start of a held one (one of them ~0)
+gives ~0. Each region's curve averages its most-moving tenth, as the motion curve does, the maximum over LAGS_S.
+
+Blinks are a short movement too: the eyes are frozen to the first frame of each pair, and the eyes' own change
+(``blink``: how far the pixels of the eye openings at i differ from both i - lag and i + lag, in gray levels)
+says where one happened: a lid over the iris changes them far more than a brow raise does.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from mer.data.motion import CURVE_FRAME_RATE, _curve_dis, _curve_geometry, _gray, _pools, _top_mean
+
+LAGS_S = (0.13, 0.27)  # a micro-expression rises within ~0.1-0.25 s and is over within 0.5 s
+
+
+def _small(frames: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
+    return [cv2.resize(_gray(f), size, interpolation=cv2.INTER_AREA) for f in frames]
+
+
+class ShortFlows:
+    """Flows between nearby frames of one stretch of aligned crops (N, H, W, 3), inside `mask` (the spotting mask:
+    AU regions without the eyes), each region of `regions` pooled on its own."""
+
+    def __init__(
+        self,
+        frames: np.ndarray,
+        mask: np.ndarray | None,
+        regions: dict[str, np.ndarray] | None,
+        eyes: np.ndarray | None = None,
+    ):
+        """eyes: (H, W) 0/1 of the eye openings (:func:`mer.data.face.eye_mask`) for the blink curve; without
+        it, the part of the mask's hull outside the mask."""
+        self.count = len(frames)
+        height, width = np.asarray(frames).shape[1:3]
+        geometry = _curve_geometry(height, width, mask)
+        self.size, sx, sy, self.inside, self.face_area, self.frozen, self.fit, self.basis_in, self.solve = geometry
+        self.scale = (sx + sy) / 2  # flow on the small crop -> crop pixels
+        self.small = _small(np.asarray(frames), self.size)
+        if eyes is not None and np.asarray(eyes).any():
+            inside_eyes = np.asarray(eyes) > 0.5
+            self.eye_pixels = np.stack([_gray(f)[inside_eyes].astype(np.float32) for f in frames])
+        else:
+            self.eye_pixels = np.stack([s[self.frozen].astype(np.float32) for s in self.small])
+        self.pools = _pools(self.size, self.inside, regions)
+        self.dis = _curve_dis()
+
+    def flow(self, i: int, j: int) -> np.ndarray:
+        """(P, 2) float32 crop pixels: flow from frame i to frame j inside the mask, the rigid (head) part taken out,
+        j's brightness matched to i's and i's eyes pasted into j (a blink does not spread into the brows)."""
+        first, second = self.small[i], self.small[j].copy()
+        level = max(float(first[self.face_area].mean()), 1.0)
+        second = cv2.convertScaleAbs(second, alpha=level / max(float(second[self.face_area].mean()), 1.0))
+        second[self.frozen] = first[self.frozen]
+        flow = self.dis.calc(first, second, None)
+        residual = flow[self.inside] - self.basis_in @ (self.solve @ flow[self.fit])
+        return residual / self.scale
+
+    def moved(self, i: int, j: int, region: str) -> float:
+        """How far `region` moved from frame i to frame j: the mean of its most-moving tenth (crop pixels)."""
+        magnitude = np.sqrt((self.flow(i, j) ** 2).sum(axis=1))
+        return float(_top_mean(magnitude, self.pools.get(region, self.pools["all"])))
+
+    def curves(self, fps: float) -> dict[str, np.ndarray]:
+        """name -> (N,) float32 bump curve per region (module docstring), the maximum over LAGS_S, and "blink":
+        the eyes' change at the shortest lag (gray levels). Frames without `lag` frames on both sides are 0; clips
+        faster than CURVE_FRAME_RATE are measured on every `round(fps / CURVE_FRAME_RATE)`-th frame."""
+        step = max(1, int(round(fps / CURVE_FRAME_RATE)))
+        out = {name: np.zeros(self.count, dtype=np.float32) for name in [*self.pools, "blink"]}
+        for n, lag_s in enumerate(LAGS_S):
+            lag = max(step, int(round(lag_s * fps / step)) * step)
+            starts = list(range(0, self.count - lag, step))
+            if len(starts) <= lag // step:
+                continue
+            flows = {j: self.flow(j, j + lag) for j in starts}
+            centres = [i for i in starts if i - lag in flows]
+            bump = np.stack([np.sqrt(np.maximum(-(flows[i - lag] * flows[i]).sum(axis=1), 0)) for i in centres])
+            for name, pool in self.pools.items():
+                values = np.interp(np.arange(self.count), centres, _top_mean(bump, pool), left=0, right=0)
+                out[name] = np.maximum(out[name], values.astype(np.float32))
+            if n == 0:
+                out["blink"] = np.interp(np.arange(self.count), centres, self._eyes(centres, lag), left=0, right=0)
+        return out
+
+    def _eyes(self, centres: list[int], lag: int) -> np.ndarray:
+        """Per centre frame i: how far its eye pixels (brightness levelled) differ from both i - lag and i + lag."""
+        if not self.eye_pixels.shape[1]:
+            return np.zeros(len(centres), dtype=np.float32)
+        eyes = self.eye_pixels - self.eye_pixels.mean(axis=1, keepdims=True)
+        before = np.abs(eyes[centres] - eyes[[i - lag for i in centres]]).mean(axis=1)
+        after = np.abs(eyes[centres] - eyes[[i + lag for i in centres]]).mean(axis=1)
+        return np.minimum(before, after).astype(np.float32)
