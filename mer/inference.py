@@ -424,7 +424,7 @@ class Predictor:
             events = ev.merge(longer + ev.find_short_events(short, clip.fps))
             note = (
                 f"longer movements found on the motion curve against each window's first frame, short ones on "
-                f"flows between frames {'/'.join(f'{s:g}' for s in short_motion.LAGS_S)} s apart "
+                f"flows between frames {short_motion.LAG_S:g} and {2 * short_motion.LAG_S:g} s apart "
                 f"({len(curves)} window(s) of {ev.WINDOW_S:g} s); micro or macro by duration, onset phase and "
                 "amplitude; blinks left out"
             )

@@ -10,7 +10,8 @@ somewhere and came back has G_{i-lag} pointing one way and G_i the other, so its
 
 is the displacement at i from where the face was `lag` before and after (for a movement up to 2 * lag long),
 while a steady expression, a slow one (G_{i-lag} and G_i alike), or the start of a held one (one of them ~0)
-gives ~0. Each region's curve averages its most-moving tenth, as the motion curve does, the maximum over LAGS_S.
+gives ~0. Each region's curve averages its most-moving tenth, as the motion curve does, the maximum over the
+lags (LAG_S and twice it).
 
 Blinks are a short movement too: the eyes are frozen to the first frame of each pair, and the eyes' own change
 (``blink``: how far the pixels of the eye openings at i differ from both i - lag and i + lag, in gray levels)
@@ -24,7 +25,8 @@ import numpy as np
 
 from mer.data.motion import CURVE_FRAME_RATE, _curve_dis, _curve_geometry, _gray, _pools, _top_mean
 
-LAGS_S = (0.13, 0.27)  # a micro-expression rises within ~0.1-0.25 s and is over within 0.5 s
+LAG_S = 0.13  # the flows span this, and twice this (a micro-expression rises within ~0.1-0.25 s, is over in 0.5 s)
+LAG_MULTIPLES = (1, 2)
 
 
 def _small(frames: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
@@ -75,23 +77,27 @@ class ShortFlows:
         return float(_top_mean(magnitude, self.pools.get(region, self.pools["all"])))
 
     def curves(self, fps: float) -> dict[str, np.ndarray]:
-        """name -> (N,) float32 bump curve per region (module docstring), the maximum over LAGS_S, and "blink":
-        the eyes' change at the shortest lag (gray levels). Frames without `lag` frames on both sides are 0; clips
-        faster than CURVE_FRAME_RATE are measured on every `round(fps / CURVE_FRAME_RATE)`-th frame."""
+        """name -> (N,) float32 bump curve per region (module docstring), the maximum over both lags, and "blink": the
+        eyes' change at the shorter lag (gray levels). Frames without `lag` frames on both sides are 0; clips
+        faster than CURVE_FRAME_RATE are measured on every `round(fps / CURVE_FRAME_RATE)`-th frame.
+
+        Only the flows over the shorter lag are computed: the flow over twice the lag is the sum of two of them
+        (the motions are a few pixels, so where a pixel lands after the first barely moves the second)."""
         step = max(1, int(round(fps / CURVE_FRAME_RATE)))
+        lag = max(step, int(round(LAG_S * fps / step)) * step)
         out = {name: np.zeros(self.count, dtype=np.float32) for name in [*self.pools, "blink"]}
-        for n, lag_s in enumerate(LAGS_S):
-            lag = max(step, int(round(lag_s * fps / step)) * step)
-            starts = list(range(0, self.count - lag, step))
-            if len(starts) <= lag // step:
+        flows = {j: self.flow(j, j + lag) for j in range(0, self.count - lag, step)}
+        for times in LAG_MULTIPLES:
+            span = times * lag
+            over = {j: sum(flows[j + q * lag] for q in range(times)) for j in flows if j + span - lag in flows}
+            centres = [i for i in over if i - span in over]
+            if not centres:
                 continue
-            flows = {j: self.flow(j, j + lag) for j in starts}
-            centres = [i for i in starts if i - lag in flows]
-            bump = np.stack([np.sqrt(np.maximum(-(flows[i - lag] * flows[i]).sum(axis=1), 0)) for i in centres])
+            bump = np.stack([np.sqrt(np.maximum(-(over[i - span] * over[i]).sum(axis=1), 0)) for i in centres])
             for name, pool in self.pools.items():
                 values = np.interp(np.arange(self.count), centres, _top_mean(bump, pool), left=0, right=0)
                 out[name] = np.maximum(out[name], values.astype(np.float32))
-            if n == 0:
+            if times == 1:
                 out["blink"] = np.interp(np.arange(self.count), centres, self._eyes(centres, lag), left=0, right=0)
         return out
 
