@@ -399,7 +399,7 @@ class Predictor:
                 found = motion.region_curves(frames[start:stop], mask=mask, fps=clip.fps, regions=regions)
                 curves.append((start, stop, found["all"]))
                 parts.extend((start, stop, values) for values in found.values())
-                if onset is None:
+                if onset is None and stop - start >= ev.SHORT_MIN_S * clip.fps:
                     eyes = np.max([face.eye_mask(lm) for lm in crop_landmarks], axis=0)
                     flows = short_motion.ShortFlows(frames[start:stop], mask, regions, eyes)
                     short.append((start, stop, flows.curves(clip.fps), flows))
@@ -420,8 +420,7 @@ class Predictor:
             )
             events, note = [given], f"onset {onset} and apex {apex} given"
         else:
-            longer = [e for e in ev.find_events(parts, clip.fps) if e.kind == "macro"]
-            events = ev.merge(longer + ev.find_short_events(short, clip.fps))
+            events = ev.find_all_events(parts, short, clip.fps)
             note = (
                 f"longer movements found on the motion curve against each window's first frame, short ones on "
                 f"flows between frames {short_motion.LAG_S:g} and {2 * short_motion.LAG_S:g} s apart "

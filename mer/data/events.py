@@ -160,6 +160,7 @@ SHORT_EDGE = 0.5  # onset and offset: twice as far from the apex as where the bu
 SHORT_PAD_S = 0.1  # where a short movement starts from and ends at: this long before its onset and after its offset
 BLINK_FACTOR = 5.0  # the eye openings changed this many times more than they usually do in the window: a blink
 RETURN_FRACTION = 0.75  # ends further than this fraction of the way to its apex: part of a longer movement
+SHORT_MIN_S = 1.0  # shorter stretches of face (a clip that is one sample) are left to the motion curve alone
 
 
 def short_peaks(values: np.ndarray, fps: float) -> list[Event]:
@@ -277,6 +278,20 @@ def find_events(curves: list[tuple[int, int, np.ndarray]], fps: float) -> list[E
             event.onset, event.apex, event.offset = event.onset + start, event.apex + start, event.offset + start
             found.append(classify(event, fps))
     return merge(found)
+
+
+def find_all_events(
+    curves: list[tuple[int, int, np.ndarray]], short: list[tuple[int, int, dict[str, np.ndarray], Any]], fps: float
+) -> list[Event]:
+    """Every event of a clip: macro events from the motion curves (:func:`find_events`), micro ones from the
+    short movements (:func:`find_short_events`, which also finds fast large ones), one per movement
+    (:func:`merge`). In windows under SHORT_MIN_S (a face seen that briefly, or a clip that is one database
+    sample starting at its onset) there are no short movements to find, and the motion curve's micro events stand.
+    """
+    shortest = SHORT_MIN_S * fps
+    brief = [c for c in curves if c[1] - c[0] < shortest]
+    longer = [e for e in find_events([c for c in curves if c[1] - c[0] >= shortest], fps) if e.kind == "macro"]
+    return merge(find_events(brief, fps) + longer + find_short_events(short, fps))
 
 
 def stitch(curves: list[tuple[int, int, np.ndarray]], count: int) -> np.ndarray:
