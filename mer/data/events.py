@@ -1,12 +1,19 @@
 """Every facial movement of a clip as an event (onset, apex, offset), each called micro or macro.
 
-The motion curve (:func:`mer.data.motion.motion_curve`: head motion, blinks and flicker taken out) measures how far
-each frame has moved from a reference frame. Over a long clip one reference is too far from most frames (the face
-turns, the light changes, expressions pile up), so the curve is measured in overlapping windows of WINDOW_S,
-WINDOW_HOP_S apart, each against its own first frame: an event up to WINDOW_S - WINDOW_HOP_S long lies whole
-inside one window. Each window has one curve for the whole face and one per AU region (a lip corner's movement
-is a tenth of the mouth, but a hundredth of the face). Peaks that stand out from their curve's noise near them are
-events; the same movement seen in two windows or two regions is kept once.
+Two spotters, because a micro-expression often rides on a larger, longer movement (a twitch during a held smile):
+
+- longer movements, on the motion curve (:func:`mer.data.motion.motion_curve`: head motion, blinks and flicker
+  taken out), which measures how far each frame has moved from a reference frame. Over a long clip one reference
+  is too far from most frames (the face turns, the light changes, expressions pile up), so the curve is measured
+  in overlapping windows of WINDOW_S, WINDOW_HOP_S apart, each against its own first frame: an event up to
+  WINDOW_S - WINDOW_HOP_S long lies whole inside one window. Each window has one curve for the whole face and one
+  per AU region (a lip corner's movement is a tenth of the mouth, but a hundredth of the face). Peaks that stand
+  out from their curve's noise near them are events; the same movement seen in two windows or two regions is
+  kept once. These give the macro events (:func:`find_events`).
+- short movements, on flows between frames a fraction of a second apart (:mod:`mer.data.short_motion`): where the
+  face went somewhere and came back. A candidate is dropped when the eyes' own change says it is a blink, or when
+  the face ends up far from where it started (the start or end of a longer movement, which the motion curve
+  reports). These give the micro events, and fast large movements as macro ones (:func:`find_short_events`).
 
 Micro or macro (../shared/SPOTTING.md; CASME II's selection rule): an event is micro when it moves the face by at
 most MICRO_MAX_PX (crop pixels, eyes 88 px apart) and lasts at most MICRO_MAX_S from onset to offset or reaches
