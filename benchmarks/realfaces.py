@@ -7,8 +7,9 @@ Three sets, each figure naming the videos it comes from (``videos`` column), all
   never in any training data) with micro-expressions put in at known frames (``mer.data.inject``: AU fields on
   each frame's own landmarks, 1-3 px, 0.2-0.45 s, classes in turn; the videos' own smiles, talking, blinks and head
   motion are the distractors), at their own frame rate and, outside ``quick``, resampled to 90 fps and
-  MPEG-4-compressed; outside ``quick``, REPEATS injection plans per video (other classes at other frames). Figures: spotting recall, precision and F1 of micro events at IoU >= 0.5 (SPOTTING.md; each
-  injected interval matched at most once), accuracy given the true onset and apex, accuracy of the spotted ones,
+  MPEG-4-compressed; outside ``quick``, REPEATS injection plans per video (other classes at other frames).
+  Figures: spotting recall, precision and F1 of micro events at IoU >= 0.5 (SPOTTING.md; each injected interval
+  matched at most once), accuracy given the true onset and apex, accuracy of the spotted ones,
   and ECE (15 bins) of the given-onset/apex answers, with and without the card's temperature.
 - ``ordinary``: the same real videos unmodified: micro events per minute, how many above 0.9 probability, the
   largest micro probability, and the macro events found.
