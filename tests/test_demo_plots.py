@@ -10,11 +10,15 @@ from mer.inference import DEFAULT_CHECKPOINT
 
 
 def test_the_shipped_card_in_plain_words_with_its_jargon_explained():
-    text = card_summary(read_card(DEFAULT_CHECKPOINT))
+    card = read_card(DEFAULT_CHECKPOINT)
+    text = card_summary(card)
     assert text.startswith("⚠️ **Trained on synthetic data.**")
-    assert "trained on 21 people (210 clips)" in text and "tested on 3 others it never saw (30 clips)" in text
-    assert "the best validation uf1, epoch 2 on those 3 people" in text
-    assert "UF1 0.71" in text and "accuracy 70%" in text
+    protocol, metrics = card["protocol"], card["metrics"]
+    train, val = len(protocol["train_subjects"]), len(protocol["val_subjects"])
+    assert f"trained on {train} people (" in text and f"training length chosen on {val} of them" in text
+    assert f"tested on 3 others it never saw ({metrics['n']} clips)" in text
+    assert f"the best {protocol['selection']} on those {val} people" in text
+    assert f"UF1 {metrics['uf1']:.2f}" in text and f"accuracy {metrics['accuracy']:.0%}" in text
     for word in ("UF1", "UAR", "holdout"):
         assert f"- *{word}*: " in text  # one line each
     assert "LOSO" not in text  # explained only where the card uses it
