@@ -182,24 +182,31 @@ def test_roofline_counts_two_flops_per_mac() -> None:
     assert rl["fraction_of_matmul"].iloc[0] == pytest.approx(0.5)
 
 
-def test_matmul_rate_is_positive_and_labelled() -> None:
-    r = roofline.matmul_rate(
-        torch.device("cpu"),
-        "fp32",
-        n=256,
-        policy=speed.TimingPolicy(warmup=1, min_repeats=3, max_repeats=3, min_seconds=0),
-    )
-    # an independent timing of the same product: the reported rate must agree within a factor of 10 (loose for a
-    # shared machine; a miscounted product, n^2 or 2 n^2, or a unit slip would be off by 100 or more)
+def _direct_gflops(n: int = 256, repeats: int = 20) -> float:
     import time
 
-    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
     start = time.perf_counter()
-    for _ in range(20):
+    for _ in range(repeats):
         torch.mm(a, b)
-    direct = 2 * 256**3 * 20 / (time.perf_counter() - start) / 1e9
-    assert r["repeats"] == 3 and direct / 10 < r["gflops_median"] < direct * 10, (r["gflops_median"], direct)
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def test_matmul_rate_is_positive_and_labelled() -> None:
+    """The reported rate agrees with an independent timing of the same product within a factor of 10 (loose for a
+    shared machine; a miscounted product, n^2 or 2 n^2, or a unit slip would be off by 100 or more). A busy
+    machine can slow one timing and not the other, so the pair is taken up to three times."""
+    policy = speed.TimingPolicy(warmup=1, min_repeats=3, max_repeats=3, min_seconds=0)
+    pairs = []
+    for _ in range(3):
+        r = roofline.matmul_rate(torch.device("cpu"), "fp32", n=256, policy=policy)
+        assert r["repeats"] == 3 and r["gflops_median"] > 0
+        pairs.append((r["gflops_median"], _direct_gflops()))
+        if pairs[-1][1] / 10 < pairs[-1][0] < pairs[-1][1] * 10:
+            break
+    else:
+        raise AssertionError(f"reported vs direct GFLOP/s, three tries: {pairs}")
 
 
 class AlwaysDropout(nn.Module):
