@@ -161,7 +161,7 @@ def classify(event: Event, fps: float) -> Event:
 
 
 SHORT_MIN_PX = 0.3  # a short movement's bump (mer.data.short_motion) stands this far above the floor near it...
-SHORT_NOISE_FACTOR = 9  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
+SHORT_NOISE_FACTOR = 9.0  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
 SHORT_FLOOR_PERCENTILE = 40  # the floor: this percentile of the curve within NOISE_S
 SHORT_EDGE = 0.5  # onset and offset: twice as far from the apex as where the bump falls to half its height
 SHORT_PAD_S = 0.1  # where a short movement starts from and ends at: this long before its onset and after its offset
