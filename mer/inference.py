@@ -219,7 +219,7 @@ class Predictor:
 
         self.device = torch.device(device)
         # the fastest eager variant the benchmark suite checks on this device (bf16 + channels_last on a CPU
-        # with native bf16); Variant() runs plain fp32
+        # with native bf16; the answer that carries Grad-CAM maps runs in fp32); Variant() runs plain fp32
         self.variant = variant if variant is not None else fast_variant(self.device)
         self.model = self.variant.prepare(model.to(self.device).eval())
         for p in self.model.parameters():  # inference only; Grad-CAM needs activation gradients, not weights'
@@ -458,7 +458,10 @@ class Predictor:
         from mer.explain import explain as run_explain
 
         tensor = self.variant.input(torch.from_numpy(x)[None].to(self.device))
-        with autocast(self.device, self.variant.precision):
+        # Grad-CAM runs in fp32: in bf16 a branch's map can come out unlike fp32's (the local branch of the shipped
+        # weights: r = 0.43-0.55 on examples/synthetic_surprise.webm); answers without maps keep the variant
+        precision = "fp32" if gradcam else self.variant.precision
+        with autocast(self.device, precision):
             expl = run_explain(self.model, tensor, gradcam=gradcam)
         timings["model"] += expl.forward_s
         timings["gradcam"] += expl.backward_s

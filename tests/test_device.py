@@ -44,14 +44,16 @@ def test_fast_variant_follows_the_cpu():
 
 
 @pytest.mark.slow
-def test_the_predictor_in_bf16_channels_last_answers_and_explains_like_fp32():
+def test_the_predictor_in_bf16_channels_last_answers_like_fp32_and_draws_its_maps_in_fp32():
     from mer.inference import Predictor
 
     fast = Predictor.from_checkpoint(variant=Variant("bf16", channels_last=True))
     plain = Predictor.from_checkpoint(variant=Variant())
-    a, b = fast(EXAMPLE), plain(EXAMPLE)
-    assert a.label == b.label == "surprise"
-    assert abs(a.probabilities["surprise"] - b.probabilities["surprise"]) < 0.05
+    quick, b = fast(EXAMPLE, explain=False), plain(EXAMPLE)  # the answer alone runs in bf16
+    assert quick.label == b.label == "surprise"
+    assert abs(quick.probabilities["surprise"] - b.probabilities["surprise"]) < 0.05
+    a = fast(EXAMPLE)  # with the maps: Grad-CAM in fp32, channels_last kept
+    assert a.label == "surprise" and abs(a.probabilities["surprise"] - b.probabilities["surprise"]) < 0.01
     for branch, heat in b.gradcam.items():
         r = np.corrcoef(a.gradcam[branch].ravel(), heat.ravel())[0, 1]
-        assert r > 0.9, (branch, r)
+        assert r > 0.99, (branch, r)
