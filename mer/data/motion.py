@@ -7,6 +7,7 @@ second. TV-L1 is OpenCV-contrib's DualTVL1 with reduced pyramid and iteration co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -94,10 +95,41 @@ def _curve_dis() -> cv2.DISOpticalFlow:
     return dis
 
 
-def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> tuple:
-    """Where the motion curve looks, on the CURVE_SCALE crop: (size (w, h), sx, sy, inside the mask, face_area (the
-    mask's convex hull), frozen (in the hull but not the mask: the eyes, for the spotting mask), fit (where the
-    rigid motion is fitted), basis_in ((P, 3) affine basis at the inside pixels), solve ((3, F) least squares))."""
+class CurveGeometry(NamedTuple):
+    """Where the motion curve looks, on the CURVE_SCALE crop: size (w, h), sx, sy (crop -> small crop), inside the
+    mask, face_area (the mask's convex hull), frozen (in the hull but not the mask: the eyes, for the spotting
+    mask), fit (where the rigid motion is fitted), basis_in ((P, 3) affine basis at the inside pixels), solve
+    ((3, F) least squares)."""
+
+    size: tuple[int, int]
+    sx: float
+    sy: float
+    inside: np.ndarray
+    face_area: np.ndarray
+    frozen: np.ndarray
+    fit: np.ndarray
+    basis_in: np.ndarray
+    solve: np.ndarray
+
+    @property
+    def scale(self) -> float:
+        """Small-crop pixels per crop pixel."""
+        return (self.sx + self.sy) / 2
+
+    def residual(self, dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray) -> tuple:
+        """((P, 2) flow from small gray `first` to `second` at the inside pixels, the rigid part taken out, in
+        small-crop pixels; (3, 2) that rigid (affine) part). `second`'s face brightness is matched to `first`'s and
+        `first`'s frozen pixels are pasted into it (a blink does not spread into the regions around the eyes)."""
+        level = max(float(first[self.face_area].mean()), 1.0)
+        second = cv2.convertScaleAbs(second, alpha=level / max(float(second[self.face_area].mean()), 1.0))
+        second[self.frozen] = first[self.frozen]
+        flow = dis.calc(first, second, None)
+        rigid = self.solve @ flow[self.fit]
+        return flow[self.inside] - self.basis_in @ rigid, rigid
+
+
+def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> CurveGeometry:
+    """The CurveGeometry of (height, width) crops looking inside `mask` (everywhere when None or empty)."""
     size = (max(16, round(width * CURVE_SCALE)), max(16, round(height * CURVE_SCALE)))
     sx, sy = size[0] / width, size[1] / height
     shape = size[::-1]
@@ -118,7 +150,7 @@ def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> tuple:
     basis_fit = np.stack([np.ones(int(fit.sum()), np.float32), xs[fit], ys[fit]], axis=1)
     basis_in = np.stack([np.ones(int(inside.sum()), np.float32), xs[inside], ys[inside]], axis=1)
     solve = np.linalg.pinv(basis_fit)  # (3, P): affine flow coefficients from the sampled flow
-    return size, sx, sy, inside, face_area, frozen, fit, basis_in, solve
+    return CurveGeometry(size, sx, sy, inside, face_area, frozen, fit, basis_in, solve)
 
 
 def _pools(size: tuple[int, int], inside: np.ndarray, regions: dict[str, np.ndarray] | None) -> dict:
@@ -208,18 +240,18 @@ def residual_flows(
         pools = {name: np.zeros(0, dtype=bool) for name in ["all", *(regions or {})]}
         return ResidualFlows(np.zeros(0, dtype=int), np.zeros((0, 0, 2), dtype=np.float32), pools)
     height, width = frames.shape[1:3]
-    size, sx, sy, inside, face_area, frozen, fit, basis_in, solve = _curve_geometry(height, width, mask)
+    geometry = _curve_geometry(height, width, mask)
+    size, sx, sy = geometry.size, geometry.sx, geometry.sy
 
     step = max(1, int(round(fps / CURVE_FRAME_RATE))) if fps and fps > 0 else 1
     measured = list(range(0, count, step))
     if measured[-1] != count - 1:
         measured.append(count - 1)
     reference = cv2.resize(_gray(frames[0]), size, interpolation=cv2.INTER_AREA)
-    level = max(float(reference[face_area].mean()), 1.0)
     dis = _curve_dis()
     head = np.zeros((3, 2), dtype=np.float64)  # rigid flow so far: flow(x, y) = [1, x, y] @ head
-    pools = _pools(size, inside, regions)
-    residuals = np.zeros((len(measured), int(inside.sum()), 2), dtype=np.float32)
+    pools = _pools(size, geometry.inside, regions)
+    residuals = np.zeros((len(measured), int(geometry.inside.sum()), 2), dtype=np.float32)
     for k, i in enumerate(measured[1:], start=1):
         # Sample the frame where the head has gone, frame(x + head flow(x)), at full size: interpolating the small
         # frame would blur it by a varying amount and add noise to the flow.
@@ -237,14 +269,10 @@ def residual_flows(
             borderMode=cv2.BORDER_REPLICATE,
         )
         small = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
-        small = cv2.convertScaleAbs(small, alpha=level / max(float(small[face_area].mean()), 1.0))
-        small[frozen] = reference[frozen]
-        flow = dis.calc(reference, small, None)
-        rigid = solve @ flow[fit]
+        residuals[k], rigid = geometry.residual(dis, reference, small)
         head += rigid
-        residuals[k] = flow[inside] - basis_in @ rigid
     # in crop pixels: the flow was measured on the CURVE_SCALE crop
-    return ResidualFlows(np.array(measured), residuals / ((sx + sy) / 2), pools)
+    return ResidualFlows(np.array(measured), residuals / geometry.scale, pools)
 
 
 @dataclass

@@ -48,28 +48,21 @@ class ShortFlows:
         it, the part of the mask's hull outside the mask."""
         self.count = len(frames)
         height, width = np.asarray(frames).shape[1:3]
-        geometry = _curve_geometry(height, width, mask)
-        self.size, sx, sy, self.inside, self.face_area, self.frozen, self.fit, self.basis_in, self.solve = geometry
-        self.scale = (sx + sy) / 2  # flow on the small crop -> crop pixels
-        self.small = _small(np.asarray(frames), self.size)
+        self.geometry = _curve_geometry(height, width, mask)
+        self.small = _small(np.asarray(frames), self.geometry.size)
         if eyes is not None and np.asarray(eyes).any():
             inside_eyes = np.asarray(eyes) > 0.5
             self.eye_pixels = np.stack([_gray(f)[inside_eyes].astype(np.float32) for f in frames])
         else:
-            self.eye_pixels = np.stack([s[self.frozen].astype(np.float32) for s in self.small])
-        self.pools = _pools(self.size, self.inside, regions)
+            self.eye_pixels = np.stack([s[self.geometry.frozen].astype(np.float32) for s in self.small])
+        self.pools = _pools(self.geometry.size, self.geometry.inside, regions)
         self.dis = _curve_dis()
 
     def flow(self, i: int, j: int) -> np.ndarray:
         """(P, 2) float32 crop pixels: flow from frame i to frame j inside the mask, the rigid (head) part taken out,
         j's brightness matched to i's and i's eyes pasted into j (a blink does not spread into the brows)."""
-        first, second = self.small[i], self.small[j].copy()
-        level = max(float(first[self.face_area].mean()), 1.0)
-        second = cv2.convertScaleAbs(second, alpha=level / max(float(second[self.face_area].mean()), 1.0))
-        second[self.frozen] = first[self.frozen]
-        flow = self.dis.calc(first, second, None)
-        residual = flow[self.inside] - self.basis_in @ (self.solve @ flow[self.fit])
-        return residual / self.scale
+        residual, _ = self.geometry.residual(self.dis, self.small[i], self.small[j])
+        return residual / self.geometry.scale
 
     def moved(self, i: int, j: int, region: str) -> float:
         """How far `region` moved from frame i to frame j: the mean of its most-moving tenth (crop pixels)."""
