@@ -102,6 +102,25 @@ def noise_level(values: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))
 
 
+def _closed_peaks(values: np.ndarray, min_prominence: float, rel_height: float) -> tuple:
+    """Peaks of `values` closed by 0 on both sides (a movement under way at an edge keeps its full height): (apex
+    indices into `values`, prominences, left and right edges at `rel_height` of each prominence, fractional
+    indices into `values`)."""
+    from scipy.signal import find_peaks, peak_widths
+
+    closed = np.concatenate([[0.0], values, [0.0]])
+    found, props = find_peaks(closed, prominence=min_prominence)
+    if not len(found):
+        return found, props["prominences"], np.zeros(0), np.zeros(0)
+    _, _, left, right = peak_widths(
+        closed,
+        found,
+        rel_height=rel_height,
+        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
+    )
+    return found - 1, props["prominences"], left - 1, right - 1
+
+
 def peaks(values: np.ndarray, fps: float) -> list[Event]:
     """Events on one window's curve (`values`: (n,) px against the window's first frame), frame indices into it.
 
@@ -109,32 +128,21 @@ def peaks(values: np.ndarray, fps: float) -> list[Event]:
     edge keeps its full height and reaches that edge. Events nested inside a stronger one are dropped (its
     wobbles are not separate movements).
     """
-    from scipy.signal import find_peaks, peak_widths
-
     values = np.asarray(values, dtype=np.float64).copy()
     if len(values) < 3:
         return []
     values[0] = values[1]  # the reference frame's own flow is 0, below the noise every other frame shows
     smooth = _smooth(values, fps)
-    closed = np.concatenate([[0.0], smooth - smooth.min(), [0.0]])
-    found, props = find_peaks(closed, prominence=MIN_EVENT_PX)
+    apexes, prominences, left, right = _closed_peaks(smooth - smooth.min(), MIN_EVENT_PX, EDGE_HEIGHT)
     reach = max(4, int(round(NOISE_S * fps)))
-    noise = np.array([noise_level(values[max(0, p - 1 - reach) : p + reach]) for p in found])
-    keep = props["prominences"] >= NOISE_FACTOR * noise
-    found, props = found[keep], {k: v[keep] for k, v in props.items()}
-    if not len(found):
-        return []
-    _, _, left, right = peak_widths(
-        closed,
-        found,
-        rel_height=EDGE_HEIGHT,
-        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
-    )
+    noise = np.array([noise_level(values[max(0, a - reach) : a + 1 + reach]) for a in apexes])
     events = []
-    for apex, prominence, lo, hi in zip(found, props["prominences"], left, right, strict=True):
-        onset = int(np.clip(np.floor(lo) - 1, 0, apex - 2))
-        offset = int(np.clip(np.ceil(hi) - 1, apex - 1, len(values) - 1))
-        events.append(Event(onset, int(apex - 1), offset, float(prominence)))
+    for apex, prominence, lo, hi, quiet in zip(apexes, prominences, left, right, noise, strict=True):
+        if prominence < NOISE_FACTOR * quiet:
+            continue
+        onset = int(np.clip(np.floor(lo), 0, apex - 1))
+        offset = int(np.clip(np.ceil(hi), apex, len(values) - 1))
+        events.append(Event(onset, int(apex), offset, float(prominence)))
     events.sort(key=lambda e: -e.strength)
     kept: list[Event] = []
     for event in events:
@@ -174,22 +182,11 @@ def short_peaks(values: np.ndarray, fps: float) -> list[Event]:
     """Candidate short movements on one bump curve (`values`: (n,) px), frame indices into it; strength: the
     bump's height above the curve's floor within NOISE_S. A bump traces the movement itself (for movements up to
     twice the lag), so its onset and offset lie twice as far from the apex as its half-height points."""
-    from scipy.signal import find_peaks, peak_widths
-
     values = np.asarray(values, dtype=np.float64)
-    closed = np.concatenate([[0.0], values, [0.0]])
-    found, props = find_peaks(closed, prominence=SHORT_MIN_PX)
-    if not len(found):
-        return []
-    _, _, left, right = peak_widths(
-        closed,
-        found,
-        rel_height=SHORT_EDGE,
-        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
-    )
+    apexes, _, left, right = _closed_peaks(values, SHORT_MIN_PX, SHORT_EDGE)
     reach = max(4, int(round(NOISE_S * fps)))
     events = []
-    for peak, lo, hi in zip(found - 1, left - 1, right - 1, strict=True):
+    for peak, lo, hi in zip(apexes, left, right, strict=True):
         near = values[max(0, peak - reach) : peak + reach]
         near = near[near > 0]  # frames without a frame `lag` before and after have no bump
         floor = float(np.percentile(near, SHORT_FLOOR_PERCENTILE))
