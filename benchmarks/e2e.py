@@ -92,19 +92,6 @@ def _predictor(checkpoint: str | Path | None, device: str) -> tuple[Any, str]:
     return _random_weights_predictor(device), "random-weights mer_dbfem_caffm (no checkpoint shipped yet)"
 
 
-def _as_video(clip: Any, folder: str) -> str:
-    """The clip written as an MPEG-4 file (OpenCV's encoder) in `folder`; returns its path."""
-    import cv2
-
-    path = str(Path(folder) / "phone_720p.mp4")
-    h, w = clip.frames[0].shape[:2]
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), clip.fps, (w, h))
-    for frame in clip.frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
-
-
 def _timed(predictor: Any, source: Any, runs: int) -> tuple[pd.DataFrame, Any]:
     timings = []
     for _ in range(runs):
@@ -121,12 +108,15 @@ def e2e_table(
     """Median seconds per stage over ``runs`` predictions of each clip; a row per clip and stage, and total."""
     import tempfile
 
+    from mer.data.clip import write_video
+
     rows = []
     try:
         predictor, weights = _predictor(checkpoint, device)
         with tempfile.TemporaryDirectory(prefix="mer_e2e_") as folder:
             phone = make_clip(PHONE_FRAMES, PHONE_SIZE, PHONE_FPS)
-            clips = [(make_clip(frames), "frames"), (_as_video(phone, folder), "MPEG-4 file")]
+            video = write_video(phone.frames, phone.fps, Path(folder) / "phone_720p.mp4")  # MPEG-4 Part 2
+            clips = [(make_clip(frames), "frames"), (str(video), "MPEG-4 file")]
             for source, given in clips:
                 df, prediction = _timed(predictor, source, runs)
                 clip = phone if given != "frames" else source

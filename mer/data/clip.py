@@ -141,6 +141,22 @@ def read_clip(
 # ------------------------------------------------------------------------------------------------ video files
 
 
+def write_video(frames, fps: float, path: str | Path, codec: str = "mp4v") -> Path:
+    """Write (H, W, 3) uint8 RGB frames as a video with OpenCV's `codec` encoder (default MPEG-4 Part 2, OpenCV's
+    default bitrate); returns the path. OSError when this OpenCV build cannot encode `codec`."""
+    import cv2
+
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), float(fps), (width, height))
+    if not writer.isOpened():
+        raise OSError(f"this OpenCV build cannot encode {codec!r}")
+    for frame in frames:
+        writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+    writer.release()
+    return Path(path)
+
+
 def _looks_like_video(path: Path) -> bool:
     """True when the file starts with a known video container signature (MP4/MOV, AVI, Matroska/WebM)."""
     try:

@@ -167,18 +167,13 @@ def compress(frames: Sequence[np.ndarray], fps: float, codec: str = "mp4v") -> l
     (H, W, 3) uint8 RGB in and out, the same number of frames."""
     import cv2
 
+    from mer.data.clip import write_video
+
     frames = list(frames)
     if not frames:
         return []
-    height, width = frames[0].shape[:2]
     with tempfile.TemporaryDirectory(prefix="mer_compress_") as tmp:
-        path = str(Path(tmp) / "clip.mp4")
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), float(fps), (width, height))
-        if not writer.isOpened():
-            raise OSError(f"this OpenCV build cannot encode {codec!r}")
-        for frame in frames:
-            writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-        writer.release()
+        path = str(write_video(frames, fps, Path(tmp) / "clip.mp4", codec))
         capture = cv2.VideoCapture(path)
         out = []
         while len(out) < len(frames):
