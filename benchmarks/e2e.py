@@ -114,12 +114,11 @@ def e2e_table(
     try:
         predictor, weights = _predictor(checkpoint, device)
         with tempfile.TemporaryDirectory(prefix="mer_e2e_") as folder:
-            phone = make_clip(PHONE_FRAMES, PHONE_SIZE, PHONE_FPS)
+            sample, phone = make_clip(frames), make_clip(PHONE_FRAMES, PHONE_SIZE, PHONE_FPS)
             video = write_video(phone.frames, phone.fps, Path(folder) / "phone_720p.mp4")  # MPEG-4 Part 2
-            clips = [(make_clip(frames), "frames"), (str(video), "MPEG-4 file")]
-            for source, given in clips:
+            # (what the Predictor is given, the clip it holds, how it is given)
+            for source, clip, given in [(sample, sample, "frames"), (str(video), phone, "MPEG-4 file")]:
                 df, prediction = _timed(predictor, source, runs)
-                clip = phone if given != "frames" else source
                 h, w = clip.frames[0].shape[:2]
                 described = f"{len(clip)} frames {w}x{h} @ {clip.fps:g} fps ({given})"
                 rows += [
