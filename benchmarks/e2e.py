@@ -24,12 +24,12 @@ PHONE_FRAMES, PHONE_SIZE, PHONE_FPS = 300, (720, 1280), 30.0  # 10 s of 720p vid
 
 
 def make_clip(frames: int = CLIP_FRAMES, size: tuple[int, int] = CLIP_SIZE, fps: float = CLIP_FPS) -> Any:
-    """A ``mer.data.clip.Clip`` of a real face with a ~2 px smile-like motion (onset, apex, offset at 20%,
+    """A ``mer.spotting.source.Clip`` of a real face with a ~2 px smile-like motion (onset, apex, offset at 20%,
     45%, 70% of the clip)."""
     import cv2
     from skimage import data
 
-    from mer.data.clip import Clip
+    from mer.spotting.source import Clip
 
     h, w = size
     top, left, side = 0, 75, 300  # a square around the astronaut's head in the 512 x 512 photo (pixels)
@@ -108,7 +108,7 @@ def e2e_table(
     """Median seconds per stage over ``runs`` predictions of each clip; a row per clip and stage, and total."""
     import tempfile
 
-    from mer.data.clip import write_video
+    from mer.spotting.source import write_video
 
     rows = []
     try:

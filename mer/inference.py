@@ -1,9 +1,9 @@
 """A clip in, an explained answer out: the Predictor and the ``mer predict`` command.
 
-read clip -> follow the face through it (:mod:`mer.data.track`: where it is, when it is there) -> one aligned
+read clip -> follow the face through it (:mod:`mer.spotting.track`: where it is, when it is there) -> one aligned
 crop per frame -> motion curves (whole face and each AU region) over the frames with a face, in overlapping
 windows -> every movement as an event
-with onset, apex and offset, called micro or macro (:mod:`mer.data.events`) -> for each micro event: one similarity
+with onset, apex and offset, called micro or macro (:mod:`mer.spotting.events`) -> for each micro event: one similarity
 at its onset for its frames, the model input (onset->apex optical flow or the apex frame, plus the AU-region mask),
 the model, a softmax over the card's class names (logits divided by the card's calibration temperature) -> for the
 most salient micro event: Grad-CAM per branch and the fusion's CBAM maps, overlays on its apex frame.
@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mer.data.clip import MAX_SIDE, Clip, read_clip
-from mer.data.events import Event
 from mer.errors import InputError
 from mer.spec import MAX_FRAMES
+from mer.spotting.events import Event
+from mer.spotting.source import MAX_SIDE, Clip, read_clip
 from mer.weights import DEMO_CHECKPOINT as DEFAULT_CHECKPOINT
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ INDEX_CONVENTIONS = ("position", "file_number")
 class Prediction:
     """The answer for one clip, with everything needed to show how it was reached.
 
-    events: every movement found, in time order (:class:`mer.data.events.Event`; micro ones carry label and
+    events: every movement found, in time order (:class:`mer.spotting.events.Event`; micro ones carry label and
     probabilities). label: the most salient micro event's label, None when no micro-expression was found;
     probabilities: that event's class name -> probability (card order; empty when none); summary: one plain
     sentence. onset, apex: the frames of the event shown (the most salient micro event, else the strongest
@@ -197,7 +197,7 @@ class Predictor:
     """Loads a model once and turns clips into :class:`Prediction` objects.
 
     >>> predictor = Predictor.from_checkpoint()           # the shipped demo checkpoint
-    >>> pred = predictor("clip.mp4")                      # or a Clip from mer.data.clip.read_clip
+    >>> pred = predictor("clip.mp4")                      # or a Clip from mer.spotting.source.read_clip
     >>> pred.label, pred.summary, [e.kind for e in pred.events]
 
     Calls are serialised by a lock (the explanation hooks live on the shared model).
@@ -270,7 +270,7 @@ class Predictor:
         not during the first prediction."""
         import scipy.signal  # noqa: F401
 
-        from mer.data import face
+        from mer.spotting import face
 
         face.detect_faces(np.zeros((64, 64, 3), dtype=np.uint8))
 
@@ -300,7 +300,7 @@ class Predictor:
             return self._predict(clip, onset, apex, explain, fps, index)
 
     def _predict(self, clip, onset, apex, explain, fps, index) -> Prediction:
-        from mer.data import events as ev
+        from mer.spotting import events as ev
 
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -374,8 +374,8 @@ class Predictor:
     def _analyse(self, clip: Clip, onset: int | None, apex: int | None, timings: dict[str, float]) -> _Analysis:
         """Follow the face, align every frame, measure the motion curves and find the events (or make the given
         one)."""
-        from mer.data import events as ev
-        from mer.data import face, motion, short_motion, track
+        from mer.spotting import events as ev
+        from mer.spotting import face, motion, short_motion, track
 
         tick = time.perf_counter()
         name = f"'{Path(clip.source).name}'"
@@ -433,7 +433,8 @@ class Predictor:
     def _classify(self, event: Event, clip: Clip, analysis: _Analysis) -> tuple[np.ndarray, np.ndarray]:
         """(normalised, raw) model input of a micro event: its frames aligned by one similarity fitted on the
         landmarks at its onset (written into ``analysis.frames``), onset->apex flow and AU mask."""
-        from mer.data import face, inputs
+        from mer.data import inputs
+        from mer.spotting import face
 
         stop = max(event.offset, event.apex) + 1
         frames = clip.frames[event.onset : stop]
@@ -472,7 +473,7 @@ class Predictor:
         return expl
 
     def _flow_picture(self, frames: np.ndarray, event: Event, raw: np.ndarray | None) -> np.ndarray:
-        from mer.data import motion
+        from mer.spotting import motion
 
         if raw is not None and self.modality == "flow":
             return motion.flow_to_rgb(np.stack([raw[0], raw[1]], axis=-1))

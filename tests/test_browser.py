@@ -295,8 +295,8 @@ def test_the_page_at_phone_width(browser, server: AppServer) -> None:
 
 
 def test_a_real_persons_video_shows_every_event_on_the_timeline(page, server: AppServer) -> None:
-    from mer.data.real_media import media_path
     from mer.errors import InputError
+    from mer.synth.real_media import media_path
 
     try:
         video = media_path("woman_expressions")  # a real woman moving through sadness, surprise and laughter

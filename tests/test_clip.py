@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mer.data.clip import Clip, file_numbers, natural_key, read_clip
 from mer.errors import InputError
+from mer.spotting.source import Clip, file_numbers, natural_key, read_clip
 
 W, H = 160, 120
 

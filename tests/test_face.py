@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from skimage.data import astronaut
 
-from mer.data import face
 from mer.errors import InputError
+from mer.spotting import face
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_masks_are_the_union_of_the_regions(aligned):
 def test_the_face_is_followed_from_the_first_frame_that_has_one(photos):
     """Grey frames, then the astronaut moving right by 2 px a frame, then grey again: presence per frame is exact
     and the landmarks follow the face."""
-    from mer.data.track import follow_transforms, track_face
+    from mer.spotting.track import follow_transforms, track_face
 
     photo = photos["astronaut"]
     grey = np.full_like(photo, 128)
@@ -164,7 +164,7 @@ def test_the_face_is_followed_from_the_first_frame_that_has_one(photos):
 
 
 def test_no_face_in_any_frame_is_an_input_error():
-    from mer.data.track import track_face
+    from mer.spotting.track import track_face
 
     with pytest.raises(InputError, match="no face found in the grey clip"):
         track_face([np.full((120, 160, 3), 128, np.uint8)] * 4, fps=30.0, name="the grey clip")

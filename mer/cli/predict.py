@@ -54,7 +54,7 @@ def expand_clips(paths: list[str]) -> list[Path]:
     """The clips named on the command line, in order: a video or zip file is one clip; a folder with image files
     directly in it is one clip (a folder of frames); any other folder holds clips: each video, zip and sub-folder
     in it (sorted naturally), expanded the same way. A missing path stays, to be reported as that clip's error."""
-    from mer.data.clip import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ZIP_SUFFIXES, natural_key
+    from mer.spotting.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ZIP_SUFFIXES, natural_key
 
     out: list[Path] = []
     for raw in paths:
@@ -74,7 +74,7 @@ def expand_clips(paths: list[str]) -> list[Path]:
 
 
 def _read(path: Path, args: argparse.Namespace):
-    from mer.data.clip import read_clip
+    from mer.spotting.source import read_clip
 
     start = time.perf_counter()
     clip = read_clip(path, max_frames=args.max_frames, fps=args.fps)

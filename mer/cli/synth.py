@@ -25,7 +25,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     p.add_argument(
         "--photos", nargs="+", metavar="NAME",
-        help="source photos subjects take turns on: 'all' or names from mer.data.synth_faces.PHOTO_SOURCES "
+        help="source photos subjects take turns on: 'all' or names from mer.synth.faces.PHOTO_SOURCES "
         "(default: astronaut grace_hopper)",
     )  # fmt: skip
     p.add_argument(
@@ -38,7 +38,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _photos(names: list[str] | None) -> tuple[str, ...] | None:
-    from mer.data.synth_faces import ALL_PHOTOS
+    from mer.synth.faces import ALL_PHOTOS
 
     if not names:
         return None
@@ -51,7 +51,7 @@ def _photos(names: list[str] | None) -> tuple[str, ...] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mer.data.synth import SHEET_NAME, make_dataset, write_examples
+    from mer.synth.dataset import SHEET_NAME, make_dataset, write_examples
 
     if args.out is None and args.examples is None:
         raise InputError("mer synth needs --out DIR (a dataset) or --examples DIR (demo clips), or both")

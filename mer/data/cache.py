@@ -4,7 +4,7 @@
 
 Per sample: read the onset and apex frames (apex -1: read onset..offset and spot the apex from the motion),
 find the face and its landmarks on the onset frame and align both frames with that one similarity transform
-(`mer.data.face`), build the (4, 282, 231) input (`mer.data.inputs.build_input`), save it as float16.
+(`mer.spotting.face`), build the (4, 282, 231) input (`mer.data.inputs.build_input`), save it as float16.
 
 CACHE layout::
 
@@ -135,7 +135,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def _spot_apex(frames: np.ndarray, landmarks: np.ndarray, fps: float) -> tuple[int, str]:
     """Index of the apex in aligned frames (onset first), from the motion curve over the AU regions."""
-    from mer.data import face, motion
+    from mer.spotting import face, motion
 
     curve = motion.motion_curve(frames, mask=face.spotting_mask(landmarks), fps=fps)
     spotted = motion.spot(curve, fps)
@@ -156,7 +156,7 @@ def _frame_landmarks(frames_rgb: np.ndarray, reference: np.ndarray) -> np.ndarra
     the aligned face stays in place). (N, H, W, 3) uint8 -> (N, 68, 2) float32 crop pixels."""
     import dlib
 
-    from mer.data.face import _dlib_models
+    from mer.spotting.face import _dlib_models
 
     _, predictor = _dlib_models()
     (left, top), (right, bottom) = reference.min(0), reference.max(0)
@@ -203,8 +203,8 @@ def preprocess_sample(task: dict[str, Any]) -> SampleResult:
     """
     import cv2
 
-    from mer.data.face import FaceAligner
     from mer.data.inputs import build_input
+    from mer.spotting.face import FaceAligner
 
     name = f"{task['subject']}/{task['sample']}"
     result = SampleResult(task["file"], task["key"], task["subject"], task["sample"])
@@ -378,7 +378,7 @@ def preprocess(
 
 def _check_options(modality: str, flow: str) -> None:
     from mer.data.inputs import MODALITIES
-    from mer.data.motion import FLOWS
+    from mer.spotting.motion import FLOWS
 
     primary = [m for m in MODALITIES if m not in DERIVED_FROM]
     if modality not in primary:
@@ -527,7 +527,7 @@ def _run(tasks: list[dict[str, Any]], workers: int, journal: Path, progress: boo
                 for task in tasks:
                     finish(preprocess_sample(task))
             else:
-                preload = ["mer.data.cache", "mer.data.face", "mer.data.inputs", "cv2"]
+                preload = ["mer.data.cache", "mer.spotting.face", "mer.data.inputs", "cv2"]
                 with process_pool(workers, preload) as pool:
                     futures = [pool.submit(preprocess_sample, task) for task in tasks]
                     try:
@@ -584,7 +584,7 @@ def frames8_from_clip(clip: dict[str, np.ndarray], flow: str = "tvl1") -> tuple[
     """
     import cv2
 
-    from mer.data.motion import optical_flow
+    from mer.spotting.motion import optical_flow
 
     side = CROP_HW[1]
     size = input_size("frames8")[1]

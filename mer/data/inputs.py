@@ -44,8 +44,8 @@ def build_input(
 
     Returns (4, 282, 231) float32. `flow`: 'tvl1' (accurate) or 'dis' (fast), used by the flow modality only.
     """
-    from mer.data.face import au_region_mask
-    from mer.data.motion import FLOWS, optical_flow, optical_strain
+    from mer.spotting.face import au_region_mask
+    from mer.spotting.motion import FLOWS, optical_flow, optical_strain
 
     if modality not in MODALITIES:
         raise InputError(f"unknown input modality {modality!r}; choose one of {', '.join(MODALITIES)}")
@@ -56,7 +56,7 @@ def build_input(
         if image.shape != (*CROP_HW, 3):
             raise InputError(
                 f"the {what} frame must be an aligned {CROP_HW[0]} x {CROP_HW[1]} RGB face crop, got shape "
-                f"{image.shape}; align the clip with mer.data.face.FaceAligner first"
+                f"{image.shape}; align the clip with mer.spotting.face.FaceAligner first"
             )
     mask = au_region_mask(landmarks, shape=CROP_HW)
     if modality == "flow":
@@ -70,7 +70,7 @@ def build_input(
 def preprocessing_settings() -> dict[str, Any]:
     """Everything besides modality and flow name that changes the model input: the alignment geometry, the AU-region
     geometry version and the flow parameters. A cache keyed by these rebuilds when any of them changes."""
-    from mer.data import face, motion
+    from mer.spotting import face, motion
 
     return {
         "crop_size": list(CROP_HW),

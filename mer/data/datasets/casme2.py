@@ -13,7 +13,7 @@ Frames, either layout (detected; when both are present the raw one is used):
 
 Rule for the one apex written "/" (sub04 EP12_01f, sheet row 31 in both revisions): the sample is kept with
 apex = -1, meaning "not annotated": `mer preprocess` spots the apex from the motion between onset and offset
-(`mer.data.motion`) and records the spotted frame in the cache's index. The loader warns about it and the
+(`mer.spotting.motion`) and records the spotted frame in the cache's index. The loader warns about it and the
 row's ``note`` says so. So the sheet gives 255 samples.
 """
 

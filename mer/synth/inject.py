@@ -3,14 +3,14 @@
 A real video's own motion (head turns, talking, smiles, blinks) stays in; on top of it an AU displacement field
 (``synth_motion.au_field``) is placed on EACH FRAME'S OWN dlib landmarks, so it follows the face, with an
 onset-apex-offset course of under 0.5 s and a peak of about 1-3 px. The frames are moved by the same backward-map
-remap ``mer.data.synth`` uses (``x - course_t * field_t(x)``), so a pixel moves by the field.
+remap ``mer.synth.dataset`` uses (``x - course_t * field_t(x)``), so a pixel moves by the field.
 
     frames = resample(frames, 30.0, 90.0)                      # another frame rate (nearest frame)
     events = plan_injections(len(frames), 90.0, 3, rng)         # where, what, how strong
     moved, info = inject(frames, events)                        # info: the landmarks and peak per frame
     moved = compress(moved, 90.0)                               # a camera's MPEG-4 compression, and back
 
-Nothing here reads a file: callers read the video (``mer.data.clip.read_clip``, ``mer.data.real_media``).
+Nothing here reads a file: callers read the video (``mer.spotting.source.read_clip``, ``mer.synth.real_media``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Injection:
 
     def course(self, n: int) -> np.ndarray:
         """(n,) float32 intensity per frame (0 outside onset..offset, 1 at the apex)."""
-        from mer.data.synth_motion import expression_course
+        from mer.synth.motion import expression_course
 
         return expression_course(n, self.onset, self.apex, self.offset)
 
@@ -67,8 +67,8 @@ def plan_injections(
     (at least `margin_s` from the slice's ends, so events never overlap), class drawn from `classes` (default
     CASME II's five, in turn), AUs from ``synth_motion.CLASS_AUS``, onset-to-offset MICRO_SECONDS, apex at 30-50% of
     it, peak AMPLITUDE_PX. `frames`: only these frame indices may hold an event (e.g. where a face is)."""
-    from mer.data.synth_motion import CLASS_AUS
     from mer.spec import CASME2_5
+    from mer.synth.motion import CLASS_AUS
 
     classes = tuple(classes or CASME2_5)
     allowed = np.zeros(n, dtype=bool)
@@ -99,8 +99,8 @@ def plan_injections(
 
 
 def _dlib_landmarks(frame: np.ndarray) -> np.ndarray | None:
-    from mer.data.face import detect_landmarks
     from mer.errors import InputError
+    from mer.spotting.face import detect_landmarks
 
     try:
         return detect_landmarks(frame)[0]
@@ -122,7 +122,7 @@ def inject(
     """
     import cv2
 
-    from mer.data.synth_motion import au_field
+    from mer.synth.motion import au_field
 
     frames = list(frames)
     events = list(events)
@@ -167,7 +167,7 @@ def compress(frames: Sequence[np.ndarray], fps: float, codec: str = "mp4v") -> l
     (H, W, 3) uint8 RGB in and out, the same number of frames."""
     import cv2
 
-    from mer.data.clip import write_video
+    from mer.spotting.source import write_video
 
     frames = list(frames)
     if not frames:

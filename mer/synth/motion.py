@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mer.data.face import eye_centers
 from mer.spec import CASME2_5
+from mer.spotting.face import eye_centers
 
 
 @dataclass(frozen=True)

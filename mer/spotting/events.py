@@ -2,7 +2,7 @@
 
 Two spotters, because a micro-expression often rides on a larger, longer movement (a twitch during a held smile):
 
-- longer movements, on the motion curve (:func:`mer.data.motion.motion_curve`: head motion, blinks and flicker
+- longer movements, on the motion curve (:func:`mer.spotting.motion.motion_curve`: head motion, blinks and flicker
   taken out), which measures how far each frame has moved from a reference frame. Over a long clip one reference
   is too far from most frames (the face turns, the light changes, expressions pile up), so the curve is measured
   in overlapping windows of WINDOW_S, WINDOW_HOP_S apart, each against its own first frame: an event up to
@@ -10,7 +10,7 @@ Two spotters, because a micro-expression often rides on a larger, longer movemen
   per AU region (a lip corner's movement is a tenth of the mouth, but a hundredth of the face). Peaks that stand
   out from their curve's noise near them are events; the same movement seen in two windows or two regions is
   kept once. These give the macro events (:func:`find_events`).
-- short movements, on flows between frames a fraction of a second apart (:mod:`mer.data.short_motion`): where the
+- short movements, on flows between frames a fraction of a second apart (:mod:`mer.spotting.short_motion`): where the
   face went somewhere and came back. A candidate is dropped when the eyes' own change says it is a blink, or when
   the face ends up far from where it started (the start or end of a longer movement, which the motion curve
   reports). These give the micro events, and fast large movements as macro ones (:func:`find_short_events`).
@@ -168,7 +168,7 @@ def classify(event: Event, fps: float) -> Event:
     return event
 
 
-SHORT_MIN_PX = 0.3  # a short movement's bump (mer.data.short_motion) stands this far above the floor near it...
+SHORT_MIN_PX = 0.3  # a short movement's bump (mer.spotting.short_motion) stands this far above the floor near it...
 SHORT_NOISE_FACTOR = 9.0  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
 SHORT_FLOOR_PERCENTILE = 40  # the floor: this percentile of the curve within NOISE_S
 SHORT_EDGE = 0.5  # onset and offset: twice as far from the apex as where the bump falls to half its height
@@ -211,7 +211,7 @@ def judge_short(event: Event, region: str, rise: float, net: float, blink: float
 
 
 def find_short_events(windows: list[tuple[int, int, dict[str, np.ndarray], Any]], fps: float) -> list[Event]:
-    """Short movements of a clip, from each window's bump curves (:class:`mer.data.short_motion.ShortFlows`).
+    """Short movements of a clip, from each window's bump curves (:class:`mer.spotting.short_motion.ShortFlows`).
 
     Args:
         windows: (start, stop, curves, flows) per window: `curves` name -> (stop - start,) px bump curve per

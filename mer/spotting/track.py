@@ -12,7 +12,7 @@ last, and the head turns. :func:`track_face` finds the face in the first frame t
 
 :func:`follow_transforms` turns the landmarks into one similarity per frame (eye centres smoothed over SMOOTH_S, so
 landmark jitter does not shake the crops) for the motion curve; the model's input is aligned per event instead
-(one similarity at the event's onset, :meth:`mer.data.face.FaceAligner.align`).
+(one similarity at the event's onset, :meth:`mer.spotting.face.FaceAligner.align`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mer.data import face
 from mer.errors import InputError
+from mer.spotting import face
 
 DETECT_EVERY_S = 0.3  # a face entering or leaving is found within this, then pinned to the frame
 DETECT_SIDE = 320  # pixels of the longer side the detector sees (first pass)

@@ -57,7 +57,7 @@ def _subject_rng(seed: int, subject: int) -> np.random.Generator:
 
 def _sample_plan(rng: np.random.Generator, emotion: str, frames: int) -> dict[str, Any]:
     """Random AUs, amplitude, timing (clip indices at 200 fps) and nuisances of one sample."""
-    from mer.data.synth_motion import CLASS_AUS
+    from mer.synth.motion import CLASS_AUS
 
     combos = CLASS_AUS[emotion]
     aus = combos[int(rng.integers(len(combos)))]
@@ -93,7 +93,7 @@ def _video_extras(rng: np.random.Generator, frames: int) -> dict[str, Any]:
     AU field of any class, 60% of samples, placed anywhere, so it often overlaps the micro-expression), video
     compression (MPEG-4 through OpenCV, 70% of samples) and lower JPEG quality. Drawn from its own stream, so the
     classic samples stay the same."""
-    from mer.data.synth_motion import CLASS_AUS
+    from mer.synth.motion import CLASS_AUS
 
     fps = int(rng.choice(VIDEO_FPS))
     rise = max(1, round(rng.uniform(0.1, 0.15) * fps))
@@ -133,7 +133,7 @@ def plan_dataset(
     each class in random order, each with "sample" (EPxx_yy) and "first_frame"), "frames"}. Pure: draws numbers,
     renders nothing. `photos`: the source photos subjects take turns on (default ``synth_faces.PHOTOS``);
     `video_like`: add ``_video_extras`` to every plan (frame rate, head motion, light, macro, compression)."""
-    from mer.data.synth_faces import PHOTOS, sample_identity
+    from mer.synth.faces import PHOTOS, sample_identity
 
     jobs = []
     for subject in range(1, subjects + 1):
@@ -164,7 +164,7 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
     """
     import cv2
 
-    from mer.data.synth_motion import au_field, blink_course, blink_field, expression_course, random_walk
+    from mer.synth.motion import au_field, blink_course, blink_field, expression_course, random_walk
 
     height, width = neutral.shape[:2]
     rng = np.random.default_rng(plan["seed"])
@@ -220,8 +220,8 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
 
 def subject_face(job: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(neutral face (480, 640, 3) uint8 RGB, its dlib landmarks (68, 2)) of a job from plan_dataset."""
-    from mer.data.face import detect_landmarks
-    from mer.data.synth_faces import Identity, render_identity
+    from mer.spotting.face import detect_landmarks
+    from mer.synth.faces import Identity, render_identity
 
     neutral = render_identity(Identity(**job["identity"]))
     landmarks, _ = detect_landmarks(neutral, name=f"synthetic subject {job['subject']}")
@@ -232,7 +232,7 @@ def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
     """Render and write every sample of one subject; returns its ground-truth rows."""
     import cv2
 
-    from mer.data.synth_motion import FaceFrame
+    from mer.synth.motion import FaceFrame
 
     neutral, landmarks = subject_face(job)
     subject, frames = job["subject"], job["frames"]
@@ -243,7 +243,7 @@ def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
         start, params = plan["first_frame"], [cv2.IMWRITE_JPEG_QUALITY, plan["jpeg_quality"]]
         rendered = iter_frames(neutral, landmarks, plan, frames)
         if plan.get("codec"):  # a real camera's compression: through an MPEG-4 encoder and back
-            from mer.data.inject import compress
+            from mer.synth.inject import compress
 
             rendered = compress(list(rendered), plan["fps"], plan["codec"])
         for t, frame in enumerate(rendered):
@@ -310,7 +310,7 @@ def write_sheet(path: Path, rows: list[dict[str, Any]]) -> None:
 def data_sources(photos: tuple[str, ...] | None = None, video_like: bool = False) -> dict[str, Any]:
     """What a dataset made with these `photos` is made of: {"synthetic": True, "photos": [{name, shows, source,
     licence}], "video_like", "generator"}; ``mer train`` copies it into the model card."""
-    from mer.data.synth_faces import PHOTO_SOURCES, PHOTOS
+    from mer.synth.faces import PHOTO_SOURCES, PHOTOS
 
     rows = [
         {"name": name, "shows": shows, "source": source, "licence": licence}
@@ -319,7 +319,7 @@ def data_sources(photos: tuple[str, ...] | None = None, video_like: bool = False
     ]
     return {
         "synthetic": True,
-        "generator": "mer synth (mer.data.synth): AU displacement fields on real face photos",
+        "generator": "mer synth (mer.synth.dataset): AU displacement fields on real face photos",
         "photos": rows,
         "video_like": video_like,
     }
@@ -328,7 +328,7 @@ def data_sources(photos: tuple[str, ...] | None = None, video_like: bool = False
 def _readme(
     subjects: int, per_class: int, seed: int, frames: int, photos: tuple[str, ...] | None = None, video_like=False
 ) -> str:
-    from mer.data.synth_faces import PHOTO_SOURCES, PHOTOS
+    from mer.synth.faces import PHOTO_SOURCES, PHOTOS
 
     photos = tuple(photos or PHOTOS)
     command = f"mer synth --subjects {subjects} --per-class {per_class} --seed {seed} --frames {frames}"
@@ -344,7 +344,7 @@ def _readme(
     )
     return (
         "SYNTHETIC micro-expressions: not recordings of real expressions.\n\n"
-        f"Made by `{command}{' --video-like' if video_like else ''}` (mer.data.synth). The faces are real "
+        f"Made by `{command}{' --video-like' if video_like else ''}` (mer.synth.dataset). The faces are real "
         f"photographs shipped by installed packages ({sources}), varied into subjects by mirroring, smooth identity "
         "warps, colour and lighting. Each sample moves the face by an action-unit displacement field of its class "
         "(happiness AU6+12, disgust AU4+9/10, surprise AU1+2, repression AU14/15/17, others AU4 or AU7) at micro "
@@ -401,7 +401,7 @@ def make_dataset(
     if workers > 1:
         from mer.data.workers import process_pool
 
-        with process_pool(workers, ["mer.data.synth", "mer.data.face", "cv2"]) as pool:
+        with process_pool(workers, ["mer.synth.dataset", "mer.spotting.face", "cv2"]) as pool:
             for result in pool.map(_make_subject, jobs):
                 rows.extend(result)
                 bar.update()

@@ -186,7 +186,7 @@ def region_curves(
     mean flow magnitude of the most-moving tenth of the mask's pixels, after removing the head's rigid motion.
 
     frames: (N, H, W, 3) uint8 RGB aligned crops; mask: (H, W) 0/1 of where to look (e.g.
-    `mer.data.face.spotting_mask`, the AU regions without the eyes); fps: the clip's frame rate, if known: clips
+    `mer.spotting.face.spotting_mask`, the AU regions without the eyes); fps: the clip's frame rate, if known: clips
     faster than 100 fps are measured every `round(fps / 100)`-th frame and interpolated in between; regions: name
     -> (H, W) 0/1 mask of a part of the face (e.g. the AU regions): each gets its own curve, the mean of its
     most-moving tenth inside `mask` (a lip corner's movement is a tenth of the mouth, not of the whole face).

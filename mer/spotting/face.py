@@ -1,6 +1,6 @@
 """Faces: dlib HOG detection, 68 landmarks, one similarity alignment per clip (or per event), AU-region masks.
 
-Following a face through a long clip (it appears late, leaves, turns) is :mod:`mer.data.track`'s job; a clip's
+Following a face through a long clip (it appears late, leaves, turns) is :mod:`mer.spotting.track`'s job; a clip's
 micro events are then each aligned here with one similarity fitted at the event's onset.
 
 The face is found once, on the reference (onset) frame. One similarity transform (eyes level, fixed inter-ocular
@@ -191,7 +191,7 @@ class FaceAligner:
     ) -> AlignedClip:
         """Align a clip. `frames_rgb`: sequence or (N, H, W, 3) array of RGB uint8 frames of one size;
         `ref`: index of the frame the face is found on (the onset); `name` names the sample in error messages;
-        `landmarks`: (68, 2) landmarks of frame `ref` when already known (e.g. from `mer.data.track`), which
+        `landmarks`: (68, 2) landmarks of frame `ref` when already known (e.g. from `mer.spotting.track`), which
         skips the detection."""
         import cv2
 
