@@ -1,31 +1,32 @@
-"""Reading a clip: a video file, a folder of frames or a zip of frames -> RGB frames and a frame rate.
+"""Reading a clip as a stream: a video file, a folder of frames or a zip of frames -> RGB frames with their times.
 
-Every failure is an :class:`mer.errors.InputError` whose message a non-programmer can act on. The work is
-bounded: frames larger than ``max_side`` are downscaled and only the first ``max_frames`` frames are kept (the
-notes say so). Zip archives are extracted only into a temporary folder, then removed; entries with absolute
-paths or ``..`` are refused and the total uncompressed size is capped (zip bombs).
+:func:`open_source` checks the path and gives a :class:`FrameSource`, whose :meth:`FrameSource.frames` yields
+``(seconds, frame)`` one at a time, so a clip of any length is read in constant memory. Videos are decoded by
+FFmpeg through PyAV: the container's rotation (a phone's portrait clip) is applied, each frame is timed by its own
+timestamp (variable frame rate), audio is ignored, and 10-bit or HEVC/VP9/AV1 frames come out as 8-bit RGB. Frames
+larger than ``max_side`` are downscaled (the notes say so). :func:`read_clip` collects a whole clip into a
+:class:`Clip` (for short clips and tests).
+
+Every failure is an :class:`mer.errors.InputError` whose message a non-programmer can act on. Zip archives are
+read member by member in memory; entries with absolute paths or ``..`` are refused, and the total uncompressed size
+(MAX_UNZIPPED_BYTES) and the number of entries (MAX_ZIP_ENTRIES) are capped (zip bombs): these are the only caps
+left on a clip's length, and their messages say so.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import tempfile
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from mer.errors import InputError
-from mer.spec import MAX_FRAMES
 
-# FFmpeg (inside OpenCV) prints its own complaints about damaged files on stderr; the user gets ours instead.
-# OpenCV reads this when it first opens a video; _quiet_ffmpeg covers a process that opened one before.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 ZIP_SUFFIXES = (".zip",)
 
@@ -48,15 +49,16 @@ _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 
 @dataclass
 class Clip:
-    """A clip ready for the pipeline.
+    """A clip held in memory (short clips, tests; long ones are streamed with :func:`open_source`).
 
-    frames: RGB uint8 arrays (H, W, 3), all the same size, at most ``max_frames`` of them.
+    frames: RGB uint8 arrays (H, W, 3), all the same size.
     fps: frames per second (from the container, the caller, or ``DEFAULT_FPS`` with a note).
     source: where the frames came from (a path, for messages and provenance).
     notes: what was changed or assumed on the way (downscaled, limited, fps assumed, truncated file).
     numbers: for a folder or zip of numbered frames (CASME II's img46.jpg, img47.jpg, ...), the number in each
         frame's file name, in clip order (the coding sheets count frames this way); None for videos, or when the
         names are not all numbered differently.
+    times: (N,) seconds of each frame from the first (a video's own timestamps); None: frame i is at i / fps.
     """
 
     frames: list[np.ndarray]
@@ -64,9 +66,40 @@ class Clip:
     source: str
     notes: list[str] = field(default_factory=list)
     numbers: list[int] | None = None
+    times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    def timed(self) -> Iterator[tuple[float, np.ndarray]]:
+        """(seconds, frame) of every frame, as :meth:`FrameSource.frames` gives them."""
+        for i, frame in enumerate(self.frames):
+            yield (float(self.times[i]) if self.times is not None else i / self.fps), frame
+
+
+@dataclass
+class FrameSource:
+    """A clip to stream: :meth:`frames` yields (seconds from the first frame, (H, W, 3) uint8 RGB) in order.
+
+    fps: the nominal frame rate (a video's average rate; a variable-rate video's frames keep their own times).
+    expected: how many frames the container declares (for progress), None when unknown. notes: filled in as the
+    frames are read (downscaled, truncated, ...): complete once :meth:`frames` is exhausted. numbers: as
+    :attr:`Clip.numbers`. Each call of :meth:`frames` reads the clip again from its start.
+    """
+
+    source: str
+    fps: float
+    expected: int | None
+    notes: list[str]
+    reader: Callable[[FrameSource], Iterator[tuple[float, np.ndarray]]]
+    numbers: list[int] | None = None
+
+    def frames(self) -> Iterator[tuple[float, np.ndarray]]:
+        return self.reader(self)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
 
 def file_numbers(names: list[str]) -> list[int] | None:
@@ -85,57 +118,99 @@ def natural_key(text: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def read_clip(
-    path: str | os.PathLike,
-    max_frames: int = MAX_FRAMES,
-    max_side: int = MAX_SIDE,
-    fps: float | None = None,
-    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
-) -> Clip:
-    """Read a clip from a video file, a folder of frames or a zip of frames.
-
-    Args:
-        path: a video (.mp4, .avi, .mov, .webm, .mkv), a folder of images, or a .zip of images. Frames are
-            sorted naturally by their path (img2 before img10); sub-folders are included.
-        max_frames: keep only the first ``max_frames`` frames (a note says so when the clip was longer).
-        max_side: frames whose longer side exceeds this many pixels are downscaled (aspect kept).
-        fps: frame rate to use; overrides the container's. Folders and zips default to ``DEFAULT_FPS``
-            with a note.
-        max_unzipped_bytes: a zip whose entries declare more uncompressed bytes than this is refused.
-
-    Returns:
-        a :class:`Clip` with at least two frames.
-
-    Raises:
-        InputError: missing path, unsupported type, not a video, damaged/truncated file, empty folder, fewer
-            than two frames, unsafe or oversized zip.
-    """
-    if max_frames < 2:
-        raise InputError(f"max_frames must be at least 2 (got {max_frames})")
+def _check_fps(fps: float | None) -> None:
     if fps is not None and not (0 < fps <= 10_000):
         raise InputError(f"the frame rate must be a positive number of frames per second (got {fps})")
+
+
+def open_source(
+    path: str | os.PathLike,
+    max_side: int = MAX_SIDE,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+) -> FrameSource:
+    """Check a clip's path and give it as a stream of frames (nothing is decoded yet, except a video's header).
+
+    Args:
+        path: a video (.mp4, .mov, .webm, .mkv, .avi, .m4v), a folder of images, or a .zip of images. Frames of a
+            folder or zip are sorted naturally by their path (img2 before img10); sub-folders are included.
+        max_side: frames whose longer side exceeds this many pixels are downscaled (aspect kept).
+        fps: frame rate to use; overrides the container's (frame i is then at i / fps). Folders and zips default to
+            ``DEFAULT_FPS`` with a note.
+        max_frames: stop after this many frames (a note says so when the clip was longer); None: the whole clip.
+        max_unzipped_bytes: a zip whose entries declare more uncompressed bytes than this is refused.
+
+    Raises:
+        InputError: missing path, unsupported type, not a video, damaged file, empty folder, unsafe or oversized zip.
+    """
+    _check_fps(fps)
+    if max_frames is not None and max_frames < 2:
+        raise InputError(f"max_frames must be at least 2 (got {max_frames})")
     p = Path(path)
     if not p.exists():
         raise InputError(f"'{p}' does not exist; give the path of {SUPPORTED}")
     if p.is_dir():
-        clip = _read_folder(p, max_frames, max_side, fps, display=str(p))
+        source = _folder_source(p, max_side, fps)
     else:
         suffix = p.suffix.lower()
         if suffix in VIDEO_SUFFIXES:
-            clip = _read_video(p, max_frames, max_side, fps)
+            source = _video_source(p, max_side, fps)
         elif suffix in ZIP_SUFFIXES:
-            clip = _read_zip(p, max_frames, max_side, fps, max_unzipped_bytes)
+            source = _zip_source(p, max_side, fps, max_unzipped_bytes)
         elif suffix in IMAGE_SUFFIXES:
             raise InputError(f"'{p.name}' is a single image, and a clip needs at least two frames; give {SUPPORTED}")
         else:
             kind = f"'{suffix}'" if suffix else "without an extension"
             raise InputError(f"'{p.name}': unsupported file type {kind}; give {SUPPORTED}")
-    if len(clip.frames) < 2:
+    if max_frames is not None:
+        source.reader = _limited(source.reader, max_frames, source.expected)
+        source.expected = min(source.expected, max_frames) if source.expected else max_frames
+    return source
+
+
+def _limited(reader, max_frames: int, total: int | None):
+    def read(source: FrameSource) -> Iterator[tuple[float, np.ndarray]]:
+        frames = reader(source)
+        for count, item in enumerate(frames):
+            if count == max_frames:
+                length = f"has {total} frames" if total else f"is longer than {max_frames} frames"
+                source.note(
+                    f"the clip {length}; only the first {max_frames} frames ({item[0]:.2f} s) were used, as "
+                    "asked (--max-frames)"
+                )
+                frames.close()
+                return
+            yield item
+
+    return read
+
+
+def read_clip(
+    path: str | os.PathLike,
+    max_frames: int | None = None,
+    max_side: int = MAX_SIDE,
+    fps: float | None = None,
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+) -> Clip:
+    """Read a whole clip into memory (see :func:`open_source` for the arguments); a :class:`Clip` with at least two
+    frames. Long videos are better streamed (:func:`open_source`, :func:`mer.spotting.spot.spot`)."""
+    source = open_source(path, max_side, fps, max_frames, max_unzipped_bytes)
+    times, frames = [], []
+    for t, frame in source.frames():
+        times.append(t)
+        frames.append(frame)
+    check_length(len(frames), Path(path).name)
+    return Clip(frames, source.fps, source.source, list(source.notes), source.numbers, np.asarray(times))
+
+
+def check_length(count: int, name: str) -> None:
+    """InputError when a clip has fewer than two frames."""
+    if count < 2:
         raise InputError(
-            f"'{p.name}' has {len(clip.frames)} frame(s); a micro-expression needs at least two "
+            f"'{name}' has {count} frame(s); a micro-expression needs at least two "
             "(an onset and an apex): give a longer clip"
         )
-    return clip
 
 
 # ------------------------------------------------------------------------------------------------ video files
@@ -168,66 +243,90 @@ def _looks_like_video(path: Path) -> bool:
     return head[4:8] in _MP4_BOXES or is_avi or head[:4] == b"\x1a\x45\xdf\xa3"
 
 
-@functools.lru_cache(maxsize=1)
-def _quiet_ffmpeg() -> None:
-    """Set the log level of the FFmpeg that OpenCV loaded to quiet (Linux; elsewhere a no-op)."""
-    import ctypes
+def _video_rate(stream) -> float | None:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and 1.0 <= float(rate) <= 10_000:
+            return float(rate)
+    return None
 
-    import cv2  # noqa: F401  (loads OpenCV's own libavutil)
+
+def _open_container(path: Path):
+    import av
 
     try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "libavutil" in line}
-        for lib in paths:
-            ctypes.CDLL(lib).av_log_set_level(-8)  # AV_LOG_QUIET
-    except (OSError, AttributeError):
-        pass
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError):
+        raise InputError(_undecodable(path)) from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(_undecodable(path))
+    return container
 
 
-def _read_video(path: Path, max_frames: int, max_side: int, fps: float | None) -> Clip:
-    import cv2
-
-    _quiet_ffmpeg()
+def _video_source(path: Path, max_side: int, fps: float | None) -> FrameSource:
     if path.stat().st_size == 0:
         raise InputError(f"'{path.name}' is an empty file (0 bytes); record or export the clip again")
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise InputError(_undecodable(path))
-        declared = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        container_fps = cap.get(cv2.CAP_PROP_FPS)
-        frames: list[np.ndarray] = []
-        resizer = _Resizer(max_side)
-        while len(frames) < max_frames:
-            ok, bgr = cap.read()
-            if not ok or bgr is None:
-                break
-            frames.append(resizer(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
-        more = len(frames) == max_frames and cap.grab()
-    finally:
-        cap.release()
-    if not frames:
-        raise InputError(_undecodable(path))
-
     notes: list[str] = []
+    with _open_container(path) as container:
+        stream = container.streams.video[0]
+        rate = _video_rate(stream)
+        declared = int(stream.frames or 0) or None
+        if declared is None and stream.duration and rate:
+            declared = int(round(float(stream.duration * stream.time_base) * rate))
     if fps is None:
-        if np.isfinite(container_fps) and 1.0 <= container_fps <= 10_000:
-            fps = float(container_fps)
-        else:
-            fps = DEFAULT_FPS
+        if rate is None:
             notes.append(f"the video does not give its frame rate; assumed {DEFAULT_FPS:g} fps (set it with --fps)")
-    declared_n = int(declared) if np.isfinite(declared) and 0 < declared < 10_000_000 else None
-    if more:
-        total = f"about {declared_n}" if declared_n else "more"
-        notes.append(
-            f"the clip is long ({total} frames); only the first {max_frames} frames "
-            f"({max_frames / fps:.2f} s) were used: trim the clip to the moment of interest"
-        )
-    elif declared_n is not None and len(frames) < declared_n - 1:
-        # The container promised more frames than could be decoded: the end of the file is missing or damaged.
-        notes.append(f"the video seems truncated or damaged: only {len(frames)} of {declared_n} frames could be read")
-    notes.extend(resizer.notes())
-    return Clip(frames=frames, fps=float(fps), source=str(path), notes=notes)
+        fps_used, timed = rate or DEFAULT_FPS, rate is not None
+    else:
+        fps_used, timed = float(fps), False  # the caller's rate: frame i at i / fps
+
+    def read(source: FrameSource) -> Iterator[tuple[float, np.ndarray]]:
+        yield from _decode(path, max_side, source, timed, declared)
+
+    return FrameSource(str(path), float(fps_used), declared, notes, read)
+
+
+def _display_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+def _decode(path: Path, max_side: int, source: FrameSource, timed: bool, declared: int | None):
+    """(seconds, RGB) of every frame of a video file: rotation applied, downscaled, timed by its timestamps."""
+    import av
+
+    count, first = 0, None
+    with _open_container(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up with the analysis
+        try:
+            for frame in container.decode(stream):
+                turns = int(round(getattr(frame, "rotation", 0) / 90)) % 4  # counter-clockwise quarter turns
+                coded = (frame.width, frame.height)
+                shown = coded if turns % 2 == 0 else coded[::-1]
+                width, height = _display_size(*shown, max_side)
+                size = (width, height) if turns % 2 == 0 else (height, width)
+                rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
+                if turns:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+                if count == 0 and (width, height) != shown:
+                    source.note(f"frames were downscaled from {shown[0]}x{shown[1]} to {width}x{height} pixels")
+                if count == 0 and turns:
+                    source.note(f"the video is stored turned by {turns * 90} degrees; it was turned upright")
+                when = frame.time if timed else None
+                if when is not None and first is None:
+                    first = when
+                yield ((when - first) if when is not None else count / source.fps), rgb
+                count += 1
+        except av.FFmpegError:
+            if count == 0:
+                raise InputError(_undecodable(path)) from None
+            source.note(f"the video seems truncated or damaged: only {count} frames could be read")
+    if count == 0:
+        raise InputError(_undecodable(path))
+    if declared is not None and count < declared - 1:
+        # the container promised more frames than could be decoded: the end of the file is missing or damaged
+        source.note(f"the video seems truncated or damaged: only {count} of {declared} frames could be read")
 
 
 def _undecodable(path: Path) -> str:
@@ -237,7 +336,7 @@ def _undecodable(path: Path) -> str:
             "decoded); export or download it again"
         )
     return (
-        f"'{path.name}' is not a video (its content is not a video format OpenCV can read, whatever its "
+        f"'{path.name}' is not a video (its content is not a video format FFmpeg can read, whatever its "
         f"extension); give {SUPPORTED}"
     )
 
@@ -288,46 +387,60 @@ def _list_images(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: natural_key(p.relative_to(root).as_posix()))
 
 
-def _read_folder(root: Path, max_frames: int, max_side: int, fps: float | None, display: str) -> Clip:
+def _decode_image(data: bytes, name: str, display: str) -> np.ndarray:
     import cv2
 
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if bgr is None:
+        raise InputError(f"frame '{name}' in '{display}' could not be read: the image is damaged or not an image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _image_frames(items, max_side: int, source: FrameSource, display: str):
+    """(seconds, RGB) of images given as (name, read bytes) pairs; odd-sized ones resized to the first's size."""
+    import cv2
+
+    resizer, first_shape, odd = _Resizer(max_side), None, 0
+    for i, (name, read) in enumerate(items):
+        rgb = resizer(_decode_image(read(), name, display))
+        if first_shape is None:
+            first_shape = rgb.shape
+            for note in resizer.notes():
+                source.note(note)
+        elif rgb.shape != first_shape:
+            odd += 1
+            rgb = cv2.resize(rgb, (first_shape[1], first_shape[0]), interpolation=cv2.INTER_AREA)
+        yield i / source.fps, rgb
+    if odd:
+        source.note(f"{odd} frame(s) differed in size from the first and were resized to match it")
+
+
+def _fps_of_frames(fps: float | None, notes: list[str]) -> float:
+    if fps is not None:
+        return float(fps)
+    notes.append(
+        f"a folder or zip of frames has no frame rate; assumed {DEFAULT_FPS:g} fps (set it with --fps; CASME II is 200)"
+    )
+    return DEFAULT_FPS
+
+
+def _folder_source(root: Path, max_side: int, fps: float | None) -> FrameSource:
     images = _list_images(root)
     if not images:
         raise InputError(
-            f"'{display}' contains no frames: it holds no image files ({', '.join(IMAGE_SUFFIXES)}); "
+            f"'{root}' contains no frames: it holds no image files ({', '.join(IMAGE_SUFFIXES)}); "
             "put the clip's frames in it, named in order (img1.jpg, img2.jpg, ...)"
         )
     notes: list[str] = []
-    if len(images) > max_frames:
-        notes.append(
-            f"the clip has {len(images)} frames; only the first {max_frames} were used: "
-            "keep only the frames of interest"
+    rate = _fps_of_frames(fps, notes)
+    names = [p.relative_to(root).as_posix() for p in images]
+
+    def read(source: FrameSource) -> Iterator[tuple[float, np.ndarray]]:
+        yield from _image_frames(
+            ((name, path.read_bytes) for name, path in zip(names, images, strict=True)), max_side, source, str(root)
         )
-        images = images[:max_frames]
-    resizer = _Resizer(max_side)
-    frames: list[np.ndarray] = []
-    resized_odd = 0
-    for img_path in images:
-        bgr = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            name = img_path.relative_to(root).as_posix()
-            raise InputError(f"frame '{name}' in '{display}' could not be read: the image is damaged or not an image")
-        rgb = resizer(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        if frames and rgb.shape != frames[0].shape:
-            resized_odd += 1
-            rgb = cv2.resize(rgb, (frames[0].shape[1], frames[0].shape[0]), interpolation=cv2.INTER_AREA)
-        frames.append(rgb)
-    notes.extend(resizer.notes())
-    if resized_odd:
-        notes.append(f"{resized_odd} frame(s) differed in size from the first and were resized to match it")
-    if fps is None:
-        fps = DEFAULT_FPS
-        notes.append(
-            f"a folder or zip of frames has no frame rate; assumed {DEFAULT_FPS:g} fps "
-            "(set it with --fps; CASME II is 200)"
-        )
-    numbers = file_numbers([p.relative_to(root).as_posix() for p in images])
-    return Clip(frames=frames, fps=float(fps), source=display, notes=notes, numbers=numbers)
+
+    return FrameSource(str(root), rate, len(images), notes, read, file_numbers(names))
 
 
 # ----------------------------------------------------------------------------------------------- zip archives
@@ -344,67 +457,83 @@ def _safe_member(name: str) -> PurePosixPath | None:
     return rel
 
 
-def _read_zip(path: Path, max_frames: int, max_side: int, fps: float | None, max_unzipped_bytes: int) -> Clip:
+def _zip_members(path: Path, max_unzipped_bytes: int) -> list[tuple[PurePosixPath, zipfile.ZipInfo]]:
+    """The image entries of a zip, checked (safe names, declared size, entry count), in natural order."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
         raise InputError(f"'{path.name}' is not a valid zip archive ({err}); create the zip again") from None
     with archive:
         infos = archive.infolist()
-        if len(infos) > MAX_ZIP_ENTRIES:
-            raise InputError(f"'{path.name}' holds {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); zip fewer frames")
-        for info in infos:
-            if _safe_member(info.filename) is None:
-                raise InputError(
-                    f"'{path.name}' was refused: entry '{info.filename}' has an absolute path or '..', which "
-                    "could write outside the extraction folder; zip the frames with relative names"
-                )
-        declared = sum(info.file_size for info in infos)
-        if declared > max_unzipped_bytes:
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise InputError(
+            f"'{path.name}' holds {len(infos)} entries, over the limit of {MAX_ZIP_ENTRIES} for a zip of frames; "
+            "zip fewer frames, or give the clip as a video file (videos have no length limit)"
+        )
+    for info in infos:
+        if _safe_member(info.filename) is None:
             raise InputError(
-                f"'{path.name}' was refused: it would unpack to {declared / 2**20:.0f} MiB, over the "
-                f"{max_unzipped_bytes / 2**20:.0f} MiB limit; zip only the frames of the clip"
+                f"'{path.name}' was refused: entry '{info.filename}' has an absolute path or '..', which "
+                "could write outside the extraction folder; zip the frames with relative names"
             )
-        members = [
-            (rel, info)
-            for info in infos
-            if not info.is_dir()
-            and (rel := _safe_member(info.filename)) is not None
-            and rel.suffix.lower() in IMAGE_SUFFIXES
-            and not _is_hidden(rel)
-        ]
-        if not members:
-            raise InputError(
-                f"'{path.name}' contains no frames: the archive holds no image files ({', '.join(IMAGE_SUFFIXES)})"
-            )
-        members.sort(key=lambda m: natural_key(m[0].as_posix()))
-        with tempfile.TemporaryDirectory(prefix="mer-zip-") as tmp:
-            root = Path(tmp)
-            budget = max_unzipped_bytes
-            for rel, info in members[:max_frames]:
-                target = root.joinpath(*rel.parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    with archive.open(info) as src, open(target, "wb") as dst:
-                        budget -= _copy_capped(src, dst, budget)
-                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
-                    raise InputError(
-                        f"'{path.name}' could not be unpacked (entry '{info.filename}': {err}); create the zip again"
-                    ) from None
-                if budget < 0:
-                    raise InputError(
-                        f"'{path.name}' was refused: it unpacks to more than the "
-                        f"{max_unzipped_bytes / 2**20:.0f} MiB limit"
-                    )
-            clip = _read_folder(root, max_frames, max_side, fps, display=str(path))
-        if len(members) > max_frames:
-            # _read_folder saw only the extracted frames; say how long the archive's clip really was
-            clip.notes.insert(
-                0,
-                f"the clip has {len(members)} frames; only the first {max_frames} were used: "
-                "keep only the frames of interest",
-            )
-    return clip
+    declared = sum(info.file_size for info in infos)
+    if declared > max_unzipped_bytes:
+        raise InputError(
+            f"'{path.name}' was refused: it would unpack to {declared / 2**20:.0f} MiB, over the "
+            f"{max_unzipped_bytes / 2**20:.0f} MiB limit for a zip of frames; zip only the frames of the clip, "
+            "or give it as a video file (videos have no length limit)"
+        )
+    members = [
+        (rel, info)
+        for info in infos
+        if not info.is_dir()
+        and (rel := _safe_member(info.filename)) is not None
+        and rel.suffix.lower() in IMAGE_SUFFIXES
+        and not _is_hidden(rel)
+    ]
+    if not members:
+        raise InputError(
+            f"'{path.name}' contains no frames: the archive holds no image files ({', '.join(IMAGE_SUFFIXES)})"
+        )
+    return sorted(members, key=lambda m: natural_key(m[0].as_posix()))
+
+
+def _zip_source(path: Path, max_side: int, fps: float | None, max_unzipped_bytes: int) -> FrameSource:
+    members = _zip_members(path, max_unzipped_bytes)
+    notes: list[str] = []
+    rate = _fps_of_frames(fps, notes)
+    names = [rel.as_posix() for rel, _ in members]
+
+    def read(source: FrameSource) -> Iterator[tuple[float, np.ndarray]]:
+        import io
+
+        budget = [max_unzipped_bytes]  # what the entries really unpack to, whatever they declare
+        with zipfile.ZipFile(path) as archive:
+
+            def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
+                def read_bytes() -> bytes:
+                    out = io.BytesIO()
+                    try:
+                        with archive.open(info) as src:
+                            budget[0] -= _copy_capped(src, out, budget[0])
+                    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
+                        raise InputError(
+                            f"'{path.name}' could not be unpacked (entry '{info.filename}': {err}); "
+                            "create the zip again"
+                        ) from None
+                    if budget[0] < 0:
+                        raise InputError(
+                            f"'{path.name}' was refused: it unpacks to more than the "
+                            f"{max_unzipped_bytes / 2**20:.0f} MiB limit for a zip of frames"
+                        )
+                    return out.getvalue()
+
+                return read_bytes
+
+            items = ((name, reader(info)) for name, (_, info) in zip(names, members, strict=True))
+            yield from _image_frames(items, max_side, source, str(path))
+
+    return FrameSource(str(path), rate, len(members), notes, read, file_numbers(names))
 
 
 def _copy_capped(src, dst, budget: int, chunk: int = 1 << 20) -> int:
@@ -421,11 +550,15 @@ def _copy_capped(src, dst, budget: int, chunk: int = 1 << 20) -> int:
 
 __all__ = [
     "Clip",
+    "FrameSource",
+    "open_source",
     "read_clip",
+    "check_length",
     "natural_key",
     "file_numbers",
+    "write_video",
     "VIDEO_SUFFIXES",
     "IMAGE_SUFFIXES",
-    "MAX_FRAMES",
+    "ZIP_SUFFIXES",
     "MAX_SIDE",
 ]
