@@ -4,7 +4,9 @@
   installed package, not the source tree);
 - the Space build: a folder holding only requirements.txt resolves with `pip install --dry-run -r`, and
   `python app.py` from a plain copy of the tree (no install step) answers `/predict`;
-- `mer --help` imports neither torch nor timm.
+- `mer --help` imports neither torch nor timm;
+- the shipped weights live in the top-level checkpoints/ folder (tracked through Git LFS) and a built wheel carries
+  them inside the package as mer/checkpoints/, where mer.weights finds them.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import subprocess
 import sys
 import sysconfig
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "synthetic_happiness.webm"
+SHIPPED = ("mer_dbfem_caffm.realfaces", "mer_dbfem_caffm.synth")
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
@@ -73,7 +77,7 @@ def test_pip_install_into_a_fresh_venv_then_mer_predict_from_another_folder(tmp_
     out = _run([str(venv / "bin" / "mer"), "predict", str(clip), "--json"], cwd=elsewhere)
     assert out.returncode == 0, out.stderr[-3000:]
     answer, _ = json.JSONDecoder().raw_decode(out.stdout.lstrip())  # the first (here: only) clip's answer
-    assert answer["checkpoint"]["path"].startswith(str(fresh_site / "mer" / "weights"))  # the installed weights
+    assert answer["checkpoint"]["path"].startswith(str(fresh_site / "mer" / "checkpoints"))  # the installed weights
     assert answer["label"] == "happiness"
     located = _run([str(venv / "bin" / "python"), "-c", "import mer; print(mer.__file__)"], cwd=elsewhere)
     assert located.stdout.strip().startswith(str(fresh_site))
@@ -127,3 +131,65 @@ def test_app_py_from_a_plain_copy_of_the_tree_answers_predict(tmp_path):
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+def test_source_tree_finds_top_level_checkpoints():
+    from mer.weights import DEMO_CHECKPOINT, FIRST_CHECKPOINT, shipped_checkpoints
+
+    found = shipped_checkpoints()
+    assert set(SHIPPED) <= set(found)
+    assert DEMO_CHECKPOINT == ROOT / "checkpoints" / "mer_dbfem_caffm.realfaces"
+    assert FIRST_CHECKPOINT.parent == ROOT / "checkpoints"
+    for name in SHIPPED:
+        card = json.loads((found[name] / "card.json").read_text())
+        assert card["architecture"] == "mer_dbfem_caffm"
+
+
+def test_weights_go_through_lfs():
+    """The Hugging Face Hub refuses files over 10 MiB outside Git LFS: the moved weights keep the rule."""
+    for name in SHIPPED:
+        path = f"checkpoints/{name}/model.safetensors"
+        out = subprocess.run(["git", "check-attr", "filter", path], cwd=ROOT, capture_output=True, text=True)
+        if out.returncode != 0:
+            pytest.skip("not a git checkout")
+        assert out.stdout.strip().endswith("filter: lfs"), out.stdout
+
+
+@pytest.mark.slow
+def test_built_wheel_carries_the_weights(tmp_path):
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs the git checkout to copy the tree from")
+    src = _plain_copy(tmp_path / "src")  # setuptools builds in the source folder: not in this checkout
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = tmp_path.glob("mer-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        for name in SHIPPED:
+            for f in ("model.safetensors", "card.json", "config.json"):
+                member = f"mer/checkpoints/{name}/{f}"
+                assert member in names, f"{member} missing from {wheel.name}"
+                size = zf.getinfo(member).file_size
+                assert size == (ROOT / "checkpoints" / name / f).stat().st_size
+        assert "mer/checkpoints/README.md" in names
+        zf.extractall(tmp_path / "site")
+    # the unpacked wheel, first on the path, imported from elsewhere: mer.weights points into the wheel's files
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import mer.weights as w; "
+        "print(w.__file__); print(w.DEMO_CHECKPOINT); print(' '.join(w.shipped_checkpoints()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "site")], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    module, demo, shipped = out.stdout.strip().splitlines()
+    site = (tmp_path / "site").resolve()
+    assert Path(module).is_relative_to(site)
+    assert Path(demo) == site / "mer" / "checkpoints" / "mer_dbfem_caffm.realfaces"
+    assert set(shipped.split()) == set(SHIPPED)

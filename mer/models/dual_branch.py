@@ -225,7 +225,7 @@ default_cfgs = generate_default_cfgs(
         "mer_dbfem_caffm": mer_cfg(
             "DBFEM + CAFFM: fusion weighted by global and local attention", first_conv="global_branch.conv1"
         ),
-        # the shipped weights, both trained on synthetic micro-expressions (see mer/weights/); the first is timm's
+        # the shipped weights, both trained on synthetic micro-expressions (see checkpoints/); the first is timm's
         # default for pretrained=True
         "mer_dbfem_caffm.realfaces": mer_cfg(
             "DBFEM + CAFFM trained on synthetic micro-expressions from nine real photos, video-like (the demo's)",
