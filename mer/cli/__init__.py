@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "mer.cli.train",
     "mer.cli.predict",
     "mer.cli.grid",
+    "mer.cli.spot_eval",
 )
 
 

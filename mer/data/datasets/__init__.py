@@ -7,6 +7,9 @@ Every missing folder, missing frame and malformed row is listed in one InputErro
 leaves those samples out instead, with a DatasetWarning, and lists them in ``table.attrs["skipped"]``
 (subject, sample, sheet_row, problem). Samples whose emotion the label set has no class for are in
 ``table.attrs["excluded"]``.
+
+Long-video databases (spotting): ``load_long_videos("samm-lv" | "casme2-lv" | "casme3", root)`` gives their
+intervals and each video's frames (:mod:`mer.data.datasets.long_video`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mer.data.datasets import casme2, megc, samm
+from mer.data.datasets import casme2, casme2_lv, casme3, megc, samm, samm_lv
 from mer.data.datasets.common import (
     APEX_UNKNOWN,
     COLUMNS,
@@ -25,20 +28,24 @@ from mer.data.datasets.common import (
     frame_path,
     label_map,
 )
+from mer.data.datasets.long_video import LongVideos
 from mer.errors import InputError
 
 DATASETS = {"casme2": casme2, "samm": samm, "megc": megc}
+LONG_DATASETS = {"samm-lv": samm_lv.DATASET, "casme2-lv": casme2_lv.DATASET, "casme3": casme3.DATASET}
 
 __all__ = [
     "APEX_UNKNOWN",
     "COLUMNS",
     "DATASETS",
+    "LONG_DATASETS",
     "RAW_LABEL_SET",
     "SKIPPED_COLUMNS",
     "DatasetWarning",
     "default_label_set",
     "frame_path",
     "load_dataset",
+    "load_long_videos",
 ]
 
 
@@ -65,6 +72,17 @@ def load_dataset(
         label_set = module.DEFAULT_LABEL_SET
     label_map(label_set)  # an unknown label set fails before any file is read
     return module.load(root, sheet=sheet, label_set=label_set, skip_missing=skip_missing)
+
+
+def load_long_videos(name: str, root: str | Path, sheet: str | Path | None = None) -> LongVideos:
+    """The long-video database `name` ("samm-lv", "casme2-lv", "casme3") under `root`: its sheet's intervals and
+    the frames of each video present (those absent in ``skipped``). sheet: default found by its usual name."""
+    from mer.data.datasets.long_video import load
+
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in LONG_DATASETS:
+        raise InputError(f"unknown long-video dataset '{name}'; choose one of {', '.join(LONG_DATASETS)}")
+    return load(LONG_DATASETS[key], root, sheet)
 
 
 def _module(name: str):
