@@ -41,7 +41,8 @@ EYE_DISTANCE: float = 88.0
 EYE_CENTER: tuple[float, float] = (CROP_HW[1] / 2.0, 100.0)  # (x, y) of the midpoint between the eye centres
 DETECT_MAX_SIDE: int = 640  # kept for callers; the detectors shrink every frame to their own 128 or 192 px input
 MIN_FACE_SCORE: float = 0.5  # the mesh's face probability a detection needs (drops the detectors' false alarms)
-SAME_FACE_IOU: float = 0.3  # boxes of the two detectors overlapping more than this are one face
+SAME_FACE_IOU: float = 0.3  # meshes whose boxes overlap more than this are one face
+DUPLICATE_IOU: float = 0.5  # a detection overlapping a confirmed one this much is the same face (not fitted again)
 
 # 3: landmarks from the face mesh (2: dlib's 68). Bump when the region polygons or the landmarks change (caches of
 # model inputs key on it).
@@ -111,30 +112,46 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _refit(image: np.ndarray, roi: mesh.Roi) -> mesh.Mesh:
-    """The mesh in `roi`, fitted again in the crop its own points give (turned by the eye line, sized by the face):
-    the first crop, from a detector box, is rougher than the one the mesh then knows."""
-    first = mesh.fit(image, roi)
+def _refine(image: np.ndarray, first: mesh.Mesh) -> mesh.Mesh:
+    """The mesh fitted again in the crop its own points give (turned by the eye line, sized by the face): the first
+    crop, from a detector's or a caller's box, is rougher than the one the mesh then knows."""
     if first.score < MIN_FACE_SCORE:
         return first
     second = mesh.fit(image, mesh.roi_from_points(first.points))
     return second if second.score >= MIN_FACE_SCORE else first
 
 
+def _mesh_box(points: np.ndarray) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of a mesh's 68-layout points (jaw, brows, chin): one box per face whichever
+    detector found it, about the size of dlib's box."""
+    p = mesh.to_68(points)
+    (left, top), (right, bottom) = p.min(axis=0), p.max(axis=0)
+    return float(left), float(top), float(right), float(bottom)
+
+
 def _faces(image: np.ndarray) -> list[tuple[tuple[float, float, float, float], mesh.Mesh]]:
-    """Every face as (box, refined mesh), largest first: both BlazeFace detectors (short range for faces near the
-    camera, full range for small or distant ones), one box per face, each kept only when the mesh on it says it is
-    a face (the detectors alone fire on some faceless frames)."""
-    boxes: list[mesh.FaceBox] = []
-    for model in ("short", "full"):
-        for found in mesh.detect(image, model):
-            if all(_iou(found.box, other.box) <= SAME_FACE_IOU for other in boxes):
-                boxes.append(found)
-    faces = []
-    for found in boxes:
-        fitted = _refit(image, mesh.roi_from_face(found))
-        if fitted.score >= MIN_FACE_SCORE:
-            faces.append((found.box, fitted))
+    """Every face as (box of its mesh, refined mesh), largest first.
+
+    Both BlazeFace detectors propose (short range for faces near the camera, full range for small or distant
+    ones); a proposal counts only when the mesh fitted on it says it is a face (the detectors alone fire on some
+    faceless frames, and the short-range one boxes small faces badly); meshes whose boxes overlap are one face.
+    """
+    proposals = sorted(
+        (found for model in ("short", "full") for found in mesh.detect(image, model)), key=lambda f: -f.score
+    )
+    faces: list[tuple[tuple[float, float, float, float], mesh.Mesh]] = []
+    confirmed: list[tuple[float, float, float, float]] = []  # proposals that gave a face
+    for found in proposals:
+        if any(_iou(found.box, box) > DUPLICATE_IOU for box in confirmed):
+            continue  # the other detector's box of a face already fitted
+        first = mesh.fit(image, mesh.roi_from_face(found))
+        if first.score < MIN_FACE_SCORE:
+            continue
+        confirmed.append(found.box)
+        if any(_iou(_mesh_box(first.points), box) > SAME_FACE_IOU for box, _ in faces):
+            continue
+        refined = _refine(image, first)
+        faces.append((_mesh_box(refined.points), refined))
     return sorted(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]), reverse=True)
 
 
@@ -143,9 +160,10 @@ def detect_faces(
 ) -> list[tuple[float, float, float, float]]:
     """All faces in an RGB uint8 image, largest first, as (left, top, right, bottom) in image pixels.
 
-    MediaPipe's BlazeFace detectors (short and full range) propose, the face mesh confirms (about 10-20 ms for a
-    640 x 360 frame with one face). ``max_side`` and ``upsamples`` are kept for callers written for dlib's HOG
-    detector and change nothing: the detectors take the whole frame at their own input size.
+    MediaPipe's BlazeFace detectors (short and full range) propose, the face mesh confirms; the box is the extent of
+    the face's 68-layout points (about 15-25 ms for a 640 x 360 frame with one face). ``max_side`` and
+    ``upsamples`` are kept for callers written for dlib's HOG detector and change nothing: the detectors take the
+    whole frame at their own input size.
     """
     del max_side, upsamples
     return [box for box, _ in _faces(_as_rgb_uint8(image_rgb, "the image"))]
@@ -178,7 +196,8 @@ def detect_landmarks(image_rgb: np.ndarray, name: str = "the image") -> tuple[np
 def mesh_in_box(image_rgb: np.ndarray, box: tuple[float, float, float, float]) -> mesh.Mesh:
     """The face mesh in a known face box (left, top, right, bottom) image pixels, e.g. one interpolated between
     detections: no detection, about 6 ms. ``score`` < MIN_FACE_SCORE means the box holds no face."""
-    return _refit(_as_rgb_uint8(image_rgb, "the frame"), mesh.roi_from_box(box))
+    image = _as_rgb_uint8(image_rgb, "the frame")
+    return _refine(image, mesh.fit(image, mesh.roi_from_box(box)))
 
 
 def landmarks_in_box(image_rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
