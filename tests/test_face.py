@@ -1,4 +1,6 @@
-"""Face detection, alignment and AU regions on real photos (scikit-image's astronaut, matplotlib's Grace Hopper)."""
+"""Face detection, alignment and AU regions on real photos (scikit-image's astronaut, public domain (NASA);
+matplotlib's sample grace_hopper.jpg). The face model is MediaPipe's face mesh (see tests/test_mesh.py for how its
+landmarks compare with dlib's)."""
 
 import cv2
 import matplotlib.cbook
@@ -174,3 +176,55 @@ def test_given_landmarks_skip_the_detection(photos, aligned):
     known = face.detect_landmarks(photos["astronaut"])[0]
     again = face.FaceAligner().align([photos["astronaut"]], landmarks=known)
     assert np.allclose(again.transform, aligned["astronaut"].transform)
+
+
+def test_landmarks_in_a_known_box_match_the_detected_ones(photos):
+    """The tracker's path (a box from detect_faces, possibly interpolated, then the mesh in it) lands where
+    detect_landmarks does, also from a box shifted by a tenth of its size."""
+    image = photos["hopper"]
+    landmarks, _ = face.detect_landmarks(image)
+    left, top, right, bottom = face.detect_faces(image)[0]
+    shift = 0.1 * (right - left)
+    for box in [(left, top, right, bottom), (left + shift, top - shift, right + shift, bottom - shift)]:
+        in_box = face.landmarks_in_box(image, box)
+        assert in_box.shape == (68, 2) and in_box.dtype == np.float32
+        assert np.hypot(*(in_box - landmarks).T).mean() < 0.03 * face.EYE_DISTANCE
+    grey = np.full_like(image, 128)
+    assert face.mesh_in_box(grey, (left, top, right, bottom)).score < face.MIN_FACE_SCORE
+
+
+def test_eye_centres_are_the_corners_so_a_closing_lid_does_not_move_them(photos):
+    landmarks, _ = face.detect_landmarks(photos["astronaut"])
+    left, right = face.eye_centers(landmarks)
+    assert np.allclose(left, landmarks[[36, 39]].mean(0)) and np.allclose(right, landmarks[[42, 45]].mean(0))
+    closed = landmarks.copy()
+    closed[[37, 38, 43, 44]] = closed[[41, 40, 47, 46]]  # upper lids down on the lower ones
+    assert np.allclose(face.eye_centers(closed), (left, right))
+    assert np.all(face.eyelid_openness(closed) < 0.05) and np.all(face.eyelid_openness(landmarks) > 0.2)
+    fitted, _ = face.detect_mesh(photos["astronaut"])
+    assert np.allclose(face.eye_centers(fitted.points), (left, right), atol=0.01)  # the same corners
+
+
+def test_eyelid_openness_reads_the_same_from_the_mesh_and_its_68_points(photos):
+    for image in photos.values():
+        fitted, _ = face.detect_mesh(image)
+        from_mesh = face.eyelid_openness(fitted.points)
+        assert np.allclose(face.eyelid_openness(fitted.points[:, :2]), from_mesh)  # z plays no part
+        assert from_mesh.shape == (2,) and np.all((0.2 < from_mesh) & (from_mesh < 0.4))
+        assert np.abs(face.eyelid_openness(fitted.points[list(face.mesh.MESH_68), :2]) - from_mesh).max() < 0.03
+
+
+def test_the_nose_is_the_head_motion_reference(aligned):
+    clip = aligned["hopper"]
+    landmarks = clip.landmarks
+    anchor = face.nose_anchor(landmarks)
+    left, right = face.eye_centers(landmarks)
+    assert left[0] < anchor[0] < right[0] and (left[1] + right[1]) / 2 < anchor[1] < landmarks[33, 1]
+    nose = face.nose_mask(landmarks)
+    assert nose.shape == face.CROP_HW and set(np.unique(nose)) == {0.0, 1.0}
+    x, y = landmarks[30]
+    assert nose[int(y), int(x)] == 1
+    regions = face.au_regions(landmarks)
+    oral = face.au_region_masks(landmarks)["oral"]
+    assert (oral * nose).sum() < 0.1 * nose.sum()  # no lip skin in it (the cheek band crosses the nose by design)
+    assert inside(face.nose_region(landmarks), anchor) and inside(regions["nasal"], anchor)
