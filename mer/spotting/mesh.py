@@ -33,7 +33,7 @@ MODELS = Path(__file__).with_name("models")
 MESH_FILE = "face_landmark.tflite"
 MESH_SIDE = 192  # the mesh network's input (pixels)
 ROI_SCALE = 1.5  # the mesh crop is this many times the face box (MediaPipe's face_detection_front_detection_to_roi)
-MIN_SCORE = 0.5  # detections below this face probability are dropped
+MIN_SCORE = 0.5  # detections below this face probability are dropped (the face mesh then checks the rest)
 NMS_IOU = 0.3  # detections overlapping more than this are one face (weighted mean, as MediaPipe does)
 
 
