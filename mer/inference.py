@@ -1,12 +1,11 @@
 """A clip in, an explained answer out: the Predictor and the ``mer predict`` command.
 
-read clip -> follow the face through it (:mod:`mer.spotting.track`: where it is, when it is there) -> one aligned
-crop per frame -> motion curves (whole face and each AU region) over the frames with a face, in overlapping
-windows -> every movement as an event
-with onset, apex and offset, called micro or macro (:mod:`mer.spotting.events`) -> for each micro event: one similarity
-at its onset for its frames, the model input (onset->apex optical flow or the apex frame, plus the AU-region mask),
-the model, a softmax over the card's class names (logits divided by the card's calibration temperature) -> for the
-most salient micro event: Grad-CAM per branch and the fusion's CBAM maps, overlays on its apex frame.
+the clip as a stream of frames (:mod:`mer.spotting.source`) -> spotting (:func:`mer.spotting.spot.spot`: the face
+followed, the motion curves and the short-movement signal, every movement as an event with onset, apex and offset,
+called micro or macro; memory flat in the clip's length) -> for each micro event: one similarity at its onset for
+its frames, the model input (onset->apex optical flow or the apex frame, plus the AU-region mask), the model, a
+softmax over the card's class names (logits divided by the card's calibration temperature) -> for the most salient
+micro event: Grad-CAM per branch and the fusion's CBAM maps, overlays on its apex frame.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mer.errors import InputError
-from mer.spec import MAX_FRAMES
 from mer.spotting.events import Event
-from mer.spotting.source import MAX_SIDE, Clip, read_clip
+from mer.spotting.source import MAX_SIDE, Clip, FrameSource, open_source
 from mer.weights import DEMO_CHECKPOINT as DEFAULT_CHECKPOINT
 
 if TYPE_CHECKING:
@@ -38,21 +37,27 @@ INDEX_CONVENTIONS = ("position", "file_number")
 class Prediction:
     """The answer for one clip, with everything needed to show how it was reached.
 
-    events: every movement found, in time order (:class:`mer.spotting.events.Event`; micro ones carry label and
-    probabilities). label: the most salient micro event's label, None when no micro-expression was found;
-    probabilities: that event's class name -> probability (card order; empty when none); summary: one plain
-    sentence. onset, apex: the frames of the event shown (the most salient micro event, else the strongest
-    event, else the first two frames with a face), indices into the clip as read (from 0); fps: frame rate.
-    motion_curve: (N,) float32 crop pixels per frame (each window against its first frame), NaN without a face.
-    face_present: (N,) bool, where the face was found. spotting_note: how the events were found.
-    frames: (N, 282, 231, 3) uint8 RGB aligned crops (black without a face; a micro event's frames share one
-    similarity fitted at its onset). model_input: (4, 282, 231) float32 unnormalised input of the shown micro
-    event, or None. gradcam: branch -> (282, 231) float32 in [0, 1] for its label; cbam: fusion CBAM name ->
-    (282, 231) spatial attention; cbam_channel: name -> (C,). overlays: caption -> RGB uint8 heat map on its apex
-    frame (all empty without a micro event). flow_rgb: (282, 231, 3) uint8 onset->apex flow of the shown event.
-    timings: stage -> seconds (read, align, spot, input, model, gradcam, overlays, total). notes: what the user
-    should know. card, checkpoint, source: provenance. index: "position" (0-based) or "file_number" (the given
-    onset/apex were file numbers); temperature: the calibration temperature applied (1.0: uncalibrated).
+    events: every movement found, in time order (:class:`mer.spotting.events.Event`: spotting facts); labels and
+    event_probabilities: event index -> the model's label and class name -> probability, for micro events.
+    salient: index into events of the most salient micro event (what label, probabilities and the maps are
+    about), None without one; shown: index of the event whose onset/apex are `onset`/`apex` (salient, else the
+    strongest event, else None). label: the salient event's label, None when no micro-expression was found;
+    probabilities: its class name -> probability (card order; empty when none); summary: one plain sentence.
+    onset, apex: frames of the shown event (else the first two frames with a face), indices into the clip as read
+    (from 0); fps: nominal frame rate; times: (N,) float64 seconds of each frame (the file's timestamps);
+    frame_count: N. motion_curve: (N,) float32 crop px per frame (each window against its first frame), NaN
+    without a face; short_curve: (N,) float32 crop px, the short-movement signal. face_present: (N,) bool.
+    spotting_note: how the events were found. face_crop: (282, 231, 3) uint8 RGB aligned face at the first frame
+    with one. crops: event index -> {"onset", "apex"} (282, 231, 3) uint8 RGB aligned crops (micro events: one
+    similarity at the onset, what the model saw; others: the face track's). model_input: (4, 282, 231) float32
+    unnormalised input of the salient event, or None. gradcam: branch -> (282, 231) float32 in [0, 1] for its
+    label; cbam: fusion CBAM name -> (282, 231) spatial attention; cbam_channel: name -> (C,); raw_maps:
+    "gradcam_<branch>" / "cbam_<name>" -> the same maps, one dict. overlays: caption -> RGB uint8 heat map on the
+    salient apex crop (all empty without a micro event). flow_rgb: (282, 231, 3) uint8 onset->apex flow of the
+    shown event. timings: stage -> seconds (read, track, align, spot, input, model, gradcam, overlays, total).
+    notes: what the user should know. card, checkpoint, source: provenance. index: "position" (0-based) or
+    "file_number" (the given onset/apex were file numbers); temperature: the calibration temperature applied.
+    ``frames`` is a compatibility view (see :class:`CropView`).
     """
 
     label: str | None
@@ -62,7 +67,6 @@ class Prediction:
     fps: float
     motion_curve: np.ndarray
     spotting_note: str
-    frames: np.ndarray
     model_input: np.ndarray | None
     gradcam: dict[str, np.ndarray]
     cbam: dict[str, np.ndarray]
@@ -82,6 +86,38 @@ class Prediction:
     temperature: float = 1.0
     calibrated: bool = False
     given: dict[str, int] | None = None
+    salient: int | None = None
+    shown: int | None = None
+    times: np.ndarray | None = None
+    short_curve: np.ndarray | None = None
+    face_crop: np.ndarray | None = None
+    crops: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    raw_maps: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: dict[int, str] = field(default_factory=dict)
+    event_probabilities: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def frame_count(self) -> int:
+        """Frames in the clip as read."""
+        return len(self.motion_curve)
+
+    @property
+    def frames(self) -> CropView:
+        """Compatibility view of the aligned crops the answer keeps (see :class:`CropView`); use `crops` and
+        `face_crop` instead."""
+        return CropView(self)
+
+    def events_json(self) -> list[dict[str, Any]]:
+        """Every event as SPOTTING.md gives it (times from the frames' timestamps); micro ones with label and
+        probabilities."""
+        out = []
+        for k, event in enumerate(self.events):
+            item = event.to_json(self.fps, self.times)
+            if event.kind == "micro":
+                item["label"] = self.labels.get(k)
+                item["probabilities"] = {n: round(float(v), 6) for n, v in self.event_probabilities.get(k, {}).items()}
+            out.append(item)
+        return out
 
     @property
     def curve(self) -> np.ndarray:
@@ -90,10 +126,10 @@ class Prediction:
 
     def face_runs(self) -> list[tuple[int, int]]:
         """Stretches of frames with the face, as (first, last) frame indices."""
-        present = np.ones(len(self.frames), bool) if self.face_present is None else np.asarray(self.face_present)
-        edges = np.diff(np.concatenate([[0], present.astype(np.int8), [0]]))
-        starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
-        return [(int(a), int(b) - 1) for a, b in zip(starts, stops, strict=True)]
+        from mer.spotting.signal import runs
+
+        present = np.ones(self.frame_count, bool) if self.face_present is None else np.asarray(self.face_present)
+        return [(a, b - 1) for a, b in runs(present)]
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: events, label (or None), summary, probabilities, onset, apex, fps, the index convention,
@@ -108,7 +144,8 @@ class Prediction:
         return {
             "label": self.label,
             "summary": self.summary,
-            "events": [event.to_json(self.fps) for event in self.events],
+            "events": self.events_json(),
+            "salient": self.salient,
             "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
             "onset": int(self.onset),
             "apex": int(self.apex),
@@ -123,7 +160,8 @@ class Prediction:
             },
             "spotting_note": self.spotting_note,
             "fps": float(self.fps),
-            "frames": int(len(self.frames)),
+            "frames": int(self.frame_count),
+            "duration_s": round(float(self.times[-1]), 4) if self.times is not None and len(self.times) else None,
             "face_frames": [list(run) for run in self.face_runs()],
             "source": self.source,
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
@@ -143,6 +181,43 @@ class Prediction:
         }
 
 
+class CropView:
+    """``Prediction.frames`` as it was (one aligned crop per frame), for code not yet moved to ``crops``: len() is
+    the clip's frame count, [i] the crop the answer kept for frame i (an event's onset or apex, the first face
+    frame) or a black crop, np.asarray() all N of them (memory: N x 195 kB; avoid on long clips). To be removed."""
+
+    def __init__(self, pred: Prediction) -> None:
+        from mer.spotting.face import CROP_HW
+
+        self.count = pred.frame_count
+        self.shape = (self.count, *CROP_HW, 3)
+        self.dtype = np.dtype(np.uint8)
+        self.kept: dict[int, np.ndarray] = {}
+        for k, pair in sorted(pred.crops.items(), key=lambda kv: kv[0] != pred.salient):
+            event = pred.events[k]
+            self.kept.setdefault(event.onset, pair["onset"])
+            self.kept.setdefault(event.apex, pair["apex"])
+        if pred.face_crop is not None and pred.face_present is not None and pred.face_present.any():
+            self.kept.setdefault(int(np.argmax(pred.face_present)), pred.face_crop)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: Any) -> np.ndarray:
+        if isinstance(i, slice):
+            return np.stack([self[j] for j in range(*i.indices(self.count))]) if self.count else np.zeros(self.shape)
+        i = int(i) + (self.count if int(i) < 0 else 0)
+        if not 0 <= i < self.count:
+            raise IndexError(f"frame {i} is outside the clip's {self.count} frames")
+        return self.kept.get(i, np.zeros(self.shape[1:], np.uint8))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.zeros(self.shape, np.uint8)
+        for i, crop in self.kept.items():
+            out[i] = crop
+        return out if dtype is None else out.astype(dtype)
+
+
 def _softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64) / temperature
     e = np.exp(z - z.max())
@@ -158,18 +233,7 @@ def card_temperature(card: dict[str, Any]) -> tuple[float, bool]:
     return 1.0, False
 
 
-@dataclass
-class _Analysis:
-    """What the face and motion stage gives the model stage."""
-
-    track: Any
-    frames: np.ndarray
-    curve: np.ndarray
-    events: list[Event]
-    note: str
-
-
-def to_positions(onset: Any, apex: Any, clip: Clip, index: str) -> tuple[Any, Any]:
+def to_positions(onset: Any, apex: Any, clip: Clip | FrameSource, index: str) -> tuple[Any, Any]:
     """Given onset/apex in `index` convention -> frame positions (from 0). "file_number": the numbers in the frame
     files' names (CASME II's img46.jpg is 46), for folders and zips of numbered frames."""
     if index not in INDEX_CONVENTIONS:
@@ -209,7 +273,7 @@ class Predictor:
         card: dict[str, Any],
         checkpoint: str | Path | None = None,
         device: str = "cpu",
-        max_frames: int = MAX_FRAMES,
+        max_frames: int | None = None,
         max_side: int = MAX_SIDE,
         variant: Variant | None = None,
     ) -> None:
@@ -278,179 +342,160 @@ class Predictor:
 
     def __call__(
         self,
-        clip: Clip | str | Path,
+        clip: Clip | FrameSource | str | Path,
         onset: int | None = None,
         apex: int | None = None,
         explain: bool = True,
         fps: float | None = None,
         index: str = "position",
+        progress: Callable[[float, str], None] | None = None,
     ) -> Prediction:
         """Find and name the micro-expressions of one clip.
 
         Args:
-            clip: a :class:`Clip`, or the path of a video, a folder of frames or a zip of frames.
+            clip: the path of a video, a folder of frames or a zip of frames (streamed: any length), a
+                :class:`FrameSource` (:func:`mer.spotting.source.open_source`), or a :class:`Clip` in memory.
             onset, apex: the start and the peak of one known movement; both or neither. Without them every
-                movement is found on the motion curve.
+                movement is found.
             explain: False skips Grad-CAM (the forward runs under inference_mode; CBAM maps are still kept).
             fps: frame rate when ``clip`` is a path (overrides the container; folders default to 30).
             index: how onset/apex count frames: "position" (from 0, the clip as read) or "file_number" (the
                 number in the frame files' names, as the CASME II and SAMM sheets give them).
+            progress: called as progress(fraction in [0, 1], message) as the work goes on (e.g. gradio's
+                gr.Progress, or a tqdm bar); from the calling thread.
         """
         with self._lock:
-            return self._predict(clip, onset, apex, explain, fps, index)
+            return self._predict(clip, onset, apex, explain, fps, index, progress)
 
-    def _predict(self, clip, onset, apex, explain, fps, index) -> Prediction:
+    def _predict(self, clip, onset, apex, explain, fps, index, progress) -> Prediction:
         from mer.spotting import events as ev
+        from mer.spotting.spot import spot
 
+        report = progress or (lambda fraction, message: None)
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
         if (onset is None) != (apex is None):
             raise InputError("give both the onset and the apex, or neither to find every movement")
-        if not isinstance(clip, Clip):
-            clip = read_clip(clip, max_frames=self.max_frames, max_side=self.max_side, fps=fps)
-            timings["read"] = time.perf_counter() - t_start
+        if isinstance(clip, Clip):
+            frames, expected, clip_fps = clip.timed(), len(clip), clip.fps
+        else:
+            if not isinstance(clip, FrameSource):
+                clip = open_source(clip, max_side=self.max_side, fps=fps, max_frames=self.max_frames)
+            frames, expected, clip_fps = clip.frames(), clip.expected, clip.fps
         given = None
         if onset is not None:
-            positions = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
             given = {"onset": int(onset), "apex": int(apex)}  # as given (file numbers, or the positions)
-            onset, apex = positions
-        analysis = self._analyse(clip, onset, apex, timings)
-        micro = [e for e in analysis.events if e.kind == "micro"]
+            onset, apex = check_onset_apex(*to_positions(onset, apex, clip, index), clip)
+        report(0.0, "reading the clip and following the face")
+        spotting = spot(
+            frames,
+            clip_fps,
+            name=f"'{Path(clip.source).name}'",
+            given=(onset, apex) if given is not None else None,
+            progress=lambda f, m: report(0.85 * f, m),
+            expected=expected,
+        )
+        timings.update(spotting.seconds)
+        timings["read"] = max(0.0, time.perf_counter() - t_start - sum(spotting.seconds.values()))
+        events = spotting.events
+        micro = [k for k, e in enumerate(events) if e.kind == "micro"]
+        report(0.85, f"naming {len(micro)} micro-expression(s)" if micro else "no micro-expression to name")
         tick = time.perf_counter()
-        model_inputs = [self._classify(e, clip, analysis) for e in micro]  # (normalised, raw) per micro event
+        inputs = {k: self._classify(k, events[k], spotting) for k in micro if k in spotting.frames}
         timings["input"] = time.perf_counter() - tick
-        salient = max(micro, key=lambda e: e.strength, default=None)
-        shown = salient or max(analysis.events, key=lambda e: e.strength, default=None)
-        expl, raw, overlays, flow_rgb = None, None, {}, None
+        crops = {k: {"onset": f.onset_crop, "apex": f.apex_crop} for k, f in spotting.frames.items()}
+        crops.update({k: found[2] for k, found in inputs.items()})
+        labels, event_probabilities = {}, {}
+        salient = max(inputs, key=lambda k: events[k].strength, default=None)
+        shown = (
+            salient if salient is not None else max(range(len(events)), key=lambda k: events[k].strength, default=None)
+        )
+        expl, raw = None, None
         timings["model"], timings["gradcam"] = 0.0, 0.0
-        for event, (x, raw_e) in zip(micro, model_inputs, strict=True):
-            e_expl = self._run_model(x, explain and event is salient, timings)
+        for k, (x, raw_k, _) in inputs.items():
+            if k == salient:
+                report(0.9, "explaining the answer (Grad-CAM, CBAM)")
+            e_expl = self._run_model(x, explain and k == salient, timings)
             probs = _softmax(e_expl.logits, self.temperature)
-            event.probabilities = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
-            event.label = self.class_names[int(np.argmax(probs))]
-            if event is salient:
-                expl, raw = e_expl, raw_e
+            event_probabilities[k] = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
+            labels[k] = self.class_names[int(np.argmax(probs))]
+            events[k].label, events[k].probabilities = labels[k], event_probabilities[k]  # deprecated copies
+            if k == salient:
+                expl, raw = e_expl, raw_k
         tick = time.perf_counter()
-        if shown is not None:
-            flow_rgb = self._flow_picture(analysis.frames, shown, raw)
+        flow_rgb, overlays = None, {}
+        if shown is not None and shown in crops:
+            flow_rgb = self._flow_picture(crops[shown], raw)
         if expl is not None:
             from mer.explain import overlays as make_overlays
 
-            overlays = make_overlays(analysis.frames[salient.apex], expl)
+            overlays = make_overlays(crops[salient]["apex"], expl)
         timings["overlays"] = time.perf_counter() - tick
         timings["total"] = time.perf_counter() - t_start
-        first = analysis.track.first
-        onset_shown, apex_shown = (shown.onset, shown.apex) if shown else (first, min(first + 1, len(clip) - 1))
+        report(1.0, "done")
+        first = int(np.argmax(spotting.present))
+        if shown is not None:
+            onset_shown, apex_shown = events[shown].onset, events[shown].apex
+        else:
+            onset_shown, apex_shown = first, min(first + 1, spotting.count - 1)
+        salient_event = events[salient] if salient is not None else None
+        gradcam = expl.gradcam if expl else {}
+        cbam = expl.cbam_spatial if expl else {}
         return Prediction(
-            label=salient.label if salient else None,
-            probabilities=dict(salient.probabilities) if salient else {},
+            label=labels.get(salient) if salient is not None else None,
+            probabilities=dict(event_probabilities[salient]) if salient is not None else {},
             onset=int(onset_shown),
             apex=int(apex_shown),
-            fps=float(clip.fps),
-            motion_curve=analysis.curve,
-            spotting_note=analysis.note,
-            frames=analysis.frames,
+            fps=float(clip_fps),
+            motion_curve=spotting.motion_curve,
+            spotting_note=spotting.note,
             model_input=raw,
-            gradcam=expl.gradcam if expl else {},
-            cbam=expl.cbam_spatial if expl else {},
+            gradcam=gradcam,
+            cbam=cbam,
             overlays=overlays,
             flow_rgb=flow_rgb,
             timings=timings,
-            notes=list(clip.notes) + list(analysis.track.notes),
+            notes=list(clip.notes) + list(spotting.notes),
             card=self.card,
             cbam_channel=expl.cbam_channel if expl else {},
             checkpoint=self.checkpoint,
             source=clip.source,
             onset_apex_given=given is not None,
-            events=analysis.events,
-            summary=ev.summary(analysis.events, clip.fps, salient),
-            face_present=analysis.track.present,
+            events=events,
+            summary=ev.summary(events, clip_fps, salient_event),
+            face_present=spotting.present,
             index=index,
             temperature=self.temperature,
             calibrated=self.calibrated,
             given=given,
+            salient=salient,
+            shown=shown,
+            times=spotting.times,
+            short_curve=spotting.short_curve,
+            face_crop=spotting.face_crop,
+            crops=crops,
+            raw_maps={f"gradcam_{k}": v for k, v in gradcam.items()} | {f"cbam_{k}": v for k, v in cbam.items()},
+            labels=labels,
+            event_probabilities=event_probabilities,
         )
 
-    def _analyse(self, clip: Clip, onset: int | None, apex: int | None, timings: dict[str, float]) -> _Analysis:
-        """Follow the face, align every frame, measure the motion curves and find the events (or make the given
-        one)."""
-        from mer.spotting import events as ev
-        from mer.spotting import face, motion, short_motion, track
-
-        tick = time.perf_counter()
-        name = f"'{Path(clip.source).name}'"
-        followed = track.track_face(clip.frames, clip.fps, name=name)
-        transforms = track.follow_transforms(followed, clip.fps)
-        frames = np.zeros((len(clip), *face.CROP_HW, 3), dtype=np.uint8)
-        for i in np.nonzero(followed.present)[0]:
-            frames[i] = track.warp(clip.frames[i], transforms[i])
-        timings["align"] = time.perf_counter() - tick
-        tick = time.perf_counter()
-        curves, parts, short = [], [], []
-        sample = max(1, int(round(clip.fps / 4)))  # the masks cover the face as it is over the window
-        for run_start, run_stop in followed.runs():
-            for start, stop in ev.windows(run_start, run_stop, clip.fps):
-                crop_landmarks = [
-                    face.transform_points(followed.landmarks[i], transforms[i]) for i in range(start, stop, sample)
-                ]
-                mask = np.max([face.spotting_mask(lm) for lm in crop_landmarks], axis=0)
-                regions = [face.au_region_masks(lm) for lm in crop_landmarks]
-                regions = {name: np.max([r[name] for r in regions], axis=0) for name in face.AU_REGION_NAMES}
-                found = motion.region_curves(frames[start:stop], mask=mask, fps=clip.fps, regions=regions)
-                curves.append((start, stop, found["all"]))
-                parts.extend((start, stop, values) for values in found.values())
-                if onset is None and stop - start >= ev.SHORT_MIN_S * clip.fps:
-                    eyes = np.max([face.eye_mask(lm) for lm in crop_landmarks], axis=0)
-                    flows = short_motion.ShortFlows(frames[start:stop], mask, regions, eyes)
-                    short.append((start, stop, flows.curves(clip.fps), flows))
-        curve = ev.stitch(curves, len(clip))
-        if onset is not None:
-            if not (followed.present[onset] and followed.present[apex]):
-                raise InputError(
-                    f"no face at the given onset ({onset}) or apex ({apex}) of {name}; the face is in frames "
-                    + ", ".join(f"{a}-{b - 1}" for a, b in followed.runs())
-                )
-            given = ev.Event(
-                onset,
-                apex,
-                apex,
-                float(np.nan_to_num(curve[apex] - curve[onset])),
-                "micro",
-                "micro: onset and apex given",
-            )
-            events, note = [given], f"onset {onset} and apex {apex} given"
-        else:
-            events = ev.find_all_events(parts, short, clip.fps)
-            note = (
-                f"longer movements found on the motion curve against each window's first frame, short ones on "
-                f"flows between frames {short_motion.LAG_S:g} and {2 * short_motion.LAG_S:g} s apart "
-                f"({len(curves)} window(s) of {ev.WINDOW_S:g} s); micro or macro by duration, onset phase and "
-                "amplitude; blinks left out"
-            )
-        timings["spot"] = time.perf_counter() - tick
-        return _Analysis(followed, frames, curve, events, note)
-
-    def _classify(self, event: Event, clip: Clip, analysis: _Analysis) -> tuple[np.ndarray, np.ndarray]:
-        """(normalised, raw) model input of a micro event: its frames aligned by one similarity fitted on the
-        landmarks at its onset (written into ``analysis.frames``), onset->apex flow and AU mask."""
+    def _classify(self, k: int, event: Event, spotting: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(normalised input, raw input, {"onset", "apex"} crops) of a micro event: its onset and apex frames aligned
+        by one similarity fitted on the landmarks at its onset, onset->apex flow and AU mask."""
         from mer.data import inputs
         from mer.spotting import face
 
-        stop = max(event.offset, event.apex) + 1
-        frames = clip.frames[event.onset : stop]
+        kept = spotting.frames[k]
+        pair = [kept.onset, kept.apex]
         try:  # landmarks fitted on the onset frame itself; the tracked ones where the detector misses it
-            aligned = face.FaceAligner().align(frames, ref=0)
+            aligned = face.FaceAligner().align(pair, ref=0)
         except InputError:
-            aligned = face.FaceAligner().align(frames, ref=0, landmarks=analysis.track.landmarks[event.onset])
-        analysis.frames[event.onset : stop] = aligned.frames
+            aligned = face.FaceAligner().align(pair, ref=0, landmarks=kept.landmarks)
         raw = inputs.build_input(
-            aligned.frames[0],
-            aligned.frames[event.apex - event.onset],
-            aligned.landmarks,
-            modality=self.modality,
-            flow=self.flow,
+            aligned.frames[0], aligned.frames[1], aligned.landmarks, modality=self.modality, flow=self.flow
         )
-        return inputs.normalize(raw, self.mean, self.std), raw
+        crops = {"onset": aligned.frames[0], "apex": aligned.frames[1]}
+        return inputs.normalize(raw, self.mean, self.std), raw, crops
 
     def _run_model(self, x: np.ndarray, gradcam: bool, timings: dict[str, float]) -> Any:
         import torch
@@ -472,29 +517,27 @@ class Predictor:
             )
         return expl
 
-    def _flow_picture(self, frames: np.ndarray, event: Event, raw: np.ndarray | None) -> np.ndarray:
+    def _flow_picture(self, crops: dict[str, np.ndarray], raw: np.ndarray | None) -> np.ndarray:
         from mer.spotting import motion
 
         if raw is not None and self.modality == "flow":
             return motion.flow_to_rgb(np.stack([raw[0], raw[1]], axis=-1))
-        return motion.flow_to_rgb(motion.dis_flow(frames[event.onset], frames[event.apex]))
+        return motion.flow_to_rgb(motion.dis_flow(crops["onset"], crops["apex"]))
 
 
-def check_onset_apex(onset: Any, apex: Any, clip: Clip) -> tuple[int, int]:
-    n = len(clip.frames)
+def check_onset_apex(onset: Any, apex: Any, clip: Clip | FrameSource | None = None) -> tuple[int, int]:
+    """Onset and apex as whole frame positions with 0 <= onset < apex (< the clip's length when it is known: a
+    Clip in memory; a streamed clip's length is checked when it has been read)."""
     try:
         onset_i, apex_i = int(onset), int(apex)
         if onset_i != onset or apex_i != apex:
             raise ValueError
     except (TypeError, ValueError):
         raise InputError(f"onset and apex must be whole frame numbers, got {onset!r} and {apex!r}") from None
-    if not 0 <= onset_i < apex_i < n:
-        limited = any("only the first" in note for note in clip.notes)
-        more = " (the clip was limited to its first frames; see --max-frames)" if limited else ""
-        raise InputError(
-            f"onset {onset_i} and apex {apex_i} are not valid: they need 0 <= onset < apex <= {n - 1}, "
-            f"since the clip has {n} frames counted from 0{more}"
-        )
+    n = len(clip.frames) if isinstance(clip, Clip) else None
+    if not 0 <= onset_i < apex_i or (n is not None and apex_i >= n):
+        limit = f"apex <= {n - 1}, since the clip has {n} frames counted from 0" if n else "apex"
+        raise InputError(f"onset {onset_i} and apex {apex_i} are not valid: they need 0 <= onset < {limit}")
     return onset_i, apex_i
 
 
@@ -514,10 +557,11 @@ def save_prediction(pred: Prediction, out_dir: str | Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create the output folder '{out}': {err.strerror or err}") from None
-    images = {
-        "apex_aligned": pred.frames[pred.apex],
-        "onset_aligned": pred.frames[pred.onset],
-    }
+    images = {}
+    if pred.shown is not None and pred.shown in pred.crops:
+        images = {"apex_aligned": pred.crops[pred.shown]["apex"], "onset_aligned": pred.crops[pred.shown]["onset"]}
+    elif pred.face_crop is not None:
+        images = {"face_aligned": pred.face_crop}
     if pred.flow_rgb is not None:
         images["flow"] = pred.flow_rgb
     # overlays come in the order of the maps: each branch's Grad-CAM, then each fusion CBAM

@@ -19,8 +19,6 @@ MEGC_3 = ("negative", "positive", "surprise")
 LABEL_SETS: dict[str, tuple[str, ...]] = {"casme2_5": CASME2_5, "megc_3": MEGC_3}
 # The label set that keeps each sheet's own emotion words.
 RAW_LABEL_SET = "emotion"
-# Frames read from a clip at most: 2 s at CASME II's 200 fps, 13 s at a phone's 30 fps.
-MAX_FRAMES = 400
 # The databases `mer preprocess` reads (one module each in mer.data.datasets).
 DATASET_NAMES = ("casme2", "samm", "megc")
 

@@ -153,7 +153,7 @@ def test_predictor_reads_a_video_file(predictor, tmp_path):
         writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     writer.release()
     pred = predictor(path)
-    assert pred.fps == 30.0 and len(pred.frames) == 12 and pred.timings["read"] > 0.0
+    assert pred.fps == 30.0 and pred.frame_count == len(pred.frames) == 12 and pred.timings["read"] > 0.0
 
 
 def test_models_without_fusion_give_no_cbam_maps():
@@ -190,7 +190,7 @@ def test_the_shipped_checkpoint_names_each_example_clip_and_says_it_is_synthetic
         assert predictor(clip).label == clip.stem.removeprefix("synthetic_"), clip.name
 
 
-EVENT_KEYS = ["onset", "apex", "offset", "start_s", "end_s", "kind", "strength", "reason"]
+EVENT_KEYS = ["onset", "apex", "offset", "start_s", "end_s", "kind", "strength", "reason", "signal", "region"]
 
 
 def test_the_micro_movement_is_one_micro_event_with_the_answer(prediction, clip):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mer.errors import InputError
-from mer.spec import MAX_FRAMES
 
 if TYPE_CHECKING:
     from mer.inference import Prediction
@@ -21,7 +19,7 @@ def format_prediction(pred: Prediction) -> str:
     info = pred.to_json()
     ck = info["checkpoint"]
     lines = [
-        f"clip:        {pred.source} ({len(pred.frames)} frames at {pred.fps:g} fps)",
+        f"clip:        {pred.source} ({pred.frame_count} frames, {_duration(pred)} at {pred.fps:g} fps)",
         f"checkpoint:  {ck['path']} ({ck['architecture']})",
     ]
     if ck.get("note"):
@@ -50,6 +48,11 @@ def format_prediction(pred: Prediction) -> str:
     return "\n".join(lines)
 
 
+def _duration(pred: Prediction) -> str:
+    times = pred.times if pred.times is not None and len(pred.times) else None
+    return f"{times[-1]:.2f} s" if times is not None else f"{pred.frame_count / pred.fps:.2f} s"
+
+
 def expand_clips(paths: list[str]) -> list[Path]:
     """The clips named on the command line, in order: a video or zip file is one clip; a folder with image files
     directly in it is one clip (a folder of frames); any other folder holds clips: each video, zip and sub-folder
@@ -73,20 +76,40 @@ def expand_clips(paths: list[str]) -> list[Path]:
     return out
 
 
-def _read(path: Path, args: argparse.Namespace):
-    from mer.spotting.source import read_clip
+def _open(path: Path, args: argparse.Namespace):
+    """The clip as a stream (checked now; its frames are read as they are analysed)."""
+    from mer.spotting.source import open_source
 
-    start = time.perf_counter()
-    clip = read_clip(path, max_frames=args.max_frames, fps=args.fps)
-    return clip, time.perf_counter() - start
+    return open_source(path, max_frames=args.max_frames, fps=args.fps)
 
 
-def _one_clip(predictor, path: Path, args: argparse.Namespace, index: str, read=None) -> Prediction:
+def _progress_bar(args: argparse.Namespace, path: Path):
+    """A tqdm bar on stderr for one clip, or None: off with -q, when --json goes to a pipe or a file, or when
+    stderr is not a terminal."""
+    if args.quiet or not sys.stderr.isatty() or (args.json and not sys.stdout.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=1000, desc=path.name[:30], file=sys.stderr, leave=False, bar_format="{desc}: {percentage:3.0f}% {postfix}"
+    )
+
+
+def _one_clip(predictor, path: Path, args: argparse.Namespace, index: str, source=None) -> Prediction:
     from mer.inference import save_prediction
 
-    clip, read_s = read or _read(path, args)
-    pred = predictor(clip, onset=args.onset, apex=args.apex, index=index)
-    pred.timings = {"read": read_s, **pred.timings, "total": pred.timings["total"] + read_s}
+    source = source or _open(path, args)
+    bar = _progress_bar(args, path)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = int(round(1000 * fraction))
+        bar.set_postfix_str(message, refresh=True)
+
+    try:
+        pred = predictor(source, onset=args.onset, apex=args.apex, index=index, progress=progress if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.save_dir:
         folder = Path(args.save_dir)
         save_prediction(pred, folder if len(args.clips_found) == 1 else folder / _stem(path))
@@ -108,14 +131,14 @@ def run_predict(args: argparse.Namespace) -> int:
     args.clips_found = clips
     index = "file_number" if args.frame_numbers else "position"
     # one clip: a bad clip is reported before the model is loaded, and an onset/apex typo costs nothing
-    first = _read(clips[0], args) if len(clips) == 1 else None
+    first = _open(clips[0], args) if len(clips) == 1 else None
     if first is not None and args.onset is not None:
         from mer.inference import check_onset_apex, to_positions
 
-        check_onset_apex(*to_positions(args.onset, args.apex, first[0], index), first[0])
+        check_onset_apex(*to_positions(args.onset, args.apex, first, index), first)
     from mer.inference import Predictor
 
-    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, max_frames=args.max_frames)
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
     failed = 0
     for number, path in enumerate(clips):
         try:
@@ -175,8 +198,14 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-frames",
         type=int,
-        default=MAX_FRAMES,
-        help=f"use at most this many frames from the start of each clip (default {MAX_FRAMES})",
+        default=None,
+        help="use at most this many frames from the start of each clip (default: the whole clip, any length)",
+    )
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar on stderr (it is off anyway when --json goes to a pipe)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per clip, one per line")
     p.add_argument(

@@ -134,12 +134,11 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _spot_apex(frames: np.ndarray, landmarks: np.ndarray, fps: float) -> tuple[int, str]:
-    """Index of the apex in aligned frames (onset first), from the motion curve over the AU regions."""
-    from mer.spotting import face, motion
+    """Index of the apex in aligned frames (onset first), by the one spotting rule the Predictor uses
+    (:func:`mer.spotting.spot.sample_apex`)."""
+    from mer.spotting.spot import sample_apex
 
-    curve = motion.motion_curve(frames, mask=face.spotting_mask(landmarks), fps=fps)
-    spotted = motion.spot(curve, fps)
-    return int(spotted.apex), spotted.note
+    return sample_apex(np.asarray(frames), landmarks, fps)
 
 
 def clip_numbers(task: dict[str, Any], count: int = CLIP_FRAMES) -> list[int]:

@@ -42,9 +42,13 @@ KINDS = ("micro", "macro")
 
 @dataclass
 class Event:
-    """One facial movement. onset, apex, offset: frame indices of the clip as read (0-based); strength: how far
-    the apex stands above the movement's base (crop pixels); kind: "micro" or "macro", reason: which rule said so;
-    label and probabilities: the model's answer (micro events only)."""
+    """One facial movement, a spotting fact. onset, apex, offset: frame indices of the clip as read (0-based);
+    strength: how far the apex stands above the movement's base (crop pixels); kind: "micro" or "macro", reason:
+    which rule said so; signal: the curve it was found on ("motion": the motion curve, "short": the
+    short-movement signal, "given": onset and apex given); region: the AU region of that curve ("all": the face).
+
+    label and probabilities: deprecated here (the answer's, :class:`mer.inference.Prediction`, holds them); kept
+    while the page still reads them from the event."""
 
     onset: int
     apex: int
@@ -54,19 +58,30 @@ class Event:
     reason: str = ""
     label: str | None = None
     probabilities: dict[str, float] | None = None
+    signal: str = "motion"
+    region: str = "all"
 
-    def to_json(self, fps: float) -> dict:
-        """The event as SPOTTING.md gives it: onset, apex, offset, start_s, end_s, kind, strength, reason (and
-        label, probabilities for micro events)."""
+    def to_json(self, fps: float, times: np.ndarray | None = None) -> dict:
+        """The event as SPOTTING.md gives it: onset, apex, offset, start_s, end_s (from the frames' own times
+        when `times` ((N,) seconds) is given, else frame / fps), kind, strength, reason, signal, region (and label,
+        probabilities for micro events, when set)."""
+
+        def seconds(frame: int) -> float:
+            if times is not None and 0 <= frame < len(times):
+                return round(float(times[frame]), 4)
+            return round(frame / fps, 4)
+
         out = {
             "onset": int(self.onset),
             "apex": int(self.apex),
             "offset": int(self.offset),
-            "start_s": round(self.onset / fps, 4),
-            "end_s": round(self.offset / fps, 4),
+            "start_s": seconds(self.onset),
+            "end_s": seconds(self.offset),
             "kind": self.kind,
             "strength": round(float(self.strength), 4),
             "reason": self.reason,
+            "signal": self.signal,
+            "region": self.region,
         }
         if self.kind == "micro":
             out["label"] = self.label
@@ -74,10 +89,14 @@ class Event:
         return out
 
 
+def window_sizes(fps: float) -> tuple[int, int]:
+    """(length, hop) of the motion curve's windows in frames at `fps` (WINDOW_S, WINDOW_HOP_S)."""
+    return max(3, int(round(WINDOW_S * fps))), max(1, int(round(WINDOW_HOP_S * fps)))
+
+
 def windows(start: int, stop: int, fps: float) -> list[tuple[int, int]]:
     """Overlapping (start, stop) windows covering frames start..stop-1; the last one ends at stop."""
-    length = max(3, int(round(WINDOW_S * fps)))
-    hop = max(1, int(round(WINDOW_HOP_S * fps)))
+    length, hop = window_sizes(fps)
     if stop - start <= length:
         return [(start, stop)]
     out = [(a, a + length) for a in range(start, stop - length, hop)]
@@ -87,10 +106,9 @@ def windows(start: int, stop: int, fps: float) -> list[tuple[int, int]]:
 
 def _smooth(values: np.ndarray, fps: float) -> np.ndarray:
     """Moving mean over SMOOTH_S (an odd number of frames), edges extended."""
-    from scipy.ndimage import uniform_filter1d
+    from mer.spotting.signal import moving_mean
 
-    window = max(1, int(round(SMOOTH_S * fps)) | 1)
-    return uniform_filter1d(values.astype(np.float64), window, mode="nearest")
+    return moving_mean(values, max(1, int(round(SMOOTH_S * fps)) | 1))
 
 
 def noise_level(values: np.ndarray) -> float:
@@ -236,6 +254,7 @@ def find_short_events(windows: list[tuple[int, int, dict[str, np.ndarray], Any]]
                 eyes = float(blink[event.onset : event.offset + 1].max()) / usual if usual > 0 else 0.0
                 kept = judge_short(event, region, rise, net, eyes, fps)
                 if kept is not None:
+                    kept.signal, kept.region = "short", region
                     kept.onset, kept.apex, kept.offset = kept.onset + start, kept.apex + start, kept.offset + start
                     found.append(kept)
     return found
@@ -265,6 +284,18 @@ def merge(events: list[Event]) -> list[Event]:
     return sorted(kept, key=lambda e: (e.onset, e.apex))
 
 
+def window_peaks(start: int, curves: dict[str, np.ndarray], fps: float) -> list[Event]:
+    """Every classified peak of one window's curves (`curves`: region -> (n,) px against frame `start`), clip frame
+    indices, each tagged with the region it was found on; not yet merged."""
+    found = []
+    for region, values in curves.items():
+        for event in peaks(values, fps):
+            event.onset, event.apex, event.offset = event.onset + start, event.apex + start, event.offset + start
+            event.signal, event.region = "motion", region
+            found.append(classify(event, fps))
+    return found
+
+
 def find_events(curves: list[tuple[int, int, np.ndarray]], fps: float) -> list[Event]:
     """All events of a clip from its window curves.
 
@@ -276,26 +307,32 @@ def find_events(curves: list[tuple[int, int, np.ndarray]], fps: float) -> list[E
     Returns:
         events in time order with clip frame indices, kind and reason set (no labels yet).
     """
-    found = []
-    for start, _stop, values in curves:
-        for event in peaks(values, fps):
-            event.onset, event.apex, event.offset = event.onset + start, event.apex + start, event.offset + start
-            found.append(classify(event, fps))
-    return merge(found)
+    return merge([e for start, _stop, values in curves for e in window_peaks(start, {"all": values}, fps)])
+
+
+def is_brief(start: int, stop: int, fps: float) -> bool:
+    """Whether a window is under SHORT_MIN_S: too short for short movements, its motion curve's micro events stand."""
+    return stop - start < SHORT_MIN_S * fps
+
+
+def decide(brief: list[Event], longer: list[Event], short: list[Event]) -> list[Event]:
+    """THE rule for a clip's events, one per movement: the motion curve's peaks of brief windows (:func:`is_brief`:
+    a face seen that briefly, or a clip that is one database sample starting at its onset) as they are; of longer
+    windows, only the macro ones (a micro-expression there is found by the short-movement signal, which also
+    finds fast large movements); and the short movements (:func:`find_short_events`). Returns them in time
+    order (:func:`merge`)."""
+    longer_macro = [e for e in merge(longer) if e.kind == "macro"]
+    return merge(merge(brief) + longer_macro + short)
 
 
 def find_all_events(
     curves: list[tuple[int, int, np.ndarray]], short: list[tuple[int, int, dict[str, np.ndarray], Any]], fps: float
 ) -> list[Event]:
-    """Every event of a clip: macro events from the motion curves (:func:`find_events`), micro ones from the
-    short movements (:func:`find_short_events`, which also finds fast large ones), one per movement
-    (:func:`merge`). In windows under SHORT_MIN_S (a face seen that briefly, or a clip that is one database
-    sample starting at its onset) there are no short movements to find, and the motion curve's micro events stand.
-    """
-    shortest = SHORT_MIN_S * fps
-    brief = [c for c in curves if c[1] - c[0] < shortest]
-    longer = [e for e in find_events([c for c in curves if c[1] - c[0] >= shortest], fps) if e.kind == "macro"]
-    return merge(find_events(brief, fps) + longer + find_short_events(short, fps))
+    """Every event of a clip held in memory (window curves and short flows; :func:`decide`). The streaming
+    spotter (:mod:`mer.spotting.spot`) calls :func:`window_peaks` and :func:`decide` itself."""
+    brief = [e for c in curves if is_brief(c[0], c[1], fps) for e in window_peaks(c[0], {"all": c[2]}, fps)]
+    longer = [e for c in curves if not is_brief(c[0], c[1], fps) for e in window_peaks(c[0], {"all": c[2]}, fps)]
+    return decide(brief, longer, find_short_events(short, fps))
 
 
 def stitch(curves: list[tuple[int, int, np.ndarray]], count: int) -> np.ndarray:

@@ -113,7 +113,8 @@ def _seconds(frame: int, fps: float) -> str:
     return f"{frame / fps:.1f} s"
 
 
-def _presence_notes(present: np.ndarray, fps: float, name: str) -> list[str]:
+def presence_notes(present: np.ndarray, fps: float, name: str) -> list[str]:
+    """What a user should know of where the face is: it appears late, leaves early, is lost in between."""
     count = len(present)
     track = FaceTrack(np.zeros((count, 68, 2)), present, 0)
     runs = track.runs()
@@ -158,7 +159,7 @@ def track_face(frames, fps: float, name: str = "the clip") -> FaceTrack:
     boxes, present = _boxes(found, count)
     landmarks = _landmarks(frames, boxes, present, max(1, int(round(fps / LANDMARK_RATE))))
     faces = max(len(v) for v in found.values())
-    notes = _presence_notes(present, fps, name)
+    notes = presence_notes(present, fps, name)
     if faces > 1:
         notes.append(f"{faces} faces found in {name}; followed the largest")
     return FaceTrack(landmarks, present, faces, notes)
