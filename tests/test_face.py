@@ -228,3 +228,16 @@ def test_the_nose_is_the_head_motion_reference(aligned):
     oral = face.au_region_masks(landmarks)["oral"]
     assert (oral * nose).sum() < 0.1 * nose.sum()  # no lip skin in it (the cheek band crosses the nose by design)
     assert inside(face.nose_region(landmarks), anchor) and inside(regions["nasal"], anchor)
+
+
+def test_the_nose_anchored_similarity_follows_the_nose(photos):
+    landmarks, _ = face.detect_landmarks(photos["astronaut"])
+    left, right = face.eye_centers(landmarks)
+    nose = face.nose_anchor(landmarks)
+    eyes_only = face.similarity_from_eyes(left, right)
+    nose_at = face.transform_points(nose[None], eyes_only)[0]
+    assert np.allclose(face.similarity_from_nose(left, right, nose, nose_at), eyes_only)
+    # the eyes blink down 3 px, the nose stays: the crop does not move (roll and scale barely change)
+    moved = face.similarity_from_nose(left + [0, 3], right + [0, 3], nose, nose_at)
+    assert np.allclose(face.transform_points(nose[None], moved), nose_at[None], atol=1e-4)
+    assert np.allclose(moved[:, :2], eyes_only[:, :2])

