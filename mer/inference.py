@@ -11,7 +11,6 @@ micro event: Grad-CAM per branch and the fusion's CBAM maps, overlays on its ape
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -52,10 +51,11 @@ class Prediction:
     similarity at the onset, what the model saw; others: the face track's). model_input: (4, 282, 231) float32
     unnormalised input of the salient event, or None. gradcam: branch -> (282, 231) float32 in [0, 1] for its
     label; cbam: fusion CBAM name -> (282, 231) spatial attention; cbam_channel: name -> (C,); raw_maps:
-    "gradcam_<branch>" / "cbam_<name>" -> the same maps, one dict. overlays: caption -> RGB uint8 heat map on the
-    salient apex crop (all empty without a micro event). flow_rgb: (282, 231, 3) uint8 onset->apex flow of the
-    shown event. timings: stage -> seconds (read, track, align, spot, input, model, gradcam, overlays, total).
-    notes: what the user should know. card, checkpoint, source: provenance. index: "position" (0-based) or
+    "gradcam_<branch>" / "cbam_<name>" -> the same maps, one dict. overlays: the same keys -> RGB uint8 heat map
+    on the salient apex crop; overlay_captions: the same keys -> a caption (all empty without a micro event).
+    flow_rgb: (282, 231, 3) uint8 onset->apex flow of the shown event. timings: stage -> seconds (read, track,
+    align, spot, input, model, gradcam, overlays, total). notes: what the user should know. card, checkpoint,
+    source: provenance. index: "position" (0-based) or
     "file_number" (the given onset/apex were file numbers); temperature: the calibration temperature applied.
     ``frames`` is a compatibility view (see :class:`CropView`).
     """
@@ -95,6 +95,7 @@ class Prediction:
     raw_maps: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[int, str] = field(default_factory=dict)
     event_probabilities: dict[int, dict[str, float]] = field(default_factory=dict)
+    overlay_captions: dict[str, str] = field(default_factory=dict)
 
     @property
     def frame_count(self) -> int:
@@ -423,13 +424,18 @@ class Predictor:
             if k == salient:
                 expl, raw = e_expl, raw_k
         tick = time.perf_counter()
-        flow_rgb, overlays = None, {}
+        flow_rgb, overlays, overlay_captions = None, {}, {}
         if shown is not None and shown in crops:
             flow_rgb = self._flow_picture(crops[shown], raw)
         if expl is not None:
             from mer.explain import overlays as make_overlays
 
-            overlays = make_overlays(crops[salient]["apex"], expl)
+            drawn = make_overlays(crops[salient]["apex"], expl)  # caption -> picture, each branch then each CBAM
+            names = [f"gradcam_{k}" for k in expl.gradcam] + [f"cbam_{k}" for k in expl.cbam_spatial]
+            if len(names) != len(drawn):
+                names = [f"overlay_{i:02d}" for i in range(1, len(drawn) + 1)]
+            overlays = dict(zip(names, drawn.values(), strict=True))
+            overlay_captions = dict(zip(names, drawn, strict=True))
         timings["overlays"] = time.perf_counter() - tick
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
@@ -477,6 +483,7 @@ class Predictor:
             raw_maps={f"gradcam_{k}": v for k, v in gradcam.items()} | {f"cbam_{k}": v for k, v in cbam.items()},
             labels=labels,
             event_probabilities=event_probabilities,
+            overlay_captions=overlay_captions,
         )
 
     def _classify(self, k: int, event: Event, spotting: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -544,10 +551,6 @@ def check_onset_apex(onset: Any, apex: Any, clip: Clip | FrameSource | None = No
 # ------------------------------------------------------------------------------------------------ mer predict
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "image"
-
-
 def save_prediction(pred: Prediction, out_dir: str | Path) -> list[Path]:
     """Write overlays, the flow picture, the aligned onset/apex frames (PNG) and result.json; the paths."""
     import cv2
@@ -564,12 +567,8 @@ def save_prediction(pred: Prediction, out_dir: str | Path) -> list[Path]:
         images = {"face_aligned": pred.face_crop}
     if pred.flow_rgb is not None:
         images["flow"] = pred.flow_rgb
-    # overlays come in the order of the maps: each branch's Grad-CAM, then each fusion CBAM
-    stems = [f"gradcam_{name}" for name in pred.gradcam] + [f"cbam_{name}" for name in pred.cbam]
-    if len(stems) != len(pred.overlays):
-        stems = [f"overlay_{i:02d}_{_slug(caption)}" for i, caption in enumerate(pred.overlays, start=1)]
-    captions = dict(zip(stems, pred.overlays, strict=True))
-    images.update({stem: pred.overlays[caption] for stem, caption in captions.items()})
+    captions = dict(pred.overlay_captions)
+    images.update(pred.overlays)
     written = []
     for name, image in images.items():
         path = out / f"{name}.png"

@@ -107,12 +107,14 @@ def test_cbam_maps_of_the_fusion(prediction, predictor):
 
 def test_overlays_on_the_apex_frame(prediction):
     assert len(prediction.overlays) == 2 + len(prediction.cbam)
-    captions = list(prediction.overlays)
+    assert list(prediction.overlays)[:2] == ["gradcam_global", "gradcam_local"]
+    assert list(prediction.overlays) == list(prediction.raw_maps) == list(prediction.overlay_captions)
+    captions = list(prediction.overlay_captions.values())
     assert "global branch" in captions[0] and "local branch" in captions[1]
     for image in prediction.overlays.values():
         assert image.shape == (282, 231, 3) and image.dtype == np.uint8
         # a blend of the apex frame and a heat map, not the heat map alone
-        assert np.abs(image.astype(int) - prediction.frames[prediction.apex]).mean() < 120
+        assert np.abs(image.astype(int) - prediction.crops[prediction.salient]["apex"]).mean() < 120
 
 
 def test_timings_and_json(prediction):
