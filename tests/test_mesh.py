@@ -228,17 +228,21 @@ def test_the_mesh_follows_a_real_video_and_loses_a_face_that_leaves():
 
 
 @needs_feat
-def test_speed_per_frame(record_property):
+@pytest.mark.slow
+def test_speed_per_frame_and_steadiness(record_property):
     """Landmarks on every frame of the man's 640 x 360 smile: the mesh followed frame to frame, the mesh in a box
-    (two fits), and dlib's predictor in a box. Times are reported (pytest -rA shows them), not asserted; what is
-    asserted is that the mesh stays on the face: within 0.1 IOD of dlib's inner-face points on every frame."""
+    (two fits), and dlib's predictor in its own box. Times are reported (pytest -rA shows them), not asserted. What
+    is asserted: the mesh stays on the face (within 0.1 IOD of dlib's inner-face points on every frame), and it
+    shakes less from frame to frame than dlib (high-frequency jitter, each point minus its 5-frame running median:
+    measured 0.24% against 0.73% of the IOD on the inner points), the noise every motion signal starts from."""
+    from scipy.ndimage import median_filter
+
     frames = read_video("man_smiling")
     first, _ = face.detect_mesh(frames[0])
     box = face.detect_faces(frames[0])[0]
     detector, predictor = face._dlib_models()
-    rect = max(detector(frames[0], 0), key=lambda r: r.area())  # dlib's predictor wants dlib's own box
     seconds = {"mesh_follow": 0.0, "mesh_in_box": 0.0, "dlib_in_box": 0.0}
-    fitted = first
+    fitted, followed, references = first, [], []
     for frame in frames:
         start = time.perf_counter()
         fitted = face.follow(frame, fitted.points)
@@ -246,14 +250,22 @@ def test_speed_per_frame(record_property):
         start = time.perf_counter()
         face.landmarks_in_box(frame, box)
         seconds["mesh_in_box"] += time.perf_counter() - start
+        rect = max(detector(frame, 0), key=lambda r: r.area())  # dlib's predictor wants dlib's own box
         start = time.perf_counter()
-        reference = np.array([(p.x, p.y) for p in predictor(frame, rect).parts()], dtype=np.float32)
+        references.append(np.array([(p.x, p.y) for p in predictor(frame, rect).parts()], dtype=np.float32))
         seconds["dlib_in_box"] += time.perf_counter() - start
-        error = np.hypot(*(mesh.to_68(fitted.points) - reference).T)[17:].mean() / iod(reference)
+        followed.append(mesh.to_68(fitted.points))
+        error = np.hypot(*(followed[-1] - references[-1]).T)[17:].mean() / iod(references[-1])
         assert error < 0.1
     for name, total in seconds.items():
         record_property(f"{name}_ms_per_frame", round(1000 * total / len(frames), 2))
     print({name: f"{1000 * total / len(frames):.1f} ms/frame" for name, total in seconds.items()})
+    jitter = {}
+    for name, landmarks in (("mesh", np.array(followed)), ("dlib", np.array(references))):
+        residual = landmarks - median_filter(landmarks, size=(5, 1, 1), mode="nearest")
+        jitter[name] = np.sqrt((residual[:, 17:] ** 2).sum(-1).mean()) / iod(landmarks[0])
+    print({name: f"{100 * value:.2f}% IOD" for name, value in jitter.items()})
+    assert jitter["mesh"] < 0.6 * jitter["dlib"]
 
 
 def test_mesh_regions_hold_their_parts():
