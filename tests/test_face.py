@@ -241,3 +241,26 @@ def test_the_nose_anchored_similarity_follows_the_nose(photos):
     moved = face.similarity_from_nose(left + [0, 3], right + [0, 3], nose, nose_at)
     assert np.allclose(face.transform_points(nose[None], moved), nose_at[None], atol=1e-4)
     assert np.allclose(moved[:, :2], eyes_only[:, :2])
+
+
+def test_part_masks_from_the_mesh_and_from_its_68_points_agree(photos):
+    """The nine parts (left and right apart) hold their features and cover about the same pixels whether read from
+    the mesh or from its 68 layout."""
+    clip = face.FaceAligner().align([photos["hopper"]])
+    fitted, _ = face.detect_mesh(clip.frames[0])
+    from_mesh = face.part_masks(fitted.points)
+    from_68 = face.part_masks(clip.landmarks)
+    assert list(from_mesh) == list(from_68) == [
+        "brow_right", "brow_left", "eye_right", "eye_left", "cheek_right", "cheek_left", "nose", "mouth", "chin",
+    ]  # fmt: skip
+    for name in from_mesh:
+        a, b = from_mesh[name], from_68[name]
+        assert a.shape == face.CROP_HW and a.sum() > 40 and b.sum() > 40, name
+        assert (a * b).sum() / np.maximum(a, b).sum() > 0.4, name  # IoU of the two readings (measured 0.47-0.95)
+    landmarks = clip.landmarks
+    for parts in (from_mesh, from_68):
+        for name, point in (("nose", landmarks[30]), ("mouth", (landmarks[62] + landmarks[66]) / 2)):
+            assert parts[name][int(point[1]), int(point[0])] == 1, name
+        x_right = np.nonzero(parts["cheek_right"].any(axis=0))[0].mean()
+        x_left = np.nonzero(parts["cheek_left"].any(axis=0))[0].mean()
+        assert x_right < landmarks[30, 0] < x_left  # the person's right on the image's left

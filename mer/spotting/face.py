@@ -502,3 +502,34 @@ def nose_region(landmarks: np.ndarray) -> np.ndarray:
 def nose_mask(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> np.ndarray:
     """(H, W) float32 0/1 of :func:`nose_region` (landmarks in the pixels of `shape`)."""
     return _fill([nose_region(landmarks)], shape)
+
+
+def _parts_68(p: np.ndarray) -> dict[str, np.ndarray]:
+    """The face's parts from (68, 2) landmarks, the same names as :func:`mer.spotting.mesh.regions`."""
+    left, right = eye_centers(p)
+    iod = float(np.hypot(*(right - left)))
+    return {
+        "brow_right": _dilated_hull(p[17:22], 0.06 * iod),  # 5 points on a line: grown to the brow's width
+        "brow_left": _dilated_hull(p[22:27], 0.06 * iod),
+        "eye_right": _hull(p[36:42]),
+        "eye_left": _hull(p[42:48]),
+        "cheek_right": _hull(p[[41, 40, 31, 3, 2, 1]]),  # lower lid down to the nostril, out to the jaw
+        "cheek_left": _hull(p[[46, 47, 35, 13, 14, 15]]),
+        "nose": _hull(p[27:36]),
+        "mouth": _hull(p[48:60]),
+        "chin": _hull(p[[59, 58, 57, 56, 55, 10, 9, 8, 7, 6]]),
+    }
+
+
+def part_masks(landmarks: np.ndarray, shape: tuple[int, int] = CROP_HW) -> dict[str, np.ndarray]:
+    """One (H, W) float32 0/1 mask per part of the face, left and right apart: brow_right, brow_left, eye_right,
+    eye_left, cheek_right, cheek_left, nose, mouth, chin ("right" is the person's right, on the image's left).
+
+    Finer than the five AU regions (which the models were trained with): for telling a movement of one part (a
+    brow, a lip corner) from one of the whole face, and the nose from the rest. landmarks: a mesh (468, 2 or 3)
+    (:func:`mer.spotting.mesh.regions`, hulls of 10-22 vertices each) or (68, 2) (the same parts from the 68
+    points, coarser), in the pixels of `shape`.
+    """
+    p = np.asarray(landmarks, dtype=np.float32)
+    parts = mesh.regions(p) if _is_mesh(p) else _parts_68(_as_68(p))
+    return {name: _fill([polygon], shape) for name, polygon in parts.items()}
