@@ -1,6 +1,6 @@
 """mer browser demo: upload or record a short face clip; see its micro-expressions and where the model looked.
 
-Hugging Face Space entry point (`python app.py`). It builds the page and calls `mer.demo`; nothing else.
+Hugging Face Space entry point (`python app.py`): the layout of the page, bound to plain functions of `mer.demo`.
 Serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (gradio's defaults: 127.0.0.1:7860).
 Environment: MER_CHECKPOINT (a checkpoint folder or .safetensors to offer and pre-select besides the shipped one),
 MER_EXAMPLES (folder of example clips, default examples/), MER_CONCURRENCY (analyses run at once, default 1),
@@ -11,8 +11,9 @@ which frame rate was used and why:
     /predict(clip, checkpoint=None, onset=None, apex=None, fps=None)   a video, or a zip of frames with fps
     /predict_video(video, checkpoint=None, onset=None, apex=None, fps=None)   fps overrides the file's own
     /predict_frames(frames_zip, fps, checkpoint=None, onset=None, apex=None)   fps is required
-onset/apex: frame numbers counted from 0, both or neither (neither: detected). checkpoint: a name from
-/checkpoint_card's picker (None: the default).
+    /checkpoint_card(checkpoint)   the chosen weights in plain words
+onset/apex: frame numbers counted from 0, both or neither (neither: detected). checkpoint: a checkpoint name
+(None: the default).
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.data_classes import FileData
 
-from mer import demo
+from mer.demo import analyse, media, shelf, view
 from mer.errors import InputError
 
 log = logging.getLogger("mer.app")
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = Path(os.environ.get("MER_EXAMPLES", ROOT / "examples")).resolve()
-MAX_FILE_SIZE = "50mb"  # a few seconds of face video; bigger uploads are refused before they reach the model
+MAX_FILE_SIZE = "50mb"  # a minute of phone video; bigger uploads are refused before they reach the model
 QUEUE_SIZE = 32  # requests waiting beyond this get "queue full" instead of piling up in memory
 CONCURRENCY = int(os.environ.get("MER_CONCURRENCY", "1"))  # one analysis uses all cores of a small Space
+LIGHT_CONCURRENCY = 4  # previews and checks of uploads run beside an analysis, so other visitors are not kept waiting
 ON_SPACE = bool(os.environ.get("SPACE_ID"))  # Hugging Face sets it: cache the examples' answers there only
 # Video only (no microphone prompt), as many frames per second as the camera gives up to 60: micro-expressions
 # last a fraction of a second. 640 x 480 is plenty, since clips are read at 640 px on the longer side anyway.
@@ -44,17 +47,28 @@ WEBCAM = gr.WebcamOptions(
         "audio": False,
     }
 )
-# Five pictures a row even when there are two (gradio's grid would stretch two over the whole width); on a
-# phone (one column) two a row, big enough to see and to caption.
+# Pictures at least 150 px (the clip) and 260 px (the maps) wide, as many a row as fit: five on a laptop, two or
+# one on a phone, none cut off; each whole (231 x 282) with its caption under it, not over it. The JET colour
+# scale of every map is drawn once, above them.
 CSS = """
-#mer-frames .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
-@media (max-width: 640px) {
-  #mer-frames .grid-container, #mer-maps-fusion .grid-container { grid-template-columns: repeat(2, 1fr) !important; }
-  #mer-frames .grid-wrap { height: auto !important; }
-}
+#mer-frames .grid-container { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)) !important; }
+.mer-maps .grid-container { grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)) !important; }
+#mer-frames .grid-wrap, .mer-maps .grid-wrap {
+  height: auto !important; max-height: none !important; min-height: 0 !important; }
+#mer-frames .thumbnail-item, .mer-maps .thumbnail-item {
+  aspect-ratio: auto !important; height: auto !important; padding-bottom: 30px !important; }
+#mer-frames .thumbnail-item img, .mer-maps .thumbnail-item img {
+  width: 100% !important; height: auto !important; aspect-ratio: 231 / 282; object-fit: contain !important; }
+#mer-frames .caption-label, .mer-maps .caption-label { bottom: 4px !important; max-width: 96%; }
+.mer-scale { display: flex; align-items: center; gap: 8px; font-size: 0.9em; }
+.mer-scale .bar { flex: 1; max-width: 320px; height: 12px; border-radius: 3px;
+  background: linear-gradient(90deg, #00007f, #0000ff, #007fff, #00ffff, #7fff7f, #ffff00, #ff7f00, #ff0000, #7f0000); }
 """
-SHELF = demo.ModelShelf.from_env()  # finds the checkpoints; loads a model on first use
-FOLDERS = demo.OutputFolders(max_age_s=15 * 60)  # per-request result folders, made on first use
+SCALE = (
+    '<div class="mer-scale"><span>Colour scale of every map: low</span><div class="bar"></div><span>high</span></div>'
+)
+SHELF = shelf.ModelShelf.from_env()  # finds the checkpoints; loads a model on first use
+FOLDERS = media.OutputFolders(max_age_s=15 * 60)  # per-request result folders, made on first use
 
 INTRO = """
 # Micro-expression recognition
@@ -64,23 +78,23 @@ the model marks every facial movement on a timeline and names each **micro-expre
 *happiness, disgust, surprise, repression* or *others*.
 """
 
-EXPLANATION = """
+EXPLANATION = f"""
 **What is a micro-expression?** A very small, very short facial movement (under half a second, a few pixels)
 that shows a feeling for an instant, usually when someone is trying to hide it. People rarely notice them; the
 research databases were filmed with high-speed cameras (200 frames per second). Longer, larger movements are
 *ordinary (macro) expressions*: smiles, talking, blinks.
 
-**How the model works.** The face is found and aligned; the *motion curve* says how much the face moves over
-the clip, and each movement gets an **onset** (start), **apex** (strongest) and offset (end). Short, small ones
-are micro-expressions. For the micro-expression the answer is about, the movement between onset and apex
-(optical flow) goes into two branches: a **global** one that looks at the whole face, and a **local** one that
-looks only at the regions where facial action units (AUs) move. A fusion module with attention (CBAM) combines
-them.
+**How the model works.** The face is found and aligned. Two signals follow it over the clip: *short movements*
+(where the face moved and came back within a fraction of a second), where micro-expressions are found, and the
+*motion curve* (how far the face is from where it was), where longer, ordinary expressions are found. Each
+movement gets an **onset** (start), **apex** (peak) and offset (end). For the micro-expression shown, the movement
+between onset and apex (optical flow) goes into two branches: a **global** one that looks at the whole face, and a
+**local** one that looks only at the regions where facial action units (AUs) move; a fusion module with attention
+(CBAM) combines them.
 
-**How to read the pictures.** *Probabilities*: how sure the model is of each class (they add up to 100%).
-*Timeline*: the motion curve; shaded bands are the movements found, orange for micro-expressions, grey for
-ordinary ones. *Movement*: colour is the direction, brightness the amount. *Grad-CAM* and *attention*: warm
-colours (the scale is under each picture) mark what counted.
+**How sure.** The page names a micro-expression only when the model gives it {view.CONFIDENCE_LINE:.0%} or more;
+below that it is a *weak candidate*, shown as such. On real videos without any micro-expression the model still
+finds short movements now and then, and none of those reached {view.CONFIDENCE_LINE:.0%}.
 
 **Please note.** This is a research demo, not a lie detector. The shipped weights were trained on *synthetic*
 micro-expressions made from real photographs, because the real databases are licensed and cannot be shipped;
@@ -91,98 +105,180 @@ the answer shows how the method works, not what a person felt.
 # ----------------------------------------------------------------------------------------------- handlers
 
 
-def _outputs(answer: demo.Answer) -> tuple:
-    """An Answer in the order of the page's answer components (see _answer_area)."""
-    maps = answer.maps
+def _outputs(shown: analyse.Shown) -> tuple:
+    """A Shown in the order of the page's answer components (see _answer_area and _pictures_area)."""
+    v, files = shown.view, shown.files
+    notes = v.notes if v else {}
     return (
-        answer.headline,
-        answer.label,
-        answer.probabilities,
-        answer.timeline,
-        answer.pictures,
-        maps.get("global", []),
-        maps.get("local", []),
-        maps.get("fusion", []),
-        answer.maps_note,
-        answer.timings or None,
-        answer.json_path,
+        shown.headline,
+        v.label if v else "",
+        v.probabilities if v else None,
+        v.timeline if v else None,
+        v.timeline_note if v else "",
+        files.get("pictures", []),
+        notes.get("pictures", ""),
+        *(files.get(group, []) for group in view.GROUPS),
+        *(notes.get(group, "") for group in view.GROUPS),
+        (v.timings or None) if v else None,
+        shown.json_path,
     )
 
 
-def analyse_video(video: str | None, originals: dict, checkpoint: str | None, onset: str, apex: str) -> tuple:
+def _settings(checkpoint: str | None, onset: str, apex: str, fps: str | None = None) -> dict[str, Any]:
+    """The options an answer was made with: an option changed to something else makes that answer stale."""
+    return {"checkpoint": checkpoint or SHELF.default, "onset": onset or "", "apex": apex or "", "fps": fps or ""}
+
+
+def _progress(progress: gr.Progress) -> analyse.Progress:
+    return lambda fraction, what: progress(fraction, desc=what)
+
+
+def analyse_video(
+    video: str | None,
+    originals: dict,
+    checkpoint: str | None,
+    onset: str,
+    apex: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008  (gradio's way to ask for a progress bar)
+) -> tuple:
     """The Video tab's Analyse: the clip shown (its original, when the preview is a converted copy)."""
     clip = originals.get(Path(video).name, video) if video else None
-    return _outputs(
-        demo.analyse_for_page(SHELF, FOLDERS, clip, frames=False, checkpoint=checkpoint, onset=onset, apex=apex)
+    shown = analyse.analyse_for_page(
+        SHELF, FOLDERS, clip, is_zip=False, checkpoint=checkpoint, onset=onset, apex=apex, progress=_progress(progress)
     )
+    return (*_outputs(shown), _settings(checkpoint, onset, apex) if shown.view else None)
 
 
-def analyse_frames(frames_zip: str | None, fps: str | None, checkpoint: str | None, onset: str, apex: str) -> tuple:
+def analyse_frames(
+    frames_zip: str | None,
+    fps: str | None,
+    checkpoint: str | None,
+    onset: str,
+    apex: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
+) -> tuple:
     """The Zip tab's Analyse: the frames shown, at the frame rate chosen beside them."""
-    return _outputs(
-        demo.analyse_for_page(
-            SHELF, FOLDERS, frames_zip, frames=True, checkpoint=checkpoint, onset=onset, apex=apex, fps=fps
-        )
+    shown = analyse.analyse_for_page(
+        SHELF,
+        FOLDERS,
+        frames_zip,
+        is_zip=True,
+        checkpoint=checkpoint,
+        onset=onset,
+        apex=apex,
+        fps=fps,
+        progress=_progress(progress),
     )
+    return (*_outputs(shown), _settings(checkpoint, onset, apex, fps) if shown.view else None)
 
 
-def analyse_example(video: str) -> tuple:
+def analyse_example(video: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
     """An example clicked: its answer with the default checkpoint and detected onset/apex, which the options show."""
-    answer = demo.analyse_for_page(SHELF, FOLDERS, video, frames=False)
-    return (*_outputs(answer), SHELF.default, "", "", {}, "")
+    shown = analyse.analyse_for_page(SHELF, FOLDERS, video, is_zip=False, progress=_progress(progress))
+    return (*_outputs(shown), _settings(None, "", ""), SHELF.default, "", "", {}, "")
+
+
+def being_analysed(clip: str | None) -> tuple:
+    """Analyse pressed or an example clicked: say which clip is being analysed, so no older answer stands beside it."""
+    return (*_outputs(analyse.message("Analysing…", f"**{Path(clip).name}**" if clip else "")), None)
 
 
 def new_video(video: str | None) -> tuple:
-    """A clip uploaded or recorded: clear the old answer; give the browser a playable copy when it needs one."""
+    """A clip uploaded or recorded: clear the old answer; say at once when the file cannot be analysed; give the
+    browser a playable copy when it needs one."""
     if not video:
-        return None, {}, "", *_outputs(demo.message("No clip yet", "Upload a video, record one, or pick an example."))
-    preview, note = demo.browser_preview(video, FOLDERS.new())
+        return None, {}, "", *_outputs(analyse.message("No clip yet", media.WHAT_TO_GIVE + ".")), None
+    try:
+        media.clip_facts(video, is_zip=False, fps=None)
+    except InputError as err:  # one message, where the answer goes; no preview to make
+        return video, {}, "", *_outputs(analyse.message("This clip cannot be analysed", str(err) + ".")), None
+    preview, note = media.browser_preview(video, FOLDERS.new())
     originals = {Path(preview).name: video} if preview else {}
-    ready = demo.message("Ready", f"Press **Analyse the video** for **{Path(video).name}**.")
-    return preview or video, originals, note, *_outputs(ready)
+    ready = analyse.message("Ready", f"Press **Analyse the video** for **{Path(video).name}**.")
+    return preview or video, originals, note, *_outputs(ready), None
 
 
 def new_frames(frames_zip: str | None) -> tuple:
-    """A zip uploaded or removed: clear the old answer and say what to do next."""
+    """A zip uploaded or removed: clear the old answer and say what to do next (or why it cannot be analysed)."""
     if not frames_zip:
-        return _outputs(demo.message("No frames yet", "Upload a zip of frames and choose their frame rate."))
-    return _outputs(demo.message("Ready", f"Press **Analyse the frames** for **{Path(frames_zip).name}**."))
-
-
-def being_analysed(video: str | None) -> tuple:
-    """An example clicked: say which clip is being analysed, so no older answer stands beside it meanwhile."""
-    return _outputs(demo.message("Analysing…", f"**{Path(video).name}**" if video else ""))
-
-
-def cleared(_value: Any = None) -> tuple:
-    """An option or the frames changed: the old answer no longer belongs to what is shown."""
-    return _outputs(demo.message("Options changed", "Press **Analyse** to see the answer for what is shown now."))
-
-
-def _api(clip: str | None, frames: bool, **kwargs: Any) -> tuple[str, str, dict, str]:
+        return *_outputs(analyse.message("No frames yet", "Upload a zip of frames and choose their frame rate.")), None
     try:
-        answer = demo.analyse(SHELF, FOLDERS, clip, frames=frames, **kwargs)
+        media.zip_frames(Path(frames_zip))
     except InputError as err:
-        raise gr.Error(demo.without_flags(str(err)), title="This clip cannot be analysed") from err
+        return *_outputs(analyse.message("These frames cannot be analysed", str(err) + ".")), None
+    ready = f"Press **Analyse the frames** for **{Path(frames_zip).name}**."
+    return *_outputs(analyse.message("Ready", ready)), None
+
+
+def option_changed(checkpoint: str | None, onset: str, apex: str, fps: str | None, shown: dict | None) -> tuple:
+    """An option touched: the answer shown stays while the options are still the ones it was made with (opening a
+    list and leaving it changes nothing); otherwise it is cleared, since it no longer answers what is set."""
+    n = len(_outputs(analyse.message(""))) + 1
+    if not shown:
+        return tuple(gr.skip() for _ in range(n))
+    now = _settings(checkpoint, onset, apex, fps if shown.get("fps") else None)
+    if now == shown:
+        return tuple(gr.skip() for _ in range(n))
+    stale = analyse.message("Options changed", "Press **Analyse** to see the answer for what is set now.")
+    return (*_outputs(stale), None)
+
+
+# --------------------------------------------------------------------------------------------------- API
+
+
+def _api(clip: FileData | dict | None, is_zip: bool | None, **options: Any) -> tuple[str, str, dict, FileData]:
+    path = (clip.get("path") if isinstance(clip, dict) else getattr(clip, "path", None)) if clip else None
+    if is_zip is None:
+        is_zip = bool(path) and Path(path).suffix.lower() == ".zip"
+    try:
+        shown = analyse.analyse(SHELF, FOLDERS, path, is_zip=is_zip, **options)
+    except InputError as err:
+        raise gr.Error(analyse.without_flags(str(err)), title="This clip cannot be analysed") from err
     except Exception as err:  # the type only: details (paths, internals) stay in the server log
-        log.exception("analysis failed for %s", Path(clip or "").name)
+        log.exception("analysis failed for %s", Path(path or "").name)
         raise gr.Error(f"The analysis failed unexpectedly ({type(err).__name__}); it was logged.") from err
-    result = answer.result or {}
-    return result.get("label") or "", answer.summary, result, answer.json_path or ""
+    assert shown.view is not None and shown.json_path is not None
+    result = shown.view.result
+    return result.get("label") or "", shown.view.summary, result, FileData(path=shown.json_path)
 
 
-def api_predict(clip, checkpoint=None, onset=None, apex=None, fps=None) -> tuple[str, str, dict, str]:
-    """A video, or a zip of frames (then fps is required). Returns label ("" when none), summary, JSON, file."""
-    is_zip = bool(clip) and Path(clip).suffix.lower() == ".zip"
-    return _api(clip, is_zip, checkpoint=checkpoint, onset=onset, apex=apex, fps=fps)
+def predict(
+    clip: FileData | None,
+    checkpoint: str | None = None,
+    onset: int | None = None,
+    apex: int | None = None,
+    fps: float | None = None,
+) -> tuple[str, str, dict, FileData]:
+    """A video, or a zip of frames (then fps is required). Returns label ("" when none), summary, JSON, file.
+
+    Args:
+        clip: a video file (mp4, webm, mov, avi, mkv) or a zip of frames.
+        checkpoint: a checkpoint name (None: the default).
+        onset: the onset frame, counted from 0 (with apex; None: detected).
+        apex: the apex frame, counted from 0 (with onset; None: detected).
+        fps: frames per second (required for a zip; for a video it overrides the file's own).
+    """
+    return _api(clip, None, checkpoint=checkpoint, onset=onset, apex=apex, fps=fps)
 
 
-def api_predict_video(video, checkpoint=None, onset=None, apex=None, fps=None) -> tuple[str, str, dict, str]:
-    """A video; its own frame rate is used unless fps is given."""
+def predict_video(
+    video: FileData | None,
+    checkpoint: str | None = None,
+    onset: int | None = None,
+    apex: int | None = None,
+    fps: float | None = None,
+) -> tuple[str, str, dict, FileData]:
+    """A video; its own frame rate is used unless fps is given. Returns label, summary, JSON, file."""
     return _api(video, False, checkpoint=checkpoint, onset=onset, apex=apex, fps=fps)
 
 
-def api_predict_frames(frames_zip, fps, checkpoint=None, onset=None, apex=None) -> tuple[str, str, dict, str]:
+def predict_frames(
+    frames_zip: FileData | None,
+    fps: float | None,
+    checkpoint: str | None = None,
+    onset: int | None = None,
+    apex: int | None = None,
+) -> tuple[str, str, dict, FileData]:
     """A zip of frames (in name order) at fps frames per second (required: CASME II/SAMM 200, SMIC 100)."""
     return _api(frames_zip, True, checkpoint=checkpoint, onset=onset, apex=apex, fps=fps)
 
@@ -205,11 +301,11 @@ def _video_inputs() -> dict[str, Any]:
 def _frames_inputs() -> dict[str, Any]:
     frames_zip = gr.File(label="Zip of image frames (in name order)", file_types=[".zip"], elem_id="mer-zip")
     fps = gr.Dropdown(
-        choices=list(demo.FPS_CHOICES),
+        choices=list(media.FPS_CHOICES),
         value=None,
-        allow_custom_value=True,  # another rate can be typed; parsed by mer.demo.frame_rate
-        label="Frame rate of the frames (needed: a zip does not say it)",
-        info="Pick one, or type the number of frames per second.",
+        allow_custom_value=True,  # another rate can be typed; parsed by mer.demo.media.frame_rate
+        label="Frame rate of the frames (a zip does not say it)",
+        info=media.FPS_MEANING,
         elem_id="mer-fps",
     )
     run = gr.Button("Analyse the frames", variant="primary", elem_id="mer-run-frames")
@@ -218,7 +314,9 @@ def _frames_inputs() -> dict[str, Any]:
 
 def _options() -> dict[str, Any]:
     with gr.Accordion("Options", open=False, elem_id="mer-options"):
-        checkpoint = gr.Dropdown(choices=SHELF.names, value=SHELF.default, label="Checkpoint", elem_id="mer-checkpoint")
+        checkpoint = gr.Dropdown(
+            choices=SHELF.choices(), value=SHELF.default, label="Model weights", elem_id="mer-checkpoint"
+        )
         # Textboxes, not gr.Number: an empty field must stay empty (gr.Number shows 0) and mean "detect"
         with gr.Row():
             onset = gr.Textbox(label="Onset frame", placeholder="empty: detect", max_lines=1, elem_id="mer-onset")
@@ -228,57 +326,35 @@ def _options() -> dict[str, Any]:
 
 
 def _answer_area() -> list[Any]:
-    """The answer components, in the order of _outputs."""
+    """The answer's words and charts, in the order of _outputs."""
     headline = gr.Markdown(
         "### No answer yet\n\nPick an example, or upload a clip and press **Analyse**.", elem_id="mer-answer"
     )
     label = gr.Textbox(label="Micro-expression", interactive=False, elem_id="mer-label")
-    probabilities = gr.Plot(label="Class probabilities", elem_id="mer-probabilities")
-    timeline = gr.Plot(label="Timeline: the motion curve and the events found", elem_id="mer-curve")
-    return [headline, label, probabilities, timeline]
+    probabilities = gr.Plot(label="How sure the model is", elem_id="mer-probabilities")
+    timeline = gr.Plot(label="Timeline of the movements", elem_id="mer-curve")
+    timeline_note = gr.Markdown(elem_id="mer-curve-note")
+    return [headline, label, probabilities, timeline, timeline_note]
 
 
 def _pictures_area() -> list[Any]:
-    gallery = dict(object_fit="contain", height="auto", allow_preview=True)
-    # a fixed height: gradio's grid stretches two pictures to full width otherwise
-    pictures = gr.Gallery(
-        label="The clip: aligned face, onset and apex, movement, AU regions",
-        columns=5,
-        elem_id="mer-frames",
-        **dict(gallery, height=340),
-    )
-    maps = []
-    with gr.Row(equal_height=False):
-        for group, name in (("global", "Global branch"), ("local", "Local branch"), ("fusion", "Fusion")):
-            with gr.Column(min_width=280):
-                gr.Markdown(demo.MAP_GROUPS[group])
-                maps.append(
-                    gr.Gallery(
-                        label=name, columns=2 if group != "fusion" else 3, elem_id=f"mer-maps-{group}", **gallery
-                    )
-                )
-    maps_note = gr.Markdown(elem_id="mer-maps-note")
+    """The clip's pictures, the maps by group with a sentence under each, timings and the JSON file."""
+    gallery = dict(object_fit="contain", height="auto", allow_preview=True, preview=False)  # a click enlarges
+    pictures = gr.Gallery(label="The clip", elem_id="mer-frames", **gallery)
+    pictures_note = gr.Markdown(elem_id="mer-frames-note")
+    gr.Markdown("### Where the model looked\n\nClick a map to see it larger.")
+    gr.HTML(SCALE)
+    maps, notes = [], []
+    for group, name in (("global", "Global branch"), ("local", "Local branch"), ("fusion", "Fusion")):
+        gr.Markdown(view.GROUP_WORDS[group])
+        maps.append(gr.Gallery(label=name, elem_id=f"mer-maps-{group}", elem_classes=["mer-maps"], **gallery))
+        notes.append(gr.Markdown(elem_id=f"mer-maps-{group}-note"))
     with gr.Row():
         timings = gr.Dataframe(
             headers=["stage", "ms"], label="Stage timings (milliseconds)", interactive=False, elem_id="mer-timings"
         )
         result_json = gr.File(label="Result as JSON", interactive=False, elem_id="mer-json")
-    return [pictures, *maps, maps_note, timings, result_json]
-
-
-def _api_endpoints(outputs_hidden: list[Any]) -> None:
-    """The API, on hidden components: each endpoint raises a plain error (the page shows messages instead)."""
-    with gr.Column(visible=False):
-        clip = gr.File(label="clip")
-        checkpoint = gr.Textbox(label="checkpoint", value=None)
-        onset = gr.Number(label="onset", value=None)
-        apex = gr.Number(label="apex", value=None)
-        fps = gr.Number(label="fps", value=None)
-        trigger = gr.Button()
-    common = dict(outputs=outputs_hidden, concurrency_limit=CONCURRENCY, concurrency_id="analysis")
-    trigger.click(api_predict, [clip, checkpoint, onset, apex, fps], api_name="predict", **common)
-    trigger.click(api_predict_video, [clip, checkpoint, onset, apex, fps], api_name="predict_video", **common)
-    trigger.click(api_predict_frames, [clip, fps, checkpoint, onset, apex], api_name="predict_frames", **common)
+    return [pictures, pictures_note, *maps, *notes, timings, result_json]
 
 
 def build_demo() -> gr.Blocks:
@@ -290,6 +366,7 @@ def build_demo() -> gr.Blocks:
         with gr.Accordion("What is a micro-expression, and how to read the results", open=False):
             gr.Markdown(EXPLANATION)
         originals = gr.State({})  # preview file name -> the uploaded original, when the preview is a converted copy
+        shown = gr.State(None)  # the options the answer shown was made with (None: no answer shown)
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 with gr.Tabs():
@@ -302,29 +379,23 @@ def build_demo() -> gr.Blocks:
                 answer = _answer_area()
                 card = gr.Markdown(SHELF.provenance(SHELF.default), elem_id="mer-card")  # after: phones stack
         answer += _pictures_area()
-        with gr.Column(visible=False):
-            _api_endpoints(
-                [
-                    gr.Textbox(label="label"),
-                    gr.Textbox(label="summary"),
-                    gr.JSON(label="result"),
-                    gr.File(label="result_file"),
-                ]
-            )
+        for function in (predict, predict_video, predict_frames):
+            gr.api(function, api_name=function.__name__, concurrency_limit=CONCURRENCY, concurrency_id="analysis")
         with video_tab:  # the examples sit under the video they fill; their outputs exist only now
-            running = _examples(video, answer, options, originals)
-        _wire(video, frames, options, card, originals, answer, running)
+            running = _examples(video, answer, options, originals, shown)
+        _wire(video, frames, options, card, originals, answer, shown, running)
     return page
 
 
-def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals: gr.State) -> list[Any]:
+def _examples(video: dict, answer: list, options: dict, originals: gr.State, shown: gr.State) -> list[Any]:
     """Example clips under the video: a click shows the clip and its answer (cached on a Space, run here).
 
     Returns the example's analysis event (for a new upload to cancel), if any."""
-    clips = demo.example_clips(EXAMPLES_DIR)
+    clips = shelf.example_clips(EXAMPLES_DIR)
     if not clips:
         return []
-    outputs = [*answer, options["checkpoint"], options["onset"], options["apex"], originals, video["preview_note"]]
+    outputs = [*answer, shown, options["checkpoint"], options["onset"], options["apex"], originals]
+    outputs.append(video["preview_note"])
     examples = gr.Examples(
         examples=[[str(p)] for p in clips],
         inputs=[video["video"]],
@@ -343,7 +414,7 @@ def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals
     # during an analysis showed that clip beside the first one's answer. "always_last" answers the last click
     # once the running analysis is done; meanwhile the answer area says which clip is being analysed.
     analysing = examples.load_input_event.then(
-        being_analysed, [video["video"]], answer, queue=False, api_visibility="private"
+        being_analysed, [video["video"]], [*answer, shown], queue=False, api_visibility="private"
     )
     return [
         analysing.then(
@@ -359,33 +430,44 @@ def _examples(video: dict, answer: list[Any], options: dict[str, Any], originals
 
 
 def _wire(
-    video: dict, frames: dict, options: dict, card: gr.Markdown, originals: gr.State, answer: list, running: list
+    video: dict,
+    frames: dict,
+    options: dict,
+    card: gr.Markdown,
+    originals: gr.State,
+    answer: list,
+    shown: gr.State,
+    running: list,
 ) -> None:
-    """The events: one Analyse per tab; a new clip, new frames or a changed option clear the old answer and
-    cancel an analysis still running for what was there before."""
-    run = dict(outputs=answer, concurrency_limit=CONCURRENCY, concurrency_id="analysis", api_visibility="private")
-    running = running + [
-        video["run"].click(
-            analyse_video, [video["video"], originals, options["checkpoint"], options["onset"], options["apex"]], **run
-        ),
-        frames["run"].click(
-            analyse_frames,
-            [frames["frames_zip"], frames["fps"], options["checkpoint"], options["onset"], options["apex"]],
-            **run,
-        ),
-    ]
-    fresh = dict(
-        outputs=[video["video"], originals, video["preview_note"], *answer], api_visibility="private", cancels=running
+    """The events: one Analyse per tab; a new clip or new frames clear the old answer and cancel an analysis still
+    running for what was there before; an option changed clears an answer made with other options."""
+    fields = [options["checkpoint"], options["onset"], options["apex"]]
+    run = dict(
+        outputs=[*answer, shown],
+        concurrency_limit=CONCURRENCY,
+        concurrency_id="analysis",
+        api_visibility="private",
+        show_progress="full",
     )
+    quick = dict(outputs=[*answer, shown], queue=False, api_visibility="private")
+    running = running + [
+        video["run"]
+        .click(being_analysed, video["video"], **quick)
+        .then(analyse_video, [video["video"], originals, *fields], **run),
+        frames["run"]
+        .click(being_analysed, frames["frames_zip"], **quick)
+        .then(analyse_frames, [frames["frames_zip"], frames["fps"], *fields], **run),
+    ]
+    light = dict(api_visibility="private", cancels=running, concurrency_limit=LIGHT_CONCURRENCY)
+    fresh = dict(outputs=[video["video"], originals, video["preview_note"], *answer, shown], **light)
     video["video"].upload(new_video, video["video"], **fresh)
     video["video"].stop_recording(new_video, video["video"], **fresh)
     video["video"].clear(new_video, video["video"], **fresh)
-    quick = dict(outputs=answer, api_visibility="private", cancels=running)
     for new in (frames["frames_zip"].upload, frames["frames_zip"].clear):
-        new(new_frames, frames["frames_zip"], **quick)
+        new(new_frames, frames["frames_zip"], outputs=[*answer, shown], **light)
     for changed in (frames["fps"].input, options["onset"].input, options["apex"].input, options["checkpoint"].input):
-        changed(cleared, None, **quick)
-    options["checkpoint"].change(SHELF.provenance, options["checkpoint"], card, api_name="checkpoint_card")
+        changed(option_changed, [*fields, frames["fps"], shown], **quick)
+    options["checkpoint"].change(SHELF.provenance, options["checkpoint"], card, api_name="checkpoint_card", queue=False)
 
 
 def main() -> None:

