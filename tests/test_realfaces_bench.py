@@ -35,6 +35,14 @@ def test_the_section_on_a_tiny_input_names_its_videos_and_targets(tmp_path):
                        "ece_raw", "ece_calibrated"):  # fmt: skip
             assert (set_, figure) in figures
     assert {("ordinary", "micro_events_per_minute"), ("card", "card_ece_after")} <= figures
+    # the training-free baseline beside ours on every spotting figure
+    methods = set(zip(table["set"], table["method"], table["figure"], strict=True))
+    for set_, figure in (
+        ("injected", "spotting_f1"),
+        ("synthetic", "spotting_f1"),
+        ("ordinary", "micro_events_per_minute"),
+    ):
+        assert {(set_, "ours", figure), (set_, "baseline: flow-peaks", figure)} <= methods
     injected = table[table["set"] == "injected"]
     assert (injected["videos"] == "man_smiling").all()
     assert table[table["set"] == "synthetic"]["videos"].str.contains("synthetic clip 1").all()
