@@ -241,3 +241,28 @@ def test_spot_eval_runs_both_spotters_on_real_face_frames(tmp_path):
         assert summary["overall"]["fp"] == len(spotted) - summary["overall"]["tp"]
         per_video = pd.read_csv(out / "spotting.csv")
         assert per_video["video"].tolist() == ["s15/15_0502funnyerrors"] * 2
+
+
+def test_the_predictor_fallback_reports_each_event_once_in_video_frames(tmp_path):
+    """Where the streaming spotter is absent, the Predictor runs on overlapping pieces: an event is kept by the
+    piece that owns its apex and moved to the video's frame indices."""
+    from types import SimpleNamespace
+
+    from mer.spotting.events import Event
+    from mer.spotting.long_videos import spot_with_predictor
+
+    one = tiny_frame(tmp_path)
+    paths = [one] * 1300  # 1300 frames at 30 fps: pieces of 600 frames overlapping by 30
+    seen = []
+
+    def predictor(clip, explain):  # an event at the same place of every piece, one near its end
+        seen.append(len(clip.frames))
+        return SimpleNamespace(events=[Event(100, 110, 120, 1.0, "micro"), Event(580, 590, 598, 1.0, "macro")])
+
+    events = spot_with_predictor(paths, 30.0, predictor)
+    starts = [start for start, _, _, _ in pieces(1300, 30.0)]
+    assert sum(seen) == sum(stop - start for start, stop, _, _ in pieces(1300, 30.0))
+    assert [(e.onset, e.apex, e.offset) for e in events if e.kind == "micro"] == [(s + 100, s + 110, s + 120)
+                                                                                  for s in starts]  # fmt: skip
+    apexes = [e.apex for e in events]
+    assert len(apexes) == len(set(apexes)) and all(0 <= a < 1300 for a in apexes)
