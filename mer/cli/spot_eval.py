@@ -42,7 +42,7 @@ def run_cli(args: argparse.Namespace) -> int:
     parts = [f"{kind} F1 {summary[kind]['f1']:.3f} (TP {summary[kind]['tp']}, FP {summary[kind]['fp']}, "
              f"FN {summary[kind]['fn']})" for kind in ("micro", "macro", "overall")]  # fmt: skip
     print(f"{summary['videos']} videos, {summary['minutes']:.1f} min: " + "; ".join(parts)
-          + f"; {summary['fp_per_minute']} false positives per minute"
+          + f"; {summary['fp_per_minute']:.2f} false positives per minute"
           + (f"; {len(summary['skipped'])} videos skipped (frames absent)" if summary["skipped"] else "")
           + f"; wrote {args.out}/summary.json and spotting.csv")  # fmt: skip
     return 0
