@@ -225,6 +225,8 @@ def test_the_mesh_follows_a_real_video_and_loses_a_face_that_leaves():
             break
     assert len(scores) > 60 and min(scores[:60]) >= face.MIN_FACE_SCORE
     assert scores[-1] < face.MIN_FACE_SCORE and len(scores) <= 80
+    with pytest.raises(InputError, match="detect again"):
+        face.follow(frames[0], np.full((468, 3), np.nan, np.float32))
 
 
 @needs_feat

@@ -260,7 +260,10 @@ def roi_from_box(box: tuple[float, float, float, float]) -> Roi:
 def roi_from_points(points: np.ndarray) -> Roi:
     """The mesh crop that follows a face from its last mesh (MediaPipe's face_landmarks_to_roi): turned by the
     line through the outer eye corners, the points' extent in that frame grown ROI_SCALE times."""
-    p = np.asarray(points, dtype=np.float64)[:, :2]
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != 468 or not np.isfinite(p).all():
+        raise InputError(f"following needs the last frame's 468 finite mesh points, got shape {p.shape}; detect again")
+    p = p[:, :2]
     (rx, ry), (lx, ly) = p[RIGHT_EYE_CORNERS[0]], p[LEFT_EYE_CORNERS[0]]
     angle = float(np.arctan2(ly - ry, lx - rx))
     cos, sin = np.cos(angle), np.sin(angle)
