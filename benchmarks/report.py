@@ -21,13 +21,14 @@ import numpy as np
 import pandas as pd
 import plotly
 
-TABLES = ("complexity", "speed", "matmul", "roofline", "accuracy", "e2e")
+TABLES = ("complexity", "speed", "matmul", "roofline", "training", "accuracy", "e2e")
 TARGET_MODEL = "mer_dbfem_caffm"
 PAGE_WIDTH = 1200  # px, charts; the page body is at most 1,260 px
 EMPTY = "–"
-# A run is steady enough to judge a speed target when the baseline's p90 latency is within this factor of its
-# median and the machine's 1-min load average stayed under half its logical CPUs.
-STEADY_SPREAD, STEADY_LOAD = 1.3, 0.5
+# A run is steady enough to judge a speed target (and to print speed-ups) when the baseline's p90 latency is within
+# this factor of its median, the machine's 1-min load average stayed under half its logical CPUs, and the dense
+# matmul rate measured after the speed section is within STEADY_DRIFT of the one before (clocks, throttling, load).
+STEADY_SPREAD, STEADY_LOAD, STEADY_DRIFT = 1.3, 0.5, 0.10
 HOST_FACTS = {
     "cpu_model": "CPU",
     "physical_cores": "physical cores",
@@ -72,6 +73,7 @@ SPEED_SUMMARY_SHOWN = {
     "fastest_variant": "fastest variant",
     "fastest_fps": "its FPS",
     "speedup_vs_eager": "speed-up",
+    "speedup_note": "speed-up note",
     "fastest_fp32_variant": "fastest fp32 variant",
     "fastest_fp32_fps": "its FPS ",
     "paper_fps_table7": "paper FPS (Table 7)",
@@ -87,6 +89,7 @@ SPEED_SHOWN = {
     "latency_ms_p90": "p90 ms",
     "repeats": "repeats",
     "setup_s": "setup s",
+    "peak_mem_mb": "peak GPU MiB",
     "max_abs_diff": "max |diff|",
     "status": "status",
     "notes": "notes",
@@ -128,6 +131,17 @@ MATMUL_SHOWN = {
     "load_avg_1m": "1-min load",
     "status": "status",
 }
+TRAINING_SHOWN = {
+    "model": "model",
+    "precision": "precision",
+    "batch_size": "batch",
+    "samples_per_s": "samples/s",
+    "step_ms_median": "median step ms",
+    "step_ms_p90": "p90 step ms",
+    "steps": "steps",
+    "peak_mem_mb": "peak GPU MiB",
+    "status": "status",
+}
 TARGETS_SHOWN = {
     "target": "target",
     "which": "which",
@@ -137,6 +151,7 @@ TARGETS_SHOWN = {
     "goal": "goal",
     "reference": "reference",
     "verdict": "verdict",
+    "note": "note",
 }
 RECONSTRUCTIONS = {"mer_fr": "RECONSTRUCTION after FR, sizes ours", "mer_mjfn": "RECONSTRUCTION after MJFN, sizes ours"}
 
@@ -148,8 +163,21 @@ def variant_label(df: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------------------------- targets
-def steadiness(speed: pd.DataFrame, model: str = TARGET_MODEL) -> tuple[bool, str]:
-    """Whether the run was steady enough to judge a speed target, and why (from the eager fp32 batch-1 row)."""
+def matmul_drift(matmul: pd.DataFrame | None) -> float | None:
+    """The largest relative change of the dense matmul rate between the passes before and after the speed
+    section, over precisions (None when either pass is missing)."""
+    if matmul is None or matmul.empty or not {"run_pass", "gflops_median", "precision"} <= set(matmul.columns):
+        return None
+    ok = matmul[matmul.get("status", "ok") == "ok"]
+    wide = ok.pivot_table(index="precision", columns="run_pass", values="gflops_median", aggfunc="max")
+    if not {"before", "after"} <= set(wide.columns) or wide.empty:
+        return None
+    return float(((wide["after"] - wide["before"]).abs() / wide[["before", "after"]].max(axis=1)).max())
+
+
+def steadiness(speed: pd.DataFrame, model: str = TARGET_MODEL, matmul: pd.DataFrame | None = None) -> tuple[bool, str]:
+    """Whether the run was steady enough to judge a speed target, and why: the eager fp32 batch-1 row's latency
+    spread and load, and the drift of the matmul rate across the speed section (when ``matmul`` is given)."""
     if speed.empty or not {"latency_ms_median", "latency_ms_p90"} <= set(speed.columns):
         return True, "no latency spread recorded"
     base = speed[(speed["model"] == model) & (speed["status"] == "ok") & (speed["batch_size"] == 1)]
@@ -163,12 +191,16 @@ def steadiness(speed: pd.DataFrame, model: str = TARGET_MODEL) -> tuple[bool, st
     reasons = []
     if spread > STEADY_SPREAD:
         reasons.append(f"baseline p90/median latency {spread:.2f} > {STEADY_SPREAD}")
-    if cpus and load > STEADY_LOAD * cpus:
+    if cpus and load > STEADY_LOAD * cpus and str(row.get("device", "cpu")).startswith("cpu"):
         reasons.append(f"1-min load {load:.1f} on {cpus:.0f} CPUs")
+    drift = matmul_drift(matmul)
+    if drift is not None and drift > STEADY_DRIFT:
+        reasons.append(f"matmul rate changed {100 * drift:.0f} % across the speed section")
     fps = float(row["fps"])
     if reasons:
         return False, f"not steady ({'; '.join(reasons)}; eager baseline {fps:.2f} FPS)"
-    return True, f"steady (baseline p90/median {spread:.2f}, eager {fps:.2f} FPS)"
+    moved = "" if drift is None else f", matmul rate moved {100 * drift:.0f} %"
+    return True, f"steady (baseline p90/median {spread:.2f}{moved}, eager {fps:.2f} FPS)"
 
 
 def _target_row(target: str, which: str, best: pd.Series, reference: str, value: float, goal: float) -> dict:
@@ -226,7 +258,9 @@ def _batched_targets(roofline: pd.DataFrame, model: str) -> list[dict[str, Any]]
     return rows
 
 
-def performance_targets(speed: pd.DataFrame, roofline: pd.DataFrame, model: str = TARGET_MODEL) -> pd.DataFrame:
+def performance_targets(
+    speed: pd.DataFrame, roofline: pd.DataFrame, model: str = TARGET_MODEL, matmul: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The speed targets for ``model`` from this run's rows, each with ``verdict``: "met", "missed" or "not
     judged: <why>" when the run was not steady enough (:func:`steadiness`).
 
@@ -240,15 +274,20 @@ def performance_targets(speed: pd.DataFrame, roofline: pd.DataFrame, model: str 
         return pd.DataFrame()
     ok["variant"] = variant_label(ok)
     rows = _batch1_targets(ok) + (_batched_targets(roofline, model) if not roofline.empty else [])
-    steady, why = steadiness(speed, model)
+    steady, why = steadiness(speed, model, matmul)
     for r in rows:
         r["judged"] = steady
         r["verdict"] = ("met" if r["met"] else "missed") if steady else "not judged (run not steady, see above)"
+        above = r["target"].startswith("batched") and r["value"] > 1.0
+        r["note"] = "above 100 % of the measured matmul rate: see the roofline note" if above else ""
     return pd.DataFrame(rows)
 
 
-def speed_summary(speed: pd.DataFrame) -> pd.DataFrame:
-    """Per model and batch size: eager fp32 FPS, the fastest checked variant and its speed-up, paper FPS."""
+def speed_summary(speed: pd.DataFrame, steady: bool = True) -> pd.DataFrame:
+    """Per model and batch size: eager fp32 FPS, the fastest checked variant and its speed-up, paper FPS.
+
+    On a run that was not steady (:func:`steadiness`) the speed-ups are left out (NaN) and ``speedup_note``
+    says so: a ratio between variants timed while the load moved is not a speed-up."""
     if speed.empty or "fps" not in speed:
         return pd.DataFrame()
     from benchmarks import paper
@@ -269,10 +308,11 @@ def speed_summary(speed: pd.DataFrame) -> pd.DataFrame:
                 "eager_fp32_fps": e,
                 "fastest_variant": best["variant"],
                 "fastest_fps": float(best["fps"]),
-                "speedup_vs_eager": float(best["fps"]) / e,
+                "speedup_vs_eager": float(best["fps"]) / e if steady else float("nan"),
+                "speedup_note": "" if steady else "not shown: run not steady (see Speed targets)",
                 "fastest_fp32_variant": best32["variant"],
                 "fastest_fp32_fps": float(best32["fps"]),
-                "fp32_speedup_vs_eager": float(best32["fps"]) / e,
+                "fp32_speedup_vs_eager": float(best32["fps"]) / e if steady else float("nan"),
                 "paper_fps_table7": t7["fps"] if t7 else float("nan"),
             }
         )
@@ -342,7 +382,7 @@ def sections(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[tupl
     """(heading, explanation, table, columns) in reading order: summaries first, then detail."""
     t = {k: tables.get(k, pd.DataFrame()) for k in TABLES}
     measured, reported = accuracy_parts(t["accuracy"], t["complexity"])
-    _, why = steadiness(t["speed"])
+    steady, why = steadiness(t["speed"], matmul=t["matmul"])
     return [
         (
             "Complexity",
@@ -356,9 +396,10 @@ def sections(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[tupl
         (
             "Speed summary",
             "Eager fp32 and the fastest variant whose outputs matched eager fp32, per model and "
-            "batch size. The paper's FPS was measured on hardware it does not name: context, not a target. mer_mol "
+            "batch size. Speed-ups are printed only for a steady run; this run: "
+            f"{why}. The paper's FPS was measured on hardware it does not name: context, not a target. mer_mol "
             "rows time its recognition path (what inference runs).",
-            speed_summary(t["speed"]),
+            speed_summary(t["speed"], steady),
             SPEED_SUMMARY_SHOWN,
         ),
         (
@@ -377,8 +418,16 @@ def sections(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[tupl
         (
             "Speed targets",
             f"Judged only on a steady run; this run: {why}.",
-            performance_targets(t["speed"], t["roofline"]),
+            performance_targets(t["speed"], t["roofline"], matmul=t["matmul"]),
             TARGETS_SHOWN,
+        ),
+        (
+            "Training throughput",
+            "Full training steps (forward, cross-entropy, backward, Adam) on random inputs of the model's size; "
+            "samples/s = batch / median step time; amp_* rows under autocast as `mer train --amp`. Peak GPU memory "
+            "from torch's allocator (CUDA only).",
+            t["training"],
+            TRAINING_SHOWN,
         ),
         (
             "Speed, every variant",
@@ -396,7 +445,10 @@ def sections(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[tupl
         ),
         (
             "Roofline",
-            "Achieved rate = 2 x GMACs x FPS, against the matmul rate of the row's precision.",
+            "Achieved rate = 2 x GMACs x FPS, against the matmul rate of the row's precision (the higher of the "
+            "two passes). The matmul rate is measured, not the hardware's peak: a row above 100 % is flagged in "
+            "its note (fewer real flops than 2 x MACs in Winograd/FFT convolutions, a matmul size that is not the "
+            "device's best case, or load that moved between the measurements).",
             t["roofline"],
             None,
         ),
@@ -408,10 +460,10 @@ def markdown_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> st
     """The whole report as Markdown: summaries, then the host facts once, then the detail tables."""
     out = ["# mer benchmark report", ""]
     parts = sections(tables, meta)
-    for heading, text, df, columns in parts[:5]:
+    for heading, text, df, columns in parts[:6]:
         out += [f"## {heading}", "", text, "", to_markdown(df, columns), ""]
     out += ["## Host and run", "", *[f"- **{k}**: {v}" for k, v in _facts(meta)], ""]
-    for heading, text, df, columns in parts[5:]:
+    for heading, text, df, columns in parts[6:]:
         out += [f"## {heading}", "", text, "", to_markdown(df, columns), ""]
     return "\n".join(out)
 
@@ -476,51 +528,89 @@ def _accuracy_figure(tables: dict[str, pd.DataFrame]) -> Any:
     return fig
 
 
-def _figures(tables: dict[str, pd.DataFrame]) -> list[tuple[str, Any]]:
+def batch_axis(fig: Any, batches: Any) -> None:
+    """Batch size on a log axis, ticked at the batch sizes measured (never 1.5 or 2.5)."""
+    ticks = sorted({int(b) for b in batches if b == b})
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks], title_text="batch size")
+
+
+def _fps_figure(speed: pd.DataFrame) -> Any:
     import plotly.express as px
 
+    ok = speed[speed["status"] == "ok"].copy()
+    ok["variant"] = variant_label(ok)
+    fig = px.line(
+        ok.sort_values("batch_size"),
+        x="batch_size",
+        y="fps",
+        color="variant",
+        facet_col="model",
+        facet_col_wrap=3,
+        markers=True,
+        log_y=True,
+        title="FPS vs batch size per backend (median over timed batches, measured)",
+    )
+    batch_axis(fig, ok["batch_size"])
+    fig.update_layout(width=PAGE_WIDTH, height=420 * max(1, math.ceil(ok["model"].nunique() / 3)))
+    return fig
+
+
+def _roofline_figure(rl: pd.DataFrame, mm: pd.DataFrame) -> Any:
+    """Achieved GFLOP/s per speed row; each precision's matmul rate a dashed line named in the legend (labels
+    on the lines themselves printed over each other)."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    rl = rl.copy()
+    rl["variant"] = variant_label(rl)
+    fig = px.scatter(
+        rl,
+        x="batch_size",
+        y="achieved_gflops",
+        color="variant",
+        symbol="model",
+        hover_data=["fps", "gmacs", "fraction_of_matmul"],
+        title="Roofline: achieved GFLOP/s (2 x GMACs x FPS) vs the dense matmul rate (measured)",
+    )
+    above = rl[rl["fraction_of_matmul"] > 1.0]
+    if len(above):
+        fig.add_trace(
+            go.Scatter(
+                x=above["batch_size"],
+                y=above["achieved_gflops"],
+                mode="markers",
+                marker=dict(symbol="circle-open", size=18, color="red", line=dict(width=2)),
+                name="above 100 % of the measured matmul rate (see the roofline note)",
+            )
+        )
+    batches = sorted(rl["batch_size"].unique())
+    if not mm.empty and "gflops_median" in mm:
+        ok = mm[mm.get("status", "ok") == "ok"] if "status" in mm else mm
+        best = ok.dropna(subset=["gflops_median"]).groupby("precision")["gflops_median"].max()
+        for dash, (precision, rate) in zip(("dash", "dot", "dashdot", "longdash"), best.items(), strict=False):
+            fig.add_trace(
+                go.Scatter(
+                    x=[batches[0], batches[-1]] if len(batches) > 1 else [batches[0] * 0.8, batches[0] * 1.25],
+                    y=[rate, rate],
+                    mode="lines",
+                    line=dict(dash=dash, color="black", width=1),
+                    name=f"{precision} matmul {rate:,.0f} GFLOP/s (measured)",
+                )
+            )
+    batch_axis(fig, rl["batch_size"])
+    fig.update_yaxes(title_text="GFLOP/s", rangemode="tozero")
+    fig.update_layout(width=PAGE_WIDTH, height=560, legend=dict(font=dict(size=11)))
+    return fig
+
+
+def _figures(tables: dict[str, pd.DataFrame]) -> list[tuple[str, Any]]:
     figs: list[tuple[str, Any]] = [("accuracy_vs_gmacs", _accuracy_figure(tables))]
     speed = tables.get("speed", pd.DataFrame())
-    if not speed.empty and "fps" in speed:
-        ok = speed[speed["status"] == "ok"].copy()
-        ok["variant"] = variant_label(ok)
-        fig = px.line(
-            ok.sort_values("batch_size"),
-            x="batch_size",
-            y="fps",
-            color="variant",
-            facet_col="model",
-            facet_col_wrap=3,
-            markers=True,
-            log_x=True,
-            log_y=True,
-            title="FPS vs batch size per backend (median over timed batches, measured)",
-        )
-        fig.update_layout(width=PAGE_WIDTH, height=420 * max(1, math.ceil(ok["model"].nunique() / 3)))
-        figs.append(("fps_vs_batch", fig))
+    if not speed.empty and "fps" in speed and (speed["status"] == "ok").any():
+        figs.append(("fps_vs_batch", _fps_figure(speed)))
     rl, mm = tables.get("roofline", pd.DataFrame()), tables.get("matmul", pd.DataFrame())
-    if not rl.empty:
-        rl = rl.copy()
-        rl["variant"] = variant_label(rl)
-        fig = px.scatter(
-            rl,
-            x="batch_size",
-            y="achieved_gflops",
-            color="variant",
-            symbol="model",
-            log_x=True,
-            hover_data=["fps", "gmacs", "fraction_of_matmul"],
-            title="Roofline: achieved GFLOP/s (2 x GMACs x FPS) vs the dense matmul rate (measured)",
-        )
-        if not mm.empty and "gflops_median" in mm:
-            for _, m in mm.dropna(subset=["gflops_median"]).iterrows():
-                fig.add_hline(
-                    y=float(m["gflops_median"]),
-                    line_dash="dash",
-                    annotation_text=f"{m['precision']} matmul {m['gflops_median']:.0f} GFLOP/s",
-                )
-        fig.update_layout(width=PAGE_WIDTH, height=520)
-        figs.append(("roofline", fig))
+    if not rl.empty and "achieved_gflops" in rl:
+        figs.append(("roofline", _roofline_figure(rl, mm)))
     return figs
 
 
@@ -532,32 +622,37 @@ STYLE = (
 )
 
 
+NO_PLOTLY_NOTICE = (
+    "<script>if(!window.Plotly){var n=document.createElement('p');n.style.cssText='background:#fee;padding:8px';"
+    "n.textContent='The charts need plotly.min.js beside this page (python -m benchmarks report DIR writes it).';"
+    "var h=document.getElementById('charts');if(h){h.after(n);}}</script>"
+)
+
+
 def html_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> str:
     """An interactive page: the summary tables, the charts, the host facts once, then the detail tables.
 
-    plotly.js is read from ``plotly.min.js`` beside the page (written by :func:`write_outputs`, so the page
-    works offline), else from plotly's CDN.
+    plotly.js is read from ``plotly.min.js`` beside the page (written by :func:`write_outputs` and committed with
+    each results folder, so the page reads offline); nothing is fetched from the network. Without that file the
+    page says so where the charts would be.
     """
     import plotly.io as pio
-    from plotly.offline import get_plotlyjs_version
 
-    cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>mer benchmark report</title>",
         f"<style>{STYLE}</style>",
-        '<script src="plotly.min.js"></script><script>window.Plotly || '
-        f"document.write('<script src=\"{cdn}\"><\\/script>')</script></head><body><h1>mer benchmark report</h1>",
+        '<script src="plotly.min.js"></script></head><body><h1>mer benchmark report</h1>',
     ]
     blocks = sections(tables, meta)
-    for heading, text, df, columns in blocks[:5]:
+    for heading, text, df, columns in blocks[:6]:
         parts += [f"<h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>", to_html(df, columns)]
-    parts.append("<h2>Charts</h2>")
+    parts.append("<h2 id='charts'>Charts</h2>")
     parts += [pio.to_html(fig, include_plotlyjs=False, full_html=False) for _, fig in _figures(tables)]
     facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in _facts(meta))
     parts.append(f"<h2>Host and run</h2><dl>{facts}</dl>")
-    for heading, text, df, columns in blocks[5:]:
+    for heading, text, df, columns in blocks[6:]:
         parts += [f"<h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>", to_html(df, columns)]
-    parts.append("</body></html>")
+    parts.append(NO_PLOTLY_NOTICE + "</body></html>")
     return "\n".join(parts)
 
 
@@ -575,10 +670,15 @@ def write_outputs(out: str | Path, tables: dict[str, pd.DataFrame], meta: dict[s
     (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     (out / "report.md").write_text(markdown_report(tables, meta))
     (out / "report.html").write_text(html_report(tables, meta))
-    js = out / "plotly.min.js"
-    if not js.is_file():  # the page's offline copy of plotly.js (4.8 MB; the page falls back to the CDN)
-        shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", js)
-    return [*written, out / "meta.json", out / "report.md", out / "report.html"]
+    js, source = out / "plotly.min.js", plotly_js_path()
+    if not js.is_file() or js.stat().st_size != source.stat().st_size:  # the page's own copy: it reads offline
+        shutil.copyfile(source, js)
+    return [*written, out / "meta.json", out / "report.md", out / "report.html", js]
+
+
+def plotly_js_path() -> Path:
+    """plotly.js as the installed plotly package ships it (~4.7 MB; git stores one blob for every identical copy)."""
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def read_outputs(out: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:

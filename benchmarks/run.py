@@ -3,11 +3,13 @@
     python -m benchmarks run --device cpu|cuda:N [--out DIR] [--models ...] [--batch-sizes 1 64]
                              [--backends eager compile onnxruntime] [--runs RUN ...] [--quick]
 
-Sections, in order: dense matmul rate, complexity (fvcore), speed, roofline, accuracy (from training runs'
-predictions.csv), end to end (mer.inference.Predictor on a 200-frame clip), real faces (benchmarks.realfaces:
-spotting and naming micro-expressions put into real videos). Results go to DIR (default
-benchmarks/results/<device-name>/): complexity.csv, speed.csv, matmul.csv, roofline.csv, accuracy.csv,
-e2e.csv, meta.json, report.md and report.html, and realfaces.csv with realfaces.md.
+Sections, in order: dense matmul rate, complexity (fvcore), speed, roofline, training throughput, accuracy (from
+training runs' predictions.csv), end to end (mer.inference.Predictor on a 200-frame clip and a 10 s 720p video), real
+faces (benchmarks.realfaces: spotting and naming micro-expressions put into real videos). Results go to DIR (default
+benchmarks/results/<device-name>/): complexity.csv, speed.csv, matmul.csv, roofline.csv, training.csv,
+accuracy.csv, e2e.csv, meta.json, report.md and report.html (with plotly.min.js beside it, so it reads offline), and
+realfaces.csv with realfaces.md. ``python -m benchmarks accuracy`` (benchmarks.table8) trains and writes Table 8;
+``benchmarks/gpu.sh`` is the whole GPU run in one script.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class Plan:
     matmul_n: int
     e2e_runs: int
     e2e_frames: int
+    compile_batch_sizes: list[int] | None = None  # compiled backends only at these batch sizes (None: all)
+    training_batch_sizes: list[int] | None = None
+    training_precisions: list[str] | None = None
+    training_policy: Any = None
+    compile_budget_s: float | None = None  # compiled variants are skipped once the speed section ran this long
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +93,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-channels-last", action="store_true", help="skip the channels_last variants")
     run.add_argument(
+        "--compile-batch-sizes",
+        nargs="+",
+        type=int,
+        default=None,
+        help="time the compiled backends (compile, cudagraphs) only at these batch sizes (default: every batch "
+        "size); each compiles once per batch size, the slow part of a GPU run",
+    )
+    run.add_argument(
+        "--training-batch-sizes",
+        nargs="+",
+        type=int,
+        default=None,
+        help="training throughput batch sizes for the matrix models (default 16; --quick: 2)",
+    )
+    run.add_argument(
+        "--training-precisions",
+        nargs="+",
+        default=None,
+        help="fp32 amp_bf16 amp_fp16 (default: fp32 and amp_bf16 on CUDA, fp32 on a CPU)",
+    )
+    run.add_argument(
+        "--compile-budget-s",
+        type=float,
+        default=None,
+        help="once the speed section has run this many seconds, skip the remaining compiled variants (rows say so)",
+    )
+    run.add_argument("--matmul-n", type=int, default=2048, help="matrix size of the dense matmul rate (GPU: 8192)")
+    run.add_argument(
         "--runs",
         nargs="+",
         type=Path,
@@ -97,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         nargs="+",
         default=[],
-        choices=["complexity", "speed", "accuracy", "e2e", "realfaces"],
+        choices=["complexity", "speed", "training", "accuracy", "e2e", "realfaces"],
         help="sections to leave out; their CSVs already in --out are kept (speed covers matmul and roofline)",
     )
     run.add_argument(
@@ -108,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=run_suite)
     comp = sub.add_parser("complexity", help="params and GMACs (fvcore) beside the paper", add_help=False)
     comp.set_defaults(func=None)
+    from benchmarks import gpu, table8
+
+    table8.add_parser(sub)
+    gpu.add_parser(sub)
     rep = sub.add_parser("report", help="re-render report.md and report.html from the CSVs in DIR")
     rep.add_argument("dir", type=Path)
     rep.set_defaults(func=rerender)
@@ -183,9 +222,16 @@ def make_plan(args: argparse.Namespace) -> Plan:
         channels_last=not args.no_channels_last,
         half=half,
         policy=policy,
-        matmul_n=2048,
+        matmul_n=args.matmul_n,
         e2e_runs=1 if args.quick else 3,
         e2e_frames=200,
+        compile_batch_sizes=args.compile_batch_sizes,
+        compile_budget_s=args.compile_budget_s,
+        training_batch_sizes=args.training_batch_sizes or ([2] if args.quick else [16]),
+        training_precisions=args.training_precisions,
+        training_policy=TimingPolicy(warmup=1, min_repeats=2, max_repeats=3, min_seconds=0.0)
+        if args.quick
+        else TimingPolicy(warmup=2, min_repeats=5, max_repeats=30, min_seconds=2.0),
     )
 
 
@@ -207,13 +253,16 @@ def speed_section(plan: Plan, bar: Any, host: dict[str, Any]) -> pd.DataFrame:
         if not text.endswith("interleaved"):
             bar.update(1)
 
-    rows = []
+    rows, t0 = [], time.perf_counter()
     for name in plan.models:
         model, size = create_model(name)
         onnx = OnnxCache()
         try:
             for bs in plan.batch_sizes:
-                variants = plan_variants(plan, name)
+                variants, skipped = over_budget(plan, plan_variants(plan, name, bs), time.perf_counter() - t0)
+                for v in skipped:
+                    progress(f"{name} b{bs} {v.name}: skipped (time budget)")
+                    rows.append({**skipped_row(name, plan.device, v, bs, size, plan.compile_budget_s), **host})
                 for row in measure_batch(model, name, plan.device, variants, bs, plan.policy, onnx, size, progress):
                     rows.append({**row, **host})
         finally:
@@ -222,13 +271,37 @@ def speed_section(plan: Plan, bar: Any, host: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plan_variants(plan: Plan, model: str) -> list[Any]:
-    """The full variant matrix for ``plan.matrix_models``; eager and onnxruntime fp32 for the others."""
-    from benchmarks.speed import Variant, variants_for
+def over_budget(plan: Plan, variants: list[Any], elapsed_s: float) -> tuple[list[Any], list[Any]]:
+    """(variants to measure, compiled variants skipped because the speed section has used its time budget)."""
+    from benchmarks.speed import COMPILED_BACKENDS
+
+    if plan.compile_budget_s is None or elapsed_s <= plan.compile_budget_s:
+        return variants, []
+    return [v for v in variants if v.backend not in COMPILED_BACKENDS], [
+        v for v in variants if v.backend in COMPILED_BACKENDS
+    ]
+
+
+def skipped_row(name: str, device: Any, variant: Any, bs: int, size: tuple, budget: float | None) -> dict[str, Any]:
+    from benchmarks.speed import _base_row
+
+    row = _base_row(name, device, variant, bs, size)
+    row["status"] = f"skipped: the speed section passed its {budget:.0f} s budget for compiled backends"
+    return row
+
+
+def plan_variants(plan: Plan, model: str, batch_size: int | None = None) -> list[Any]:
+    """The full variant matrix for ``plan.matrix_models``; eager and onnxruntime fp32 for the others. Compiled
+    backends only at ``plan.compile_batch_sizes`` when given."""
+    from benchmarks.speed import COMPILED_BACKENDS, Variant, variants_for
 
     if model in plan.matrix_models:
-        return variants_for(plan.device, plan.backends, plan.channels_last, plan.half)
-    return [Variant(b) for b in BASIC_BACKENDS if b in plan.backends]
+        variants = variants_for(plan.device, plan.backends, plan.channels_last, plan.half)
+    else:
+        variants = [Variant(b) for b in BASIC_BACKENDS if b in plan.backends]
+    if batch_size is not None and plan.compile_batch_sizes is not None and batch_size not in plan.compile_batch_sizes:
+        variants = [v for v in variants if v.backend not in COMPILED_BACKENDS]
+    return variants
 
 
 def _load_note(before: float, after: float) -> str:
@@ -288,9 +361,11 @@ def measure_sections(plan: Plan, args: argparse.Namespace, host: dict[str, Any],
     reduced = {v.precision for v in variants_for(plan.device, ["eager"], False, plan.half)} - {"fp32"}
     precisions = ["fp32", *sorted(reduced)]
     skip = set(args.skip)
-    n_speed = 0 if "speed" in skip else len(plan.batch_sizes) * sum(len(plan_variants(plan, m)) for m in plan.models)
+    n_speed = (
+        0 if "speed" in skip else sum(len(plan_variants(plan, m, b)) for m in plan.models for b in plan.batch_sizes)
+    )
     tables: dict[str, pd.DataFrame] = {}
-    with tqdm(total=2 * len(precisions) + 1 + n_speed + 2, unit="step", file=sys.stderr) as bar:
+    with tqdm(total=2 * len(precisions) + 1 + n_speed + 3, unit="step", file=sys.stderr) as bar:
 
         def matmul(label: str) -> pd.DataFrame:
             bar.set_description(f"matmul rate ({label})")
@@ -313,6 +388,20 @@ def measure_sections(plan: Plan, args: argparse.Namespace, host: dict[str, Any],
             both = pd.concat([before, matmul("after")], ignore_index=True)
             tables["matmul"] = both.assign(**{k: host[k] for k in ("cpu_model", "gpu_name")})
         tables["roofline"] = roofline.roofline_table(tables["speed"], tables["complexity"], tables["matmul"])
+        bar.set_description("training throughput")
+        if "training" in skip:
+            tables["training"] = kept.get("training", pd.DataFrame())
+        else:
+            from benchmarks.training import training_table
+
+            tables["training"] = training_table(
+                plan.matrix_models,
+                plan.device,
+                plan.training_batch_sizes or [16],
+                plan.training_precisions,
+                plan.training_policy,
+            )
+        bar.update(1)
         bar.set_description("accuracy")
         kept_acc = kept.get("accuracy", accuracy.accuracy_table([]))
         tables["accuracy"] = kept_acc if "accuracy" in skip else accuracy.accuracy_table(args.runs)
@@ -342,6 +431,8 @@ def run_meta(
         "models": plan.models,
         "matrix_models": plan.matrix_models,
         "batch_sizes": plan.batch_sizes,
+        "compile_batch_sizes": plan.compile_batch_sizes or plan.batch_sizes,
+        "training_batch_sizes": plan.training_batch_sizes,
         "backends": plan.backends,
         "timing": f"{plan.policy} (variants of one model and batch size timed interleaved, round-robin)",
         "load_note": load_note,
@@ -354,7 +445,11 @@ def rerender(args: argparse.Namespace) -> int:
 
     if not (args.dir / "speed.csv").is_file() and not (args.dir / "complexity.csv").is_file():
         raise InputError(f"{args.dir} holds no benchmark CSVs; run `python -m benchmarks run --out DIR` first")
+    from benchmarks import roofline
+
     tables, meta = report.read_outputs(args.dir)
+    if len(tables["speed"]) and len(tables["complexity"]):  # derived: recomputed, so its notes follow the code
+        tables["roofline"] = roofline.roofline_table(tables["speed"], tables["complexity"], tables["matmul"])
     report.write_outputs(args.dir, tables, meta)
     print(f"re-rendered {args.dir / 'report.md'} and {args.dir / 'report.html'}")
     return 0

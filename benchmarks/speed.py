@@ -9,10 +9,15 @@ export error) gives a row whose ``status`` says why, never a crash.
 Backends:
   eager        PyTorch as is (contiguous or channels_last; fp32, or bf16/fp16 autocast)
   compile      ``torch.compile`` (inductor; on CPU with ``freezing=True``: weights folded, oneDNN prepacked)
+  cudagraphs   ``torch.compile(mode="reduce-overhead")``: inductor plus CUDA graphs (CUDA only; dropped on a CPU)
   jit_freeze   ``torch.jit.trace`` + ``freeze`` + ``optimize_for_inference`` (oneDNN fusion on CPU)
   onnxruntime  ``torch.onnx.export``, then an ONNX Runtime session: graph optimisation level ALL,
                intra-op threads = physical cores; CUDA EP where the installed onnxruntime has it
                (inputs and outputs then copied through host memory)
+
+Precisions: fp32; on CUDA also tf32 (fp32 tensors, TensorFloat-32 matmuls and convolutions: Ampere and newer),
+fp16 and bf16 autocast; on a CPU bf16 where it runs natively. On CUDA each row also records the peak GPU memory
+(torch's allocator) of building the variant and running its first batch.
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ import torch
 
 from mer.engine.device import autocast
 
-BACKENDS = ("eager", "compile", "jit_freeze", "onnxruntime")
+BACKENDS = ("eager", "compile", "cudagraphs", "jit_freeze", "onnxruntime")
 DEFAULT_BACKENDS = ("eager", "compile", "onnxruntime")  # jit_freeze: on request (slower than these on CPU)
+CUDA_ONLY_BACKENDS = ("cudagraphs",)
+COMPILED_BACKENDS = ("compile", "cudagraphs")  # compiled once per batch size: the slow part of a GPU run
 # max |out - eager fp32| allowed: atol + rtol * max|eager fp32 logits|
-TOLERANCE = {"fp32": (1e-3, 1e-3), "bf16": (0.1, 0.05), "fp16": (0.05, 0.02)}
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+TOLERANCE = {"fp32": (1e-3, 1e-3), "tf32": (0.05, 0.02), "bf16": (0.1, 0.05), "fp16": (0.05, 0.02)}
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -191,18 +198,44 @@ def example_batch(batch_size: int, input_size: tuple[int, int, int], seed: int =
 # ---------------------------------------------------------------------------------------------- backends
 
 
+@contextlib.contextmanager
+def tf32_mode(enabled: bool):
+    """TensorFloat-32 for CUDA matmuls and cuDNN convolutions while inside (restored after)."""
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def precision_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The context a batch runs in: autocast for fp16/bf16; tf32 on (CUDA) or off for fp32 and tf32 rows."""
+    if precision == "tf32":
+        if device.type != "cuda":
+            raise ValueError("tf32 is a CUDA mode (Ampere and newer GPUs); not on a CPU")
+        return tf32_mode(True)
+    stack = contextlib.ExitStack()
+    stack.enter_context(autocast(device, precision))
+    if device.type == "cuda":
+        stack.enter_context(tf32_mode(False))  # fp32 rows are true fp32 whatever the process default
+    return stack
+
+
 def _torch_runner(
     module: Callable[[torch.Tensor], torch.Tensor],
     device: torch.device,
     variant: Variant,
     notes: list[str] | None = None,
+    before_call: Callable[[], None] = lambda: None,
 ) -> Runner:
     fmt = torch.channels_last if variant.channels_last else torch.contiguous_format
 
     def fn(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), autocast(device, variant.precision):
+        before_call()
+        with torch.inference_mode(), precision_context(device, variant.precision):
             out = module(x.to(device, memory_format=fmt))
-        return out.float()
+        return out.float().clone()  # a copy: CUDA graphs reuse their output buffer on the next call
 
     return Runner(fn, notes or [])
 
@@ -226,9 +259,24 @@ def _compile(model: torch.nn.Module, device: torch.device, variant: Variant, x: 
     return runner
 
 
+def _cudagraphs(model: torch.nn.Module, device: torch.device, variant: Variant, x: torch.Tensor) -> Runner:
+    """inductor with CUDA graphs (``mode="reduce-overhead"``): one graph replay per batch, no launch overhead."""
+    import torch._dynamo
+
+    if device.type != "cuda":
+        raise ValueError("CUDA graphs need a CUDA device")
+    torch._dynamo.reset()
+    compiled = torch.compile(model, mode="reduce-overhead", dynamic=False)
+    runner = _torch_runner(compiled, device, variant, before_call=torch.compiler.cudagraph_mark_step_begin)
+    for _ in range(3):  # compile, record the graph, replay: failures surface here as the row's status
+        runner.fn(x)
+    runner.notes.append("inductor, mode=reduce-overhead (CUDA graphs)")
+    return runner
+
+
 def _jit_freeze(model: torch.nn.Module, device: torch.device, variant: Variant, x: torch.Tensor) -> Runner:
     fmt = torch.channels_last if variant.channels_last else torch.contiguous_format
-    with warnings.catch_warnings(), torch.no_grad(), autocast(device, variant.precision):
+    with warnings.catch_warnings(), torch.no_grad(), precision_context(device, variant.precision):
         warnings.simplefilter("ignore")  # TorchScript is deprecated upstream; still the oneDNN fusion path here
         traced = torch.jit.trace(model, x.to(device, memory_format=fmt), check_trace=False)
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
@@ -298,6 +346,17 @@ class OnnxCache:
         self._dir.cleanup()
 
 
+def ort_provider_check(device: torch.device) -> None:
+    """Raise, with what to install, when ONNX Runtime cannot run on ``device`` here."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device.type == "cuda" and "CUDAExecutionProvider" not in available:
+        raise RuntimeError(
+            f"this onnxruntime has no CUDAExecutionProvider (has {available}); install onnxruntime-gpu for CUDA rows"
+        )
+
+
 def _onnxruntime(
     model: torch.nn.Module,
     device: torch.device,
@@ -355,33 +414,68 @@ def make_runner(
         return _eager(model, device, variant, x)
     if variant.backend == "compile":
         return _compile(model, device, variant, x)
+    if variant.backend == "cudagraphs":
+        return _cudagraphs(model, device, variant, x)
     if variant.backend == "jit_freeze":
         return _jit_freeze(model, device, variant, x)
     if variant.backend == "onnxruntime":
+        ort_provider_check(device)  # before the export, which takes a while
         path, exporter = onnx.get(name, model, x)
         return _onnxruntime(model, device, variant, x, path, exporter)
     raise AssertionError(variant.backend)
+
+
+def reduced_precisions(device: torch.device, requested: list[str] | None = None) -> list[str]:
+    """The reduced precisions worth measuring on ``device``: by default tf32, fp16 and bf16 on CUDA (tf32 only
+    where the GPU has it: compute capability 8.0 and newer) and bf16 on a CPU with native bf16; a requested list
+    is kept as given except tf32, which a CPU cannot run."""
+    cuda = device.type == "cuda"
+    if requested is None:
+        if not cuda:
+            return ["bf16"] if cpu_has_native_bf16() else []
+        return (["tf32"] if gpu_has_tf32(device) else []) + ["fp16", "bf16"]
+    return [p for p in requested if cuda or p != "tf32"]
+
+
+def gpu_has_tf32(device: torch.device) -> bool:
+    """Whether this CUDA device has TensorFloat-32 (compute capability 8.0, Ampere, and newer)."""
+    with contextlib.suppress(Exception):
+        return torch.cuda.get_device_capability(device)[0] >= 8
+    return False
 
 
 def variants_for(
     device: torch.device, backends: list[str], channels_last: bool = True, half: list[str] | None = None
 ) -> list[Variant]:
     """The variants to measure: each backend in fp32; channels_last for the PyTorch backends; reduced
-    precision (``half``: on CUDA fp16 and bf16 by default, on CPU bf16 where the CPU has native bf16) for
-    eager and compile."""
-    if half is None:
-        if device.type == "cuda":
-            half = ["fp16", "bf16"]
-        else:
-            half = ["bf16"] if cpu_has_native_bf16() else []
+    precisions (:func:`reduced_precisions`; ``half`` overrides) for eager, compile and cudagraphs (channels_last
+    with them where asked). CUDA-only backends (CUDA graphs) are left out on a CPU."""
+    half = reduced_precisions(device, half)
     out: list[Variant] = []
     for backend in backends:
+        if backend in CUDA_ONLY_BACKENDS and device.type != "cuda":
+            continue
         out.append(Variant(backend))
-        if channels_last and backend in ("eager", "compile", "jit_freeze"):
+        if channels_last and backend in ("eager", "compile", "cudagraphs", "jit_freeze"):
             out.append(Variant(backend, channels_last=True))
-        if backend in ("eager", "compile"):
-            out.extend(Variant(backend, p, channels_last=channels_last) for p in half)
+        if backend in ("eager", "compile", "cudagraphs"):
+            out.extend(Variant(backend, p, channels_last=channels_last and p != "tf32") for p in half)
     return out
+
+
+def peak_memory_reset(device: torch.device) -> None:
+    """Start counting peak GPU memory (torch's caching allocator) anew; nothing on a CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory allocated by torch since :func:`peak_memory_reset`, in MiB; NaN on a CPU (not counted)."""
+    if device.type != "cuda":
+        return float("nan")
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def cpu_has_native_bf16() -> bool:
@@ -432,6 +526,7 @@ def prepare_variant(
     """
     row = _base_row(name, device, variant, x.shape[0], input_size)
     start = time.perf_counter()
+    peak_memory_reset(device)
     try:
         runner = make_runner(model, device, variant, x, name, onnx)
         out = runner.fn(x).cpu()
@@ -444,6 +539,7 @@ def prepare_variant(
     tol = atol + rtol * float(reference.abs().max())
     row.update(
         setup_s=time.perf_counter() - start,
+        peak_mem_mb=peak_memory_mb(device) if variant.backend != "onnxruntime" else float("nan"),
         max_abs_diff=diff,
         tolerance=tol,
         top1_agreement=float((out.argmax(1) == reference.argmax(1)).float().mean()),
