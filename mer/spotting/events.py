@@ -22,7 +22,7 @@ its apex within MICRO_MAX_RISE_S; the event's `reason` says which rule decided.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,10 @@ class Event:
     probabilities: dict[str, float] | None = None
     signal: str = "motion"
     region: str = "all"
+    clear: float = 0.0  # how many times the noise of its curve near it the event stands (candidates' evidence)
+    hold: tuple[int, int] | None = None  # a motion-curve event's plateau (frames at HOLD_HEIGHT of it or more)
+    open_end: bool = False  # the movement was still held when its window ended (it may go on in the next one)
+    origin: Event | None = field(default=None, repr=False, compare=False)  # the candidate a joined event grew from
 
     def to_json(self, fps: float, times: np.ndarray | None = None) -> dict:
         """The event as SPOTTING.md gives it: onset, apex, offset, start_s, end_s (from the frames' own times
@@ -139,6 +143,18 @@ def _closed_peaks(values: np.ndarray, min_prominence: float, rel_height: float) 
     return found - 1, props["prominences"], left - 1, right - 1
 
 
+HOLD_HEIGHT = 0.8  # a movement's hold: from where it first reaches 80% of its height above its base to where it last is
+OPEN_HEIGHT = 0.5  # still at half its height at its window's end: the expression was still on when the window ended
+
+
+def _plateau(smooth: np.ndarray, onset: int, apex: int, offset: int, prominence: float) -> tuple[int, int]:
+    """(first, last) frame within onset..offset where `smooth` is at HOLD_HEIGHT of the prominence above the
+    peak's base or higher: the hold of an expression; before it is its rise, after it its fall."""
+    level = smooth[apex] - (1.0 - HOLD_HEIGHT) * prominence
+    above = np.flatnonzero(smooth[onset : offset + 1] >= level) + onset
+    return (int(above[0]), int(above[-1])) if len(above) else (apex, apex)
+
+
 def peaks(values: np.ndarray, fps: float) -> list[Event]:
     """Events on one window's curve (`values`: (n,) px against the window's first frame), frame indices into it.
 
@@ -160,7 +176,10 @@ def peaks(values: np.ndarray, fps: float) -> list[Event]:
             continue
         onset = int(np.clip(np.floor(lo), 0, apex - 1))
         offset = int(np.clip(np.ceil(hi), apex, len(values) - 1))
-        events.append(Event(onset, int(apex), offset, float(prominence)))
+        event = Event(onset, int(apex), offset, float(prominence), clear=float(prominence / max(quiet, 1e-6)))
+        event.hold = _plateau(smooth, onset, int(apex), offset, float(prominence))
+        event.open_end = bool(smooth[-1] >= smooth[apex] - (1.0 - OPEN_HEIGHT) * prominence)
+        events.append(event)
     events.sort(key=lambda e: -e.strength)
     kept: list[Event] = []
     for event in events:
@@ -188,6 +207,7 @@ def classify(event: Event, fps: float) -> Event:
 
 SHORT_MIN_PX = 0.3  # a short movement's bump (mer.spotting.short_motion) stands this far above the floor near it...
 SHORT_NOISE_FACTOR = 9.0  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
+SHORT_CANDIDATE_FACTOR = 4.0  # candidates stand this clear; decide() asks SHORT_NOISE_FACTOR (tuned there)
 SHORT_FLOOR_PERCENTILE = 40  # the floor: this percentile of the curve within NOISE_S
 SHORT_EDGE = 0.5  # onset and offset: twice as far from the apex as where the bump falls to half its height
 SHORT_PAD_S = 0.1  # where a short movement starts from and ends at: this long before its onset and after its offset
@@ -208,11 +228,13 @@ def short_peaks(values: np.ndarray, fps: float) -> list[Event]:
         near = values[max(0, peak - reach) : peak + reach]
         near = near[near > 0]  # frames without a frame `lag` before and after have no bump
         floor = float(np.percentile(near, SHORT_FLOOR_PERCENTILE))
-        if values[peak] - floor < max(SHORT_NOISE_FACTOR * noise_level(near), SHORT_MIN_PX):
+        quiet = noise_level(near)
+        if values[peak] - floor < max(SHORT_CANDIDATE_FACTOR * quiet, SHORT_MIN_PX):
             continue
         onset = int(np.clip(round(peak - (peak - lo) / (1 - SHORT_EDGE)), 0, max(peak - 1, 0)))
         offset = int(np.clip(round(peak + (hi - peak) / (1 - SHORT_EDGE)), peak + 1, len(values) - 1))
-        events.append(Event(onset, int(peak), offset, float(values[peak] - floor)))
+        height = float(values[peak] - floor)
+        events.append(Event(onset, int(peak), offset, height, clear=height / max(quiet, 1e-6)))
     return events
 
 
@@ -291,6 +313,8 @@ def window_peaks(start: int, curves: dict[str, np.ndarray], fps: float) -> list[
     for region, values in curves.items():
         for event in peaks(values, fps):
             event.onset, event.apex, event.offset = event.onset + start, event.apex + start, event.offset + start
+            if event.hold is not None:
+                event.hold = (event.hold[0] + start, event.hold[1] + start)
             event.signal, event.region = "motion", region
             found.append(classify(event, fps))
     return found
@@ -315,14 +339,133 @@ def is_brief(start: int, stop: int, fps: float) -> bool:
     return stop - start < SHORT_MIN_S * fps
 
 
-def decide(brief: list[Event], longer: list[Event], short: list[Event]) -> list[Event]:
+@dataclass
+class ClipFacts:
+    """What :func:`decide` knows of the whole clip besides the candidates. fps: frame rate; short_curve: (N,) crop
+    px, the short-movement signal of every frame (NaN without a face), whose typical level is the person's own
+    noise; eyelids: (N, 2) eyelid openness per frame (:func:`mer.spotting.face.eyelid_openness`, NaN without a
+    face), whose dips are blinks. Either may be None (not measured)."""
+
+    fps: float
+    short_curve: np.ndarray | None = None
+    eyelids: np.ndarray | None = None
+
+
+PERSON_FACTOR = 3.0  # a micro event moves this many times the person's typical short movement over the clip...
+PERSON_PERCENTILE = 50  # ...that level: this percentile of the short-movement signal where the face is
+EDGE_PAD_S = 0.1  # a micro event within this of a macro event's rise or fall is part of that movement...
+EDGE_RATIO = 2.0  # ...when that movement is this many times larger
+MACRO_NOISE_FACTOR = 1.0  # a macro movement moves at least the person's typical short movement
+BLINK_DIP = 0.05  # a blink: the eyelids' openness this far below its running median...
+BLINK_MEDIAN_S = 1.0  # ...over this long (a smile's squint lowers the median with it; a blink is a dip)
+BLINK_REGIONS = ("ocular_brow", "cheek", "nasal", "all")  # the regions a blink's skin motion reaches
+
+
+def person_noise(short_curve: np.ndarray | None) -> float:
+    """The person's own level of short movement over the whole clip (crop px): PERSON_PERCENTILE of the
+    short-movement signal where it was measured. Most frames of a clip are still or slow, so this is the level of
+    their still stretches (tracking jitter, compression, small head turns): someone who keeps moving has a higher
+    one. 0 when unknown."""
+    if short_curve is None:
+        return 0.0
+    values = np.asarray(short_curve, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(np.percentile(values, PERSON_PERCENTILE)) if len(values) >= 10 else 0.0
+
+
+def blink_frames(eyelids: np.ndarray | None, fps: float) -> np.ndarray | None:
+    """(N,) bool: frames where the eyes' openness (mean of both, (N, 2) input) dips BLINK_DIP below its running
+    median over BLINK_MEDIAN_S; None when unknown."""
+    if eyelids is None or not len(eyelids):
+        return None
+    from scipy.ndimage import median_filter
+
+    openness = np.nanmean(np.asarray(eyelids, dtype=np.float64).reshape(len(eyelids), -1), axis=1)
+    known = np.isfinite(openness)
+    if known.sum() < 3:
+        return None
+    filled = np.interp(np.arange(len(openness)), np.flatnonzero(known), openness[known])
+    level = median_filter(filled, size=max(3, int(round(BLINK_MEDIAN_S * fps)) | 1), mode="nearest")
+    return known & (level - filled > BLINK_DIP)
+
+
+def macro_edges(macros: list[Event]) -> list[tuple[int, int, float]]:
+    """The rise and fall of every macro candidate, (first, last frame, its strength in px): onset to the start of its
+    hold, and the end of its hold to its offset (none when it was still held at its window's end); a fast macro
+    movement of the short signal is all edge."""
+    out = []
+    for e in macros:
+        if e.hold is None:
+            out.append((e.onset, e.offset, e.strength))
+            continue
+        out.append((e.onset, e.hold[0], e.strength))
+        if not e.open_end:
+            out.append((e.hold[1], e.offset, e.strength))
+    return out
+
+
+def why_not_micro(
+    event: Event, edges: list[tuple[int, int, float]], noise: float, blinks: np.ndarray | None, pad: int
+) -> str:
+    """ "" when a short micro candidate stands as a micro event, else why not (the field's practice). A macro
+    candidate's rise or fall takes a micro candidate in only when it moved EDGE_RATIO times more (the motion curve
+    sees a micro-expression too, as a weak, wide bump of its own)."""
+    if event.clear < SHORT_NOISE_FACTOR:
+        return "within the noise of its curve"
+    if event.strength < PERSON_FACTOR * noise:
+        return "within the person's own noise"
+    for a, b, strength in edges:
+        if a - pad <= event.offset and event.onset <= b + pad and strength >= EDGE_RATIO * event.strength:
+            return "part of a larger movement's rise or fall"
+    if blinks is not None and event.region in BLINK_REGIONS:
+        if blinks[max(0, event.onset - pad) : event.offset + pad + 1].any():
+            return "a blink"
+    return ""
+
+
+def one_per_expression(macros: list[Event], fps: float, pad: int) -> list[Event]:
+    """One macro event per expression: movements that overlap or touch (within `pad` frames) are one, and a
+    movement still on when its window ended (open_end) is continued by the next one starting within WINDOW_HOP_S of
+    that end (the next window measures from the held face, so a smile's fall there looks like a movement of its
+    own). A joined event is the strongest part's, from the first onset to the last offset; `origin` names that
+    part."""
+    out: list[Event] = []
+    reach = int(round(WINDOW_HOP_S * fps))
+    for event in sorted(macros, key=lambda e: (e.onset, -e.strength)):
+        last = out[-1] if out else None
+        if last is None or not (
+            event.onset <= last.offset + pad or (last.open_end and event.onset <= last.offset + reach)
+        ):
+            out.append(event)
+            continue
+        strong = last if last.strength >= event.strength else event
+        joined = replace(strong, onset=min(last.onset, event.onset), offset=max(last.offset, event.offset))
+        joined.origin = strong.origin or strong
+        joined.open_end = event.open_end if event.offset >= last.offset else last.open_end
+        joined.hold = ((last.hold or (last.apex,) * 2)[0], (event.hold or (event.apex,) * 2)[1])
+        classify(joined, fps)
+        joined.reason += "; one expression (its movements joined)"
+        out[-1] = joined
+    return out
+
+
+def decide(brief: list[Event], longer: list[Event], short: list[Event], clip: ClipFacts | None = None) -> list[Event]:
     """THE rule for a clip's events, one per movement: the motion curve's peaks of brief windows (:func:`is_brief`:
     a face seen that briefly, or a clip that is one database sample starting at its onset) as they are; of longer
-    windows, only the macro ones (a micro-expression there is found by the short-movement signal, which also
-    finds fast large movements); and the short movements (:func:`find_short_events`). Returns them in time
-    order (:func:`merge`)."""
+    windows and of the short signal, the macro ones clear of the person's noise, one per expression
+    (:func:`one_per_expression`); and the short signal's micro candidates that the field's practice keeps
+    (:func:`why_not_micro`: clear of their curve's noise and of the person's own noise over the clip, not part of
+    a macro movement's rise or fall, not a blink). Returns them in time order (:func:`merge`)."""
+    fps = clip.fps if clip is not None else 30.0
+    pad = int(round(EDGE_PAD_S * fps)) if clip is not None else 1
     longer_macro = [e for e in merge(longer) if e.kind == "macro"]
-    return merge(merge(brief) + longer_macro + short)
+    short_macro = [e for e in short if e.kind == "macro"]
+    edges = macro_edges([e for e in longer if e.kind == "macro"] + short_macro)
+    noise = person_noise(clip.short_curve) if clip is not None else 0.0
+    blinks = blink_frames(clip.eyelids, fps) if clip is not None else None
+    micro = [e for e in short if e.kind == "micro" and not why_not_micro(e, edges, noise, blinks, pad)]
+    macro = [e for e in longer_macro + short_macro if e.strength >= MACRO_NOISE_FACTOR * noise]
+    return merge(merge(brief) + one_per_expression(macro, fps, max(pad, 1)) + micro)
 
 
 def find_all_events(
@@ -344,15 +487,20 @@ def stitch(curves: list[tuple[int, int, np.ndarray]], count: int) -> np.ndarray:
     return out
 
 
+SUMMARY_TIMES = 5  # the summary names this many times of a kind, then "and N more"
+
+
 def summary(events: list[Event], fps: float, salient: Event | None) -> str:
     """One plain sentence on what was found, e.g. "no micro-expression found; two ordinary expressions at 1.2 s
-    and 3.4 s"."""
+    and 3.4 s"; at most SUMMARY_TIMES times of each kind, then "and N more"."""
     micro = [e for e in events if e.kind == "micro"]
     macro = [e for e in events if e.kind == "macro"]
     words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
     def at(items: list[Event]) -> str:
         times = [f"{e.apex / fps:.1f} s" for e in sorted(items, key=lambda e: e.apex)]
+        if len(times) > SUMMARY_TIMES:  # the timeline and the JSON carry them all
+            return ", ".join(times[:SUMMARY_TIMES]) + f" and {len(times) - SUMMARY_TIMES} more"
         return times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
 
     if micro and salient is not None:
