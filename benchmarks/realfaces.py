@@ -194,7 +194,8 @@ def injected_clip(name: str, frames: list[np.ndarray], fps: float, count: int | 
 
 def synthetic_clip(index: int, seconds: float = 6.0, fps: float = 30.0, count: int = 3) -> Truth:
     """A long synthetic clip: a new identity of a training photo (the held-out-subject kind), neutral apart from
-    head motion, light, one blink and one macro expression, with `count` micro-expressions put in by inject."""
+    head motion, light, one blink and one macro expression, with `count` micro-expressions put in by inject (0: none,
+    the ordinary clip)."""
     from mer.synth import dataset as synth
     from mer.synth.faces import ALL_PHOTOS, render_identity, sample_identity
     from mer.synth.motion import CLASS_AUS
@@ -215,6 +216,8 @@ def synthetic_clip(index: int, seconds: float = 6.0, fps: float = 30.0, count: i
         from mer.synth.inject import compress
 
         frames = compress(frames, fps, plan["codec"])
+    if count == 0:  # the ordinary clip itself (head motion, light, a blink, a macro expression): no micro-expression
+        return Truth(f"synthetic clip {index + 1} ({identity.photo}, {fps:g} fps), ordinary", frames, fps)
     return injected_clip(f"synthetic clip {index + 1} ({identity.photo}, {fps:g} fps)", frames, fps, count,
                          SEED + index)  # fmt: skip
 
