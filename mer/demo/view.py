@@ -302,14 +302,14 @@ def _named_overlays(pred: Prediction) -> dict[str, np.ndarray]:
     return dict(zip(names, pred.overlays.values(), strict=True))
 
 
-def _maps(pred: Prediction, name: tuple[str, float] | None) -> tuple[dict[str, list[Picture]], dict[str, str]]:
+def _maps(pred: Prediction, answer: tuple[str, float] | None) -> tuple[dict[str, list[Picture]], dict[str, str]]:
     """The Predictor's overlays grouped by where they sit, with a caption each and a sentence under each group.
 
     Args:
-        name: (label, probability) of the micro event the maps explain, or None without one.
+        answer: (label, probability) of the micro event the maps explain, or None without one.
     """
     groups: dict[str, list[Picture]] = {g: [] for g in GROUPS}
-    if name is None or not pred.overlays:
+    if answer is None or not pred.overlays:
         why = "No micro-expression was found, so there is no answer for the model's maps to explain."
         return groups, {g: why if g == "global" else "" for g in GROUPS}
     notes: dict[str, list[str]] = {g: [] for g in GROUPS}
@@ -321,10 +321,10 @@ def _maps(pred: Prediction, name: tuple[str, float] | None) -> tuple[dict[str, l
             empty = float(heat.max()) < EMPTY_CAM
             groups.setdefault(branch, []).append(Picture(picture, "Grad-CAM: empty" if empty else "Grad-CAM"))
             notes.setdefault(branch, []).append(
-                f"Its Grad-CAM is empty: none of this branch's features pushed toward “{name[0]}”, so the answer "
+                f"Its Grad-CAM is empty: none of this branch's features pushed toward “{answer[0]}”, so the answer "
                 "came from the other branch."
                 if empty
-                else f"Warm areas of the Grad-CAM pushed the answer toward “{name[0]}”."
+                else f"Warm areas of the Grad-CAM pushed the answer toward “{answer[0]}”."
             )
             continue
         gate = np.asarray(pred.cbam[name.removeprefix("cbam_")])
@@ -345,8 +345,8 @@ def _maps(pred: Prediction, name: tuple[str, float] | None) -> tuple[dict[str, l
             + ", ".join(spans)
             + "."
         )
-    if not sure(name):
-        notes["global"].insert(0, f"These maps explain a weak candidate ({name[0]} {name[1]:.0%}).")
+    if not sure(answer):
+        notes["global"].insert(0, f"These maps explain a weak candidate ({answer[0]} {answer[1]:.0%}).")
     return groups, {g: " ".join(n) for g, n in notes.items()}
 
 
