@@ -531,7 +531,9 @@ def _accuracy_figure(tables: dict[str, pd.DataFrame]) -> Any:
 def batch_axis(fig: Any, batches: Any) -> None:
     """Batch size on a log axis, ticked at the batch sizes measured (never 1.5 or 2.5)."""
     ticks = sorted({int(b) for b in batches if b == b})
-    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks], title_text="batch size")
+    fig.update_xaxes(
+        type="log", tickvals=ticks, ticktext=[str(t) for t in ticks], title_text="batch size", showticklabels=True
+    )
 
 
 def _fps_figure(speed: pd.DataFrame) -> Any:
@@ -663,7 +665,7 @@ def write_outputs(out: str | Path, tables: dict[str, pd.DataFrame], meta: dict[s
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in TABLES:
-        if name in tables:
+        if name in tables and not (tables[name].empty and len(tables[name].columns) == 0):  # no section, no file
             path = out / f"{name}.csv"
             tables[name].to_csv(path, index=False)
             written.append(path)

@@ -132,15 +132,27 @@ def make_synthetic(out: Path, synth: Synth, echo=print) -> Path:
 
 # ------------------------------------------------------------------------------------------------ training
 def train_model(
-    out: Path, data: Path, cfg: Any, seeds: list[int], executor: str, device: str, processes: int, threads: int | None
+    out: Path,
+    data: Path,
+    cfg: Any,
+    seeds: list[int],
+    executor: str,
+    device: str,
+    processes: int,
+    threads: int | None,
+    collect: bool = False,
 ) -> dict[str, Any]:
-    """Run (or resume) ``DIR/grids/MODEL``; merge it when every job is done. Returns the grid record."""
+    """Run (or resume) ``DIR/grids/MODEL``; merge it when every job is done. Returns the grid record.
+    ``collect``: run nothing, only tabulate what is done (e.g. while a Slurm array or another process runs)."""
     from mer.engine.grid import create_grid, grid_status, merge_model, run_grid
 
     grid = create_grid(out / "grids" / cfg.model, data, [cfg.model], seeds, cfg)
-    record = run_grid(grid, executor, device=device, processes=processes, threads=threads)
+    record = (
+        {"wall_s": 0.0} if collect else run_grid(grid, executor, device=device, processes=processes, threads=threads)
+    )
     status = grid_status(grid)
     record["done"] = len(status["done"]) == len(grid.jobs())
+    record["jobs_done"] = f"{len(status['done'])}/{len(grid.jobs())}"
     if record["done"]:
         merge_model(grid, cfg.model)
         # the merged folder reads like a `mer train` run (benchmarks.accuracy.run_row, `benchmarks run --runs`)
@@ -182,7 +194,7 @@ def convergence(cfg: Any, folds: list[dict[str, Any]]) -> str:
     if cfg.model in CLASSICAL:
         return "n/a (closed-form fit)"
     if not folds:
-        return "NO (no fold finished)"
+        return "– (no fold finished yet)"
     reasons = []
     for f in folds:
         acc = f["last_train_accuracy"]
@@ -213,7 +225,8 @@ def model_row(out: Path, cfg: Any, data_label: str, record: dict[str, Any]) -> d
         row.update({k: v for k, v in run_row(merged).items() if k not in ("method", "model", "data_source")})
         row["status"] = "done"
     else:
-        row["status"] = f"NOT FINISHED ({record.get('failed') and 'failed jobs' or 'jobs missing'})"
+        why = "failed jobs" if record.get("failed") else f"{record.get('jobs_done', '?')} jobs done"
+        row["status"] = f"NOT FINISHED ({why})"
     chosen = [f["selected_epoch"] for f in folds if f["selected_epoch"]]
     row.update(
         schedule=describe_schedule(cfg),
@@ -240,6 +253,7 @@ VIEW = {
     "samples_per_seed": "test samples per seed",
     "chosen_epochs": "chosen epoch per fold",
     "converged": "converged",
+    "status": "status",
     "paper_accuracy": "paper accuracy",
     "paper_precision": "paper precision",
     "paper_recall": "paper recall",
@@ -261,6 +275,8 @@ def table_view(table: pd.DataFrame) -> pd.DataFrame:
                 "–" if pd.isna(v) else (f"{v:.3f}" if std is None or pd.isna(s) or not s else f"{v:.3f} ± {s:.3f}")
                 for v, s in zip(col, std if std is not None else [None] * len(col), strict=True)
             ]
+        if key in ("seeds", "samples_per_seed"):
+            col = ["–" if pd.isna(v) else str(int(v)) for v in col]
         view[label] = col
     return view.fillna("–")
 
@@ -351,7 +367,9 @@ def run_accuracy(args: Any) -> int:
     rows = []
     for cfg in cfgs:
         print(f"== {cfg.model}: {describe_schedule(cfg)}", flush=True)
-        record = train_model(out, data, cfg, args.seeds, args.executor, str(device), args.processes, args.threads)
+        record = train_model(
+            out, data, cfg, args.seeds, args.executor, str(device), args.processes, args.threads, args.collect
+        )
         rows.append(model_row(out, cfg, label, record))
         partial = {"finished": [r["model"] for r in rows]}
         meta = _meta(args, device, started, t0, load0, label, partial)
@@ -407,6 +425,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="training seeds (default 1)")
     p.add_argument("--processes", type=int, default=1, help="local executor: jobs at once (default 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per job (default: cores / processes)")
+    p.add_argument("--collect", action="store_true", help="train nothing: tabulate the jobs already done")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override a training setting for all")
     p.add_argument("--synth-subjects", type=int, default=Synth.subjects, help="without --data: synthetic subjects")
     p.add_argument("--synth-per-class", type=int, default=Synth.per_class, help="without --data: samples per class")
