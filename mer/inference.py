@@ -22,7 +22,7 @@ import numpy as np
 
 from mer.errors import InputError
 from mer.spotting.events import Event
-from mer.spotting.source import MAX_SIDE, Clip, FrameSource, open_source
+from mer.spotting.source import MAX_SIDE, Clip, FrameSource, open_source, prefetched
 from mer.weights import DEMO_CHECKPOINT as DEFAULT_CHECKPOINT
 
 if TYPE_CHECKING:
@@ -382,7 +382,8 @@ class Predictor:
         else:
             if not isinstance(clip, FrameSource):
                 clip = open_source(clip, max_side=self.max_side, fps=fps, max_frames=self.max_frames)
-            frames, expected, clip_fps = clip.frames(), clip.expected, clip.fps
+            # decoded ahead in a thread: FFmpeg decodes on one core while the face and motion use the other
+            frames, expected, clip_fps = prefetched(clip.frames()), clip.expected, clip.fps
         given = None
         if onset is not None:
             given = {"onset": int(onset), "apex": int(apex)}  # as given (file numbers, or the positions)
@@ -402,10 +403,9 @@ class Predictor:
         micro = [k for k, e in enumerate(events) if e.kind == "micro"]
         report(0.85, f"naming {len(micro)} micro-expression(s)" if micro else "no micro-expression to name")
         tick = time.perf_counter()
-        inputs = {k: self._classify(k, events[k], spotting) for k in micro if k in spotting.frames}
+        inputs = {k: self._classify(k, spotting) for k in micro if k in spotting.frames}
         timings["input"] = time.perf_counter() - tick
-        crops = {k: {"onset": f.onset_crop, "apex": f.apex_crop} for k, f in spotting.frames.items()}
-        crops.update({k: found[2] for k, found in inputs.items()})
+        crops = {k: {"onset": f.onset, "apex": f.apex} for k, f in spotting.frames.items()}
         labels, event_probabilities = {}, {}
         salient = max(inputs, key=lambda k: events[k].strength, default=None)
         shown = (
@@ -413,7 +413,7 @@ class Predictor:
         )
         expl, raw = None, None
         timings["model"], timings["gradcam"] = 0.0, 0.0
-        for k, (x, raw_k, _) in inputs.items():
+        for k, (x, raw_k) in inputs.items():
             if k == salient:
                 report(0.9, "explaining the answer (Grad-CAM, CBAM)")
             e_expl = self._run_model(x, explain and k == salient, timings)
@@ -486,23 +486,14 @@ class Predictor:
             overlay_captions=overlay_captions,
         )
 
-    def _classify(self, k: int, event: Event, spotting: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """(normalised input, raw input, {"onset", "apex"} crops) of a micro event: its onset and apex frames aligned
-        by one similarity fitted on the landmarks at its onset, onset->apex flow and AU mask."""
+    def _classify(self, k: int, spotting: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(normalised, raw) model input of a micro event from its aligned onset and apex (one similarity at its
+        onset, :class:`mer.spotting.spot.EventFrames`): onset->apex flow or the apex frame, and the AU mask."""
         from mer.data import inputs
-        from mer.spotting import face
 
         kept = spotting.frames[k]
-        pair = [kept.onset, kept.apex]
-        try:  # landmarks fitted on the onset frame itself; the tracked ones where the detector misses it
-            aligned = face.FaceAligner().align(pair, ref=0)
-        except InputError:
-            aligned = face.FaceAligner().align(pair, ref=0, landmarks=kept.landmarks)
-        raw = inputs.build_input(
-            aligned.frames[0], aligned.frames[1], aligned.landmarks, modality=self.modality, flow=self.flow
-        )
-        crops = {"onset": aligned.frames[0], "apex": aligned.frames[1]}
-        return inputs.normalize(raw, self.mean, self.std), raw, crops
+        raw = inputs.build_input(kept.onset, kept.apex, kept.landmarks, modality=self.modality, flow=self.flow)
+        return inputs.normalize(raw, self.mean, self.std), raw
 
     def _run_model(self, x: np.ndarray, gradcam: bool, timings: dict[str, float]) -> Any:
         import torch

@@ -81,3 +81,23 @@ def test_the_stream_is_lazy_rereadable_and_limited_on_request(phone_files):
     limited = read_clip(phone_files["hevc_mov"], max_frames=10)
     assert len(limited) == 10 and any("only the first 10 frames" in note for note in limited.notes)
     assert read_clip(phone_files["hevc_mov"]).notes == []  # no cap on a video file
+
+
+def test_frames_decoded_ahead_in_a_thread_keep_their_order_and_errors(phone_files):
+    import threading
+
+    from mer.spotting.source import prefetched
+
+    source = open_source(phone_files["hevc_mov"])
+    assert [t for t, _ in prefetched(source.frames(), size=4)] == [t for t, _ in source.frames()]
+
+    def broken():
+        yield 1
+        raise ValueError("damaged")
+
+    with pytest.raises(ValueError, match="damaged"):
+        list(prefetched(broken()))
+    ahead = prefetched(iter(range(10_000)), size=2)
+    assert next(ahead) == 0
+    ahead.close()  # a consumer that stops early stops the thread
+    assert not any(t.name == "mer-decode" and t.is_alive() for t in threading.enumerate())

@@ -204,6 +204,56 @@ def read_clip(
     return Clip(frames, source.fps, source.source, list(source.notes), source.numbers, np.asarray(times))
 
 
+def prefetched(frames: Iterator, size: int = 16) -> Iterator:
+    """The items of `frames`, decoded ahead in a thread (at most `size` waiting): decoding (FFmpeg, which lets go
+    of Python's lock) runs beside the analysis on another core. Errors reach the consumer where they happened; a
+    consumer that stops early stops the thread."""
+    import queue
+    import threading
+
+    waiting: queue.Queue = queue.Queue(maxsize=size)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        waiting.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            waiting.put(("end", done))
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
+            waiting.put(("error", err))
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    thread = threading.Thread(target=produce, name="mer-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = waiting.get()
+            if kind == "item":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a producer blocked on a full queue see the stop
+            try:
+                waiting.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
 def check_length(count: int, name: str) -> None:
     """InputError when a clip has fewer than two frames."""
     if count < 2:
@@ -553,6 +603,7 @@ __all__ = [
     "FrameSource",
     "open_source",
     "read_clip",
+    "prefetched",
     "check_length",
     "natural_key",
     "file_numbers",

@@ -13,8 +13,9 @@ linearly with it:
    (:mod:`mer.spotting.events`);
 4. at the end the candidates become the clip's events by THE rule (:func:`mer.spotting.events.decide`).
 
-Only the curves (a few numbers a frame), the candidate events and the frames of the events that may be shown are
-kept: source frames and crops older than the oldest window still to come are dropped. Preprocessing's missing-apex
+Only the curves (a few numbers a frame), the candidate events and the aligned crops of the events that may be
+shown (every micro event, the MACRO_CROPS strongest macro ones) are kept: source frames and crops older than the
+oldest window still to come are dropped. Preprocessing's missing-apex
 path (:func:`spot_aligned`, frames already aligned) runs the same window analysis and the same rule.
 """
 
@@ -33,6 +34,7 @@ from mer.spotting.events import Event
 from mer.spotting.signal import Growing, runs
 
 CHUNK_S = 1.0  # the face is followed over chunks of this many seconds of frames
+MACRO_CROPS = 4  # the crops of this many of the strongest macro events are kept (micro events: all of them)
 MASK_SAMPLE_S = 0.25  # a window's masks cover the face as it is over the window, sampled this often
 PROGRESS_EVERY_S = 0.5  # of video: how often the progress callback hears from the stream
 
@@ -41,15 +43,14 @@ Progress = Callable[[float, str], None]
 
 @dataclass
 class EventFrames:
-    """What is kept of one event's frames. onset, apex: (H, W, 3) uint8 RGB source frames as read; landmarks:
-    (K, 2) float32 source pixels of the face at the onset (from the track); onset_crop, apex_crop: (282, 231, 3)
-    uint8 RGB crops aligned by the face track."""
+    """The aligned crops kept of one event: onset, apex: (282, 231, 3) uint8 RGB; landmarks: (K, 2) float32 crop
+    pixels of the face at the onset; aligned: "onset" (a micro event: both frames warped by one similarity from
+    the face's landmarks at its onset, what the model is given) or "track" (the face track's own crops)."""
 
     onset: np.ndarray
     apex: np.ndarray
     landmarks: np.ndarray
-    onset_crop: np.ndarray
-    apex_crop: np.ndarray
+    aligned: str = "track"
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Spotting:
     short_curve: (N,) float32 crop px, the short-movement signal (bump, the most-moving AU region; NaN without a
     face or where no window measured it); events: in time order (onset, apex, offset, kind, reason, signal,
     region); note: how the events were found; notes: what a user should know (face late, lost, several faces);
-    frames: event index -> :class:`EventFrames` (every event; missing only where a frame could not be kept);
+    frames: event index -> :class:`EventFrames`: every micro event, and the MACRO_CROPS strongest macro ones;
     face_crop: (282, 231, 3) uint8 the aligned face at the first frame with one; windows: windows measured;
     seconds: stage -> seconds spent (track, align, spot).
     """
@@ -227,6 +228,7 @@ class _Spotter:
         self.present = Growing(bool, False)
         self.motion = Growing(np.float32)
         self.short = Growing(np.float32)
+        self.eyelids = (Growing(np.float32), Growing(np.float32))  # openness of the image-left and -right eye
         self.src: dict[int, np.ndarray] = {}  # source frames still needed
         self.landmarks: dict[int, np.ndarray] = {}  # source-pixel landmarks of tracked frames still needed
         self.eyes: dict[int, np.ndarray] = {}  # (4,) eye centres of tracked frames still needed
@@ -243,7 +245,7 @@ class _Spotter:
         self.brief: list[Event] = []
         self.longer: list[Event] = []
         self.short_events: list[Event] = []
-        self.kept: dict[int, EventFrames] = {}  # id(event) -> its frames
+        self.kept: dict[int, tuple[Event, EventFrames]] = {}  # id(event) -> the event, its frames
         self.given_frames: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self.face_crop: np.ndarray | None = None
         self.seconds = {"track": 0.0, "align": 0.0, "spot": 0.0}
@@ -303,6 +305,8 @@ class _Spotter:
                 if followed.present[k]:
                     self.landmarks[i] = followed.landmarks[k]
                     self.eyes[i] = np.concatenate(face.eye_centers(followed.landmarks[k]))
+                    for side, value in zip(self.eyelids, face.eyelid_openness(followed.landmarks[k]), strict=True):
+                        side.put(i, np.array([value], np.float32))
         self.tracked = indices[-1] + 1
         self.seconds["track"] += time.perf_counter() - tick
 
@@ -376,26 +380,41 @@ class _Spotter:
         (self.brief if ev.is_brief(start, stop, self.fps) else self.longer).extend(found.peaks)
         self.short_events.extend(found.short)
         for event in found.peaks + found.short:
-            self.kept[id(event)] = EventFrames(
-                self.src[event.onset],
-                self.src[event.apex],
-                self.landmarks[event.onset],
-                self.crops[event.onset],
-                self.crops[event.apex],
-            )
+            self.kept[id(event)] = (event, self._frames_of(event))
         self.windows += 1
         self._forget(start)
         self.seconds["spot"] += time.perf_counter() - tick
 
+    def _frames_of(self, event: Event) -> EventFrames:
+        """A micro event's onset and apex warped by one similarity from the face's landmarks at its onset (what
+        the model is given: no jitter between them); another event's crops from the face track."""
+        from mer.spotting import face
+
+        if event.kind != "micro":
+            return EventFrames(self.crops[event.onset], self.crops[event.apex], self.crop_landmarks[event.onset])
+        aligned = face.FaceAligner().align(
+            [self.src[event.onset], self.src[event.apex]], ref=0, landmarks=self.landmarks[event.onset]
+        )
+        return EventFrames(aligned.frames[0], aligned.frames[1], aligned.landmarks, "onset")
+
     def _forget(self, start: int) -> None:
         """Drop the frames of candidates that the rule has already left out and that no later window can bring
-        back (they end a window length before the newest window's start)."""
-        if not self.kept:
-            return
-        standing = {id(e) for e in ev.decide(self.brief, self.longer, self.short_events)}
-        for event in self.brief + self.longer + self.short_events:
-            if id(event) not in standing and event.offset < start - self.length:
-                self.kept.pop(id(event), None)
+        back (they end a window length before the newest window's start), and those of macro events weaker than
+        the MACRO_CROPS strongest. Only recent candidates are weighed (older ones are settled)."""
+        settled = start - self.length
+        recent = start - 3 * self.length
+        pick = [[e for e in group if e.offset >= recent] for group in (self.brief, self.longer, self.short_events)]
+        standing = {id(e) for e in ev.decide(*pick)}
+        for group in pick:
+            for event in group:
+                if id(event) not in standing and event.offset < settled:
+                    self.kept.pop(id(event), None)
+        macro = sorted(
+            (e for e, _ in self.kept.values() if e.kind == "macro" and e.offset < settled),
+            key=lambda e: -e.strength,
+        )
+        for event in macro[MACRO_CROPS:]:
+            self.kept.pop(id(event), None)
 
     def _release(self) -> None:
         """Drop source frames, crops and landmarks that no window still to come needs."""
@@ -429,16 +448,18 @@ class _Spotter:
         notes = track.presence_notes(present, self.fps, self.name)
         if self.faces_found > 1:
             notes.append(f"{self.faces_found} faces found in {self.name}; followed the largest")
+        motion = np.where(present, _fit(self.motion.array(), self.count), np.nan).astype(np.float32)
+        short = np.where(present, _fit(self.short.array(), self.count), np.nan).astype(np.float32)
         tick = time.perf_counter()
         if self.given is not None:
             events, kept, note = self._given(present)
         else:
-            events = ev.decide(self.brief, self.longer, self.short_events)
-            kept = {k: self.kept[id(e)] for k, e in enumerate(events) if id(e) in self.kept}
+            events = self._decide(short, present)
+            strongest = sorted((e for e in events if e.kind == "macro"), key=lambda e: -e.strength)[:MACRO_CROPS]
+            shown = {id(e) for e in strongest} | {id(e) for e in events if e.kind == "micro"}
+            kept = {k: self.kept[id(e)][1] for k, e in enumerate(events) if id(e) in self.kept and id(e) in shown}
             note = spotting_note(self.windows)
         self.seconds["spot"] += time.perf_counter() - tick
-        motion = np.where(present, _fit(self.motion.array(), self.count), np.nan).astype(np.float32)
-        short = np.where(present, _fit(self.short.array(), self.count), np.nan).astype(np.float32)
         return Spotting(
             fps=self.fps,
             times=self.times.array()[: self.count],
@@ -454,6 +475,15 @@ class _Spotter:
             windows=self.windows,
             seconds=dict(self.seconds),
         )
+
+    def _decide(self, short: np.ndarray, present: np.ndarray) -> list[Event]:
+        """The clip's events by the one rule, given what it knows of the whole clip (the short-movement signal,
+        the eyelids' openness per frame) where the rule takes them."""
+        if not hasattr(ev, "ClipFacts"):
+            return ev.decide(self.brief, self.longer, self.short_events)
+        eyelids = np.stack([_fit(side.array(), self.count) for side in self.eyelids], axis=1)
+        eyelids[~present] = np.nan
+        return ev.decide(self.brief, self.longer, self.short_events, ev.ClipFacts(self.fps, short, eyelids))
 
     def _given(self, present: np.ndarray) -> tuple[list[Event], dict[int, EventFrames], str]:
         onset, apex = self.given
@@ -471,9 +501,18 @@ class _Spotter:
         strength = float(np.nan_to_num(curve[apex] - curve[onset])) if len(curve) > apex else 0.0
         event = Event(onset, apex, apex, strength, "micro", "micro: onset and apex given", signal="given")
         (src_onset, lm_onset), (src_apex, _) = self.given_frames[onset], self.given_frames[apex]
-        black = np.zeros((282, 231, 3), np.uint8)
-        frames = EventFrames(src_onset, src_apex, lm_onset, black, black)
-        return [event], {0: frames}, f"onset {onset} and apex {apex} given"
+        return [event], {0: self._align_given(src_onset, src_apex, lm_onset)}, f"onset {onset} and apex {apex} given"
+
+    def _align_given(self, onset: np.ndarray, apex: np.ndarray, landmarks: np.ndarray) -> EventFrames:
+        """Given onset and apex: aligned by the landmarks fitted on the onset frame itself (the track's where
+        the detector misses it)."""
+        from mer.spotting import face
+
+        try:
+            aligned = face.FaceAligner().align([onset, apex], ref=0)
+        except InputError:
+            aligned = face.FaceAligner().align([onset, apex], ref=0, landmarks=landmarks)
+        return EventFrames(aligned.frames[0], aligned.frames[1], aligned.landmarks, "onset")
 
 
 def _fit(values: np.ndarray, count: int) -> np.ndarray:
