@@ -16,8 +16,7 @@ onset/apex: frame numbers counted from 0, both or neither (neither: detected). c
 (None: the default).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: gr.api reads the endpoints' types from the live annotations
 import logging
 import os
 import threading
@@ -56,7 +55,7 @@ CSS = """
 #mer-frames .grid-wrap, .mer-maps .grid-wrap {
   height: auto !important; max-height: none !important; min-height: 0 !important; }
 #mer-frames .thumbnail-item, .mer-maps .thumbnail-item {
-  aspect-ratio: auto !important; height: auto !important; padding-bottom: 30px !important; }
+  aspect-ratio: auto !important; height: auto !important; padding-bottom: 38px !important; }
 #mer-frames .thumbnail-item img, .mer-maps .thumbnail-item img {
   width: 100% !important; height: auto !important; aspect-ratio: 231 / 282; object-fit: contain !important; }
 #mer-frames .caption-label, .mer-maps .caption-label { bottom: 4px !important; max-width: 96%; }
@@ -477,7 +476,8 @@ def main() -> None:
     threading.Thread(target=SHELF.preload, name="preload-model", daemon=True).start()
     build_demo().queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY).launch(
         max_file_size=MAX_FILE_SIZE,
-        allowed_paths=[str(EXAMPLES_DIR)],
+        # the API's result files are served from the request folders (gr.api does not copy them into the cache)
+        allowed_paths=[str(EXAMPLES_DIR), str(FOLDERS.new().parent)],
         theme=gr.themes.Soft(primary_hue="orange"),
         css=CSS,
         ssr_mode=False,

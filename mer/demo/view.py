@@ -246,7 +246,8 @@ def _timeline_note(pred: Prediction, times: np.ndarray) -> str:
         "candidate; grey: an ordinary expression (smile, talking). Hover or tap a marker for its name."
     )
     long = (
-        f" This clip is {times[-1]:.0f} s long: the chart opens on the event shown; drag the slider under it to move."
+        f" This clip is {times[-1]:.0f} s long: the chart opens on {plots.LONG_CLIP_S:.0f} s around the event shown "
+        "(or at the start); drag the slider under it to move along the clip."
         if len(times) and times[-1] > plots.LONG_CLIP_S
         else ""
     )
