@@ -11,8 +11,9 @@ Three sets, each figure naming the videos it comes from (``videos`` column), all
   Figures: spotting recall, precision and F1 of micro events at IoU >= 0.5 (SPOTTING.md; each injected interval
   matched at most once), accuracy given the true onset and apex, accuracy of the spotted ones,
   and ECE (15 bins) of the given-onset/apex answers, with and without the card's temperature.
-- ``ordinary``: the same real videos unmodified: micro events per minute, how many above 0.9 probability, the
-  largest micro probability, and the macro events found.
+- ``ordinary``: the same real videos unmodified, and (outside ``quick``) each played forward then back and the
+  man's looped LOOPS times: micro events per minute, how many above 0.9 probability, the largest micro
+  probability, and the macro events found (per video in the note: each smile should be one).
 - ``synthetic``: long synthetic clips (a new identity of a training photo, 30 fps, head motion, blinks, a macro
   expression) with micro-expressions put in the same way: the same figures as ``injected``.
 
@@ -23,7 +24,11 @@ synthetic tuning clips of their own (TUNING_CLIPS, ``--tune-baseline``), never o
 Plus the card's own calibration figures (``card``). Targets (issue 11) are on the rows: F1 >= 0.8, accuracy with
 the true onset/apex >= 0.75, <= 1 micro event per minute and none above 0.9 on ordinary videos, ECE <= 0.05.
 
-    python -m benchmarks.realfaces [--checkpoint FILE] [--out DIR] [--quick] [--tune-baseline]
+Our spotting rule's trust settings (mer.spotting.events: noise factors, the person's own noise, macro edges,
+blinks) were chosen the same way, on the same tuning clips and their ordinary forward-backward versions
+(``--tune``, benchmarks.trust).
+
+    python -m benchmarks.realfaces [--checkpoint FILE] [--out DIR] [--quick] [--tune-baseline] [--tune]
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ TARGETS = {  # figure -> (comparison, bound), from issue 11
     "card_ece_after": ("<=", 0.05),
 }
 SEED = 11
+LOOPS = 4  # the man's clip looped this many times (ordinary set)
 REPEATS = 3  # injection plans per real video (outside quick runs): 39 micro-expressions instead of 13
 TUNING_CLIPS = range(20, 27)  # synthetic clips the baseline's settings were chosen on (the measured ones are 0-2)
 
@@ -220,6 +226,14 @@ def synthetic_clip(index: int, seconds: float = 6.0, fps: float = 30.0, count: i
         return Truth(f"synthetic clip {index + 1} ({identity.photo}, {fps:g} fps), ordinary", frames, fps)
     return injected_clip(f"synthetic clip {index + 1} ({identity.photo}, {fps:g} fps)", frames, fps, count,
                          SEED + index)  # fmt: skip
+
+
+def variants(real: list[tuple[str, list[np.ndarray], float]]) -> list[tuple[str, list[np.ndarray], float]]:
+    """More ordinary video from the same real clips (issue 22): each played forward then back (a smile rises,
+    holds, and falls back), and the man's clip looped LOOPS times (the same smile again and again)."""
+    out = [(f"{name} forward then back", [*frames, *frames[::-1]], fps) for name, frames, fps in real]
+    out += [(f"{name} looped {LOOPS} times", list(frames) * LOOPS, fps) for name, frames, fps in real[:1]]
+    return out
 
 
 # --------------------------------------------------------------------------------------------- figures
@@ -419,13 +433,14 @@ def realfaces_table(
             truths.append(injected_clip(f"{names[0]} at 90 fps, MPEG-4{tag}",
                                         compress(resample(frames, fps, 90.0), 90.0), 90.0, 2, seed + 9))  # fmt: skip
     short = quick or limit is not None
+    ordinary = real if short else [*real, *variants(real)]
     synthetic = [synthetic_clip(i, seconds=2.0 if short else 6.0, count=1 if short else 3) for i in
                  range(1 if quick else 3)]  # fmt: skip
     rows = [
         *injected_rows(predictor, "injected", truths),
         *baseline_spotting_rows("injected", truths),
-        *ordinary_rows(predictor, real),
-        *baseline_ordinary_rows(real),
+        *ordinary_rows(predictor, ordinary),
+        *baseline_ordinary_rows(ordinary),
         *injected_rows(predictor, "synthetic", synthetic),
         *baseline_spotting_rows("synthetic", synthetic),
         *card_rows(predictor.card),
@@ -473,7 +488,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the baseline's micro F1 over its settings on the synthetic tuning clips, and stop",
     )
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="print our spotting rule's figures over its trust settings on the tuning clips (benchmarks.trust), "
+        "and stop",
+    )
     args = parser.parse_args(argv)
+    if args.tune:
+        from benchmarks import trust
+
+        return trust.main()
     if args.tune_baseline:
         print(tune_baseline().to_string(index=False))
         return 0

@@ -53,8 +53,8 @@ def test_a_micro_candidate_on_a_smiles_rise_or_fall_is_part_of_the_smile():
 def test_a_micro_event_must_stand_clear_of_the_persons_own_noise():
     candidate = _micro(70, 73, 78, px=0.8)
     assert ev.decide([], [], [candidate], ClipFacts(FPS, _quiet(level=0.1)))
-    # the same candidate in someone who keeps moving (a typical short movement of 0.5 px) is not a micro event
-    assert not ev.decide([], [], [candidate], ClipFacts(FPS, _quiet(level=0.5)))
+    # the same candidate in someone who keeps moving (their short movements as large as it) is not a micro event
+    assert not ev.decide([], [], [candidate], ClipFacts(FPS, _quiet(level=0.8 / ev.PERSON_FACTOR + 0.05)))
     # nor one that hardly stands out of its own curve's noise
     assert not ev.decide([], [], [_micro(70, 73, 78, clear=ev.SHORT_NOISE_FACTOR / 2)], ClipFacts(FPS, _quiet()))
     assert ev.person_noise(np.full(300, np.nan)) == 0.0

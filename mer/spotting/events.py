@@ -206,7 +206,7 @@ def classify(event: Event, fps: float) -> Event:
 
 
 SHORT_MIN_PX = 0.3  # a short movement's bump (mer.spotting.short_motion) stands this far above the floor near it...
-SHORT_NOISE_FACTOR = 9.0  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
+SHORT_NOISE_FACTOR = 11.0  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
 SHORT_CANDIDATE_FACTOR = 4.0  # candidates stand this clear; decide() asks SHORT_NOISE_FACTOR (tuned there)
 SHORT_FLOOR_PERCENTILE = 40  # the floor: this percentile of the curve within NOISE_S
 SHORT_EDGE = 0.5  # onset and offset: twice as far from the apex as where the bump falls to half its height
@@ -351,10 +351,16 @@ class ClipFacts:
     eyelids: np.ndarray | None = None
 
 
-PERSON_FACTOR = 3.0  # a micro event moves this many times the person's typical short movement over the clip...
-PERSON_PERCENTILE = 50  # ...that level: this percentile of the short-movement signal where the face is
+# The trust settings (SHORT_NOISE_FACTOR, PERSON_FACTOR, PERSON_PERCENTILE, EDGE_PAD_S, EDGE_RATIO, BLINK_DIP) were
+# chosen on synthetic tuning clips only (benchmarks/trust.py, `python -m benchmarks.realfaces --tune`: clips 20-26 with
+# 21 micro-expressions put in, and the same clips without them played forward then back, 1.4 min): the best micro F1
+# (0.467; recall 0.33, precision 0.78) among settings with at most 1 false micro event a minute there (0.71: one), the
+# short flows taking the nose's motion out. Never on the measured real videos.
+PERSON_FACTOR = 1.5  # a micro event moves this many times the person's typical short movement over the clip...
+PERSON_PERCENTILE = 25  # ...that level: this percentile of the short signal where the face is (its still stretches)
 EDGE_PAD_S = 0.1  # a micro event within this of a macro event's rise or fall is part of that movement...
-EDGE_RATIO = 2.0  # ...when that movement is this many times larger
+EDGE_RATIO = 1.0  # ...when that movement is this many times larger
+MACRO_MAX_JOINED_S = 5.0  # expressions last 0.5-4 s (SPOTTING.md); a smile's rise and fall seen apart stay one
 MACRO_NOISE_FACTOR = 1.0  # a macro movement moves at least the person's typical short movement
 BLINK_DIP = 0.05  # a blink: the eyelids' openness this far below its running median...
 BLINK_MEDIAN_S = 1.0  # ...over this long (a smile's squint lowers the median with it; a blink is a dip)
@@ -390,8 +396,8 @@ def blink_frames(eyelids: np.ndarray | None, fps: float) -> np.ndarray | None:
 
 
 def macro_edges(macros: list[Event]) -> list[tuple[int, int, float]]:
-    """The rise and fall of every macro candidate, (first, last frame, its strength in px): onset to the start of its
-    hold, and the end of its hold to its offset (none when it was still held at its window's end); a fast macro
+    """The rise and fall of every macro candidate, (first, last frame, its strength in px): onset to the start of
+    its hold, and the end of its hold to its offset (none when it was still held at its window's end); a fast macro
     movement of the short signal is all edge."""
     out = []
     for e in macros:
@@ -408,14 +414,15 @@ def why_not_micro(
     event: Event, edges: list[tuple[int, int, float]], noise: float, blinks: np.ndarray | None, pad: int
 ) -> str:
     """ "" when a short micro candidate stands as a micro event, else why not (the field's practice). A macro
-    candidate's rise or fall takes a micro candidate in only when it moved EDGE_RATIO times more (the motion curve
-    sees a micro-expression too, as a weak, wide bump of its own)."""
+    candidate's rise or fall takes a micro candidate in when it moved EDGE_RATIO times more (the motion curve sees a
+    micro-expression too, as a weak, wide bump of its own; a quick expression that peaks and decays is all rise and
+    fall, and its peak comes and goes like a micro-expression)."""
     if event.clear < SHORT_NOISE_FACTOR:
         return "within the noise of its curve"
     if event.strength < PERSON_FACTOR * noise:
         return "within the person's own noise"
     for a, b, strength in edges:
-        if a - pad <= event.offset and event.onset <= b + pad and strength >= EDGE_RATIO * event.strength:
+        if strength >= EDGE_RATIO * event.strength and a - pad <= event.offset and event.onset <= b + pad:
             return "part of a larger movement's rise or fall"
     if blinks is not None and event.region in BLINK_REGIONS:
         if blinks[max(0, event.onset - pad) : event.offset + pad + 1].any():
@@ -427,14 +434,17 @@ def one_per_expression(macros: list[Event], fps: float, pad: int) -> list[Event]
     """One macro event per expression: movements that overlap or touch (within `pad` frames) are one, and a
     movement still on when its window ended (open_end) is continued by the next one starting within WINDOW_HOP_S of
     that end (the next window measures from the held face, so a smile's fall there looks like a movement of its
-    own). A joined event is the strongest part's, from the first onset to the last offset; `origin` names that
-    part."""
+    own). Joined, an event lasts at most MACRO_MAX_JOINED_S (someone who keeps moving makes a new one every few
+    seconds, not one as long as the clip). A joined event is the strongest part's, from the first onset to the last
+    offset; `origin` names that part."""
     out: list[Event] = []
     reach = int(round(WINDOW_HOP_S * fps))
     for event in sorted(macros, key=lambda e: (e.onset, -e.strength)):
         last = out[-1] if out else None
-        if last is None or not (
-            event.onset <= last.offset + pad or (last.open_end and event.onset <= last.offset + reach)
+        if (
+            last is None
+            or max(last.offset, event.offset) - last.onset > MACRO_MAX_JOINED_S * fps
+            or not (event.onset <= last.offset + pad or (last.open_end and event.onset <= last.offset + reach))
         ):
             out.append(event)
             continue

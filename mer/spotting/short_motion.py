@@ -43,9 +43,12 @@ class ShortFlows:
         mask: np.ndarray | None,
         regions: dict[str, np.ndarray] | None,
         eyes: np.ndarray | None = None,
+        nose: np.ndarray | None = None,
     ):
         """eyes: (H, W) 0/1 of the eye openings (:func:`mer.spotting.face.eye_mask`) for the blink curve; without
-        it, the part of the mask's hull outside the mask."""
+        it, the part of the mask's hull outside the mask. nose: (H, W) 0/1 of the nose (ridge, tip, wings:
+        :func:`mer.spotting.face.nose_mask`), the head-motion reference: its median flow (what the affine head
+        motion left) is taken out of every flow, as the field's spotters do; None leaves the flows as they are."""
         self.count = len(frames)
         height, width = np.asarray(frames).shape[1:3]
         self.geometry = _curve_geometry(height, width, mask)
@@ -56,12 +59,17 @@ class ShortFlows:
         else:
             self.eye_pixels = np.stack([s[self.geometry.frozen].astype(np.float32) for s in self.small])
         self.pools = _pools(self.geometry.size, self.geometry.inside, regions)
+        self.nose = None
+        if nose is not None:
+            self.nose = _pools(self.geometry.size, self.geometry.inside, {"nose": nose}).get("nose")
         self.dis = _curve_dis()
 
     def flow(self, i: int, j: int) -> np.ndarray:
-        """(P, 2) float32 crop pixels: flow from frame i to frame j inside the mask, the rigid (head) part taken out,
-        j's brightness matched to i's and i's eyes pasted into j (a blink does not spread into the brows)."""
+        """(P, 2) float32 crop pixels: flow from frame i to frame j inside the mask, the rigid (head) part taken out
+        (and the nose's remaining motion, when given), j's brightness matched to i's and i's eyes pasted into j (a blink does not spread into the brows)."""
         residual, _ = self.geometry.residual(self.dis, self.small[i], self.small[j])
+        if self.nose is not None:  # what the head's affine motion left, as the nose moved
+            residual = residual - np.median(residual[self.nose], axis=0)
         return residual / self.geometry.scale
 
     def moved(self, i: int, j: int, region: str) -> float:
