@@ -66,7 +66,8 @@ class ShortFlows:
 
     def flow(self, i: int, j: int) -> np.ndarray:
         """(P, 2) float32 crop pixels: flow from frame i to frame j inside the mask, the rigid (head) part taken out
-        (and the nose's remaining motion, when given), j's brightness matched to i's and i's eyes pasted into j (a blink does not spread into the brows)."""
+        (and the nose's remaining motion, when given), j's brightness matched to i's and i's eyes pasted into j (a
+        blink does not spread into the brows)."""
         residual, _ = self.geometry.residual(self.dis, self.small[i], self.small[j])
         if self.nose is not None:  # what the head's affine motion left, as the nose moved
             residual = residual - np.median(residual[self.nose], axis=0)
