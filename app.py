@@ -330,7 +330,8 @@ def _answer_area() -> list[Any]:
         "### No answer yet\n\nPick an example, or upload a clip and press **Analyse**.", elem_id="mer-answer"
     )
     label = gr.Textbox(label="Micro-expression", interactive=False, elem_id="mer-label")
-    probabilities = gr.Plot(label="How sure the model is", elem_id="mer-probabilities")
+    sure = f"How sure (dotted: the {view.CONFIDENCE_LINE:.0%} line)"  # short: a phone's toolbar sits beside it
+    probabilities = gr.Plot(label=sure, elem_id="mer-probabilities")
     timeline = gr.Plot(label="Timeline of the movements", elem_id="mer-curve")
     timeline_note = gr.Markdown(elem_id="mer-curve-note")
     return [headline, label, probabilities, timeline, timeline_note]

@@ -364,10 +364,15 @@ def nothing_collides_in_the_timeline(page, width: int) -> None:
     for i, a in enumerate(labels):
         assert 0 <= a["x"] and a["right"] <= width, (a, width)
         assert not any(overlap(a, b) for b in labels[i + 1 :]), labels
-    page.locator("#mer-curve .js-plotly-plot").hover()  # the toolbar shows on hover
+    label_clear_of_toolbar(page, "#mer-curve", width)
+
+
+def label_clear_of_toolbar(page, chart: str, width: int) -> None:
+    """The label the page gives a chart is whole and not covered by plotly's toolbar (shown on hover)."""
+    page.locator(f"{chart} .js-plotly-plot").hover()
     page.wait_for_timeout(300)
-    title = boxes(page, "#mer-curve label[data-testid=block-label]")
-    toolbar = [b for b in boxes(page, "#mer-curve .modebar") if b["width"] > 0]
+    title = boxes(page, f"{chart} label[data-testid=block-label]")
+    toolbar = [b for b in boxes(page, f"{chart} .modebar") if b["width"] > 0]
     assert title and not any(overlap(title[0], t) for t in toolbar), (title, toolbar)
     assert title[0]["right"] <= width
 
@@ -475,6 +480,7 @@ def test_the_page_at_phone_width(browser, server: AppServer) -> None:
         plot = boxes(page, "#mer-probabilities .js-plotly-plot .main-svg")[0]
         for number in boxes(page, "#mer-probabilities .bartext"):  # "100%" and the others, whole
             assert plot["x"] <= number["x"] and number["right"] <= plot["right"], (number, plot)
+        label_clear_of_toolbar(page, "#mer-probabilities", 390)
         maps_are_readable(page)
         shot(page, "phone_width")
     finally:

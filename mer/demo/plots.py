@@ -47,14 +47,14 @@ def probability_chart(probabilities: Mapping[str, float], label: str, line: floa
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
+    # the line is a dotted rule with its own tick (the page's label says what it is): no text near the toolbar
     fig.add_vline(x=line, line={"color": "#495057", "dash": "dot", "width": 1})
-    fig.add_annotation(
-        x=line, y=1.0, yref="paper", yanchor="bottom", text=f"line {line:.0%}", showarrow=False, font={"size": 10}
-    )
+    ticks = [0.0, 0.5, line] if abs(line - 1.0) > 0.05 else [0.0, 0.5, 1.0]
     fig.update_layout(
-        xaxis={"range": [0, 1.22], "tickformat": ".0%", "tickvals": [0, 0.5, 1], "fixedrange": True},
+        xaxis={"range": [0, 1.22], "tickformat": ".0%", "tickvals": ticks, "fixedrange": True},
         yaxis={"automargin": True, "fixedrange": True},
-        margin={"l": 8, "r": 8, "t": 22, "b": 8},
+        margin={"l": 8, "r": 8, "t": 40, "b": 8},  # the page's label sits over the top left
+        modebar={"orientation": "v"},
         height=240,
         showlegend=False,
     )
