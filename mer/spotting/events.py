@@ -206,7 +206,7 @@ def classify(event: Event, fps: float) -> Event:
 
 
 SHORT_MIN_PX = 0.3  # a short movement's bump (mer.spotting.short_motion) stands this far above the floor near it...
-SHORT_NOISE_FACTOR = 11.0  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
+SHORT_NOISE_FACTOR = 15.0  # ...and this many times the frame-to-frame noise of its curve there (within NOISE_S)
 SHORT_CANDIDATE_FACTOR = 4.0  # candidates stand this clear; decide() asks SHORT_NOISE_FACTOR (tuned there)
 SHORT_FLOOR_PERCENTILE = 40  # the floor: this percentile of the curve within NOISE_S
 SHORT_EDGE = 0.5  # onset and offset: twice as far from the apex as where the bump falls to half its height
@@ -356,10 +356,10 @@ class ClipFacts:
 # 21 micro-expressions put in, and the same clips without them played forward then back, 1.4 min): the best micro F1
 # (0.467; recall 0.33, precision 0.78) among settings with at most 1 false micro event a minute there (0.71: one), the
 # short flows taking the nose's motion out. Never on the measured real videos.
-PERSON_FACTOR = 1.5  # a micro event moves this many times the person's typical short movement over the clip...
+PERSON_FACTOR = 2.0  # a micro event moves this many times the person's typical short movement over the clip...
 PERSON_PERCENTILE = 25  # ...that level: this percentile of the short signal where the face is (its still stretches)
-EDGE_PAD_S = 0.1  # a micro event within this of a macro event's rise or fall is part of that movement...
-EDGE_RATIO = 1.0  # ...when that movement is this many times larger
+EDGE_PAD_S = 0.1  # a micro event within this of where a macro movement changes course is part of it...
+EDGE_RATIO = 1.25  # ...when that movement is this many times larger
 MACRO_MAX_JOINED_S = 5.0  # expressions last 0.5-4 s (SPOTTING.md); a smile's rise and fall seen apart stay one
 MACRO_NOISE_FACTOR = 1.0  # a macro movement moves at least the person's typical short movement
 BLINK_DIP = 0.05  # a blink: the eyelids' openness this far below its running median...
@@ -396,17 +396,18 @@ def blink_frames(eyelids: np.ndarray | None, fps: float) -> np.ndarray | None:
 
 
 def macro_edges(macros: list[Event]) -> list[tuple[int, int, float]]:
-    """The rise and fall of every macro candidate, (first, last frame, its strength in px): onset to the start of
-    its hold, and the end of its hold to its offset (none when it was still held at its window's end); a fast macro
-    movement of the short signal is all edge."""
+    """Where each macro candidate changes course, (first, last frame, its strength in px): its onset, where it
+    reaches its hold, where it leaves it and its offset (the last two only when it ended inside its window). A
+    short movement that goes somewhere and comes back shows there (an overshoot as the smile arrives, its peak when
+    it peaks and decays), not along a steady rise or fall, which the short signal does not see; a fast macro
+    movement of the short signal is all change."""
     out = []
     for e in macros:
         if e.hold is None:
             out.append((e.onset, e.offset, e.strength))
             continue
-        out.append((e.onset, e.hold[0], e.strength))
-        if not e.open_end:
-            out.append((e.hold[1], e.offset, e.strength))
+        corners = [e.onset, e.hold[0]] + ([] if e.open_end else [e.hold[1], e.offset])
+        out += [(c, c, e.strength) for c in corners]
     return out
 
 
@@ -421,7 +422,7 @@ def why_not_micro(
         return "within the noise of its curve"
     if event.strength < PERSON_FACTOR * noise:
         return "within the person's own noise"
-    for a, b, strength in edges:
+    for a, b, strength in edges:  # where a macro movement changes course
         if strength >= EDGE_RATIO * event.strength and a - pad <= event.offset and event.onset <= b + pad:
             return "part of a larger movement's rise or fall"
     if blinks is not None and event.region in BLINK_REGIONS:
