@@ -354,8 +354,8 @@ class ClipFacts:
 # The trust settings (SHORT_NOISE_FACTOR, PERSON_FACTOR, PERSON_PERCENTILE, EDGE_PAD_S, EDGE_RATIO, BLINK_DIP) were
 # chosen on synthetic tuning clips only (benchmarks/trust.py, `python -m benchmarks.realfaces --tune`: clips 20-26 with
 # 21 micro-expressions put in, and the same clips without them played forward then back, 1.4 min): the best micro F1
-# (0.467; recall 0.33, precision 0.78) among settings with at most 1 false micro event a minute there (0.71: one), the
-# short flows taking the nose's motion out. Never on the measured real videos.
+# (0.429; recall 0.29, precision 0.86) among settings with at most 1 false micro event a minute there (0.71: one).
+# EDGE_PAD_S ties from 0 to 0.3 s there; 0.1 s (3 frames at 30 fps) stays. Never tuned on the measured real videos.
 PERSON_FACTOR = 2.0  # a micro event moves this many times the person's typical short movement over the clip...
 PERSON_PERCENTILE = 25  # ...that level: this percentile of the short signal where the face is (its still stretches)
 EDGE_PAD_S = 0.1  # a micro event within this of where a macro movement changes course is part of it...
