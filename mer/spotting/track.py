@@ -23,6 +23,7 @@ import numpy as np
 
 from mer.errors import InputError
 from mer.spotting import face
+from mer.spotting.signal import moving_mean, runs
 
 DETECT_EVERY_S = 0.3  # a face entering or leaving is found within this, then pinned to the frame
 DETECT_SIDE = 320  # pixels of the longer side the detector sees (first pass)
@@ -52,8 +53,7 @@ class FaceTrack:
 
     def runs(self) -> list[tuple[int, int]]:
         """Stretches of consecutive frames with the face, as (start, stop) with stop exclusive, in time order."""
-        edges = np.diff(np.concatenate([[0], self.present.astype(np.int8), [0]]))
-        return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
+        return runs(self.present)
 
 
 def _detections(frames, step: int, side: int, upsample: int) -> dict[int, list]:
@@ -173,10 +173,7 @@ def follow_transforms(track: FaceTrack, fps: float) -> np.ndarray:
     window = max(1, int(round(SMOOTH_S * fps)) | 1)
     for start, stop in track.runs():
         eyes = np.stack([np.concatenate(face.eye_centers(lm)) for lm in track.landmarks[start:stop]])
-        padded = np.pad(eyes, ((window // 2, window // 2), (0, 0)), mode="edge")
-        kernel = np.ones(window) / window
-        smooth = np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(4)], axis=1)
-        for i, (lx, ly, rx, ry) in enumerate(smooth):
+        for i, (lx, ly, rx, ry) in enumerate(moving_mean(eyes, window)):
             out[start + i] = face.similarity_from_eyes(np.array([lx, ly]), np.array([rx, ry]))
     return out
 
