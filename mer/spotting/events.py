@@ -386,7 +386,9 @@ def blink_frames(eyelids: np.ndarray | None, fps: float) -> np.ndarray | None:
         return None
     from scipy.ndimage import median_filter
 
-    openness = np.nanmean(np.asarray(eyelids, dtype=np.float64).reshape(len(eyelids), -1), axis=1)
+    lids = np.asarray(eyelids, dtype=np.float64).reshape(len(eyelids), -1)
+    seen = np.isfinite(lids).sum(axis=1)  # frames without a face have none
+    openness = np.where(seen > 0, np.where(np.isfinite(lids), lids, 0.0).sum(axis=1) / np.maximum(seen, 1), np.nan)
     known = np.isfinite(openness)
     if known.sum() < 3:
         return None
