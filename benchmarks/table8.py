@@ -321,17 +321,21 @@ def write_table(out: Path, table: pd.DataFrame, meta: dict[str, Any]) -> list[Pa
         "## How it was made",
         "",
         f"- command: `{meta['command']}`",
-        f"- started {meta['started']}, wall {meta['wall_s']:.0f} s ({meta['wall_s'] / 60:.1f} min)",
+        f"- this invocation: started {meta['started']}, wall {meta['wall_s']:.0f} s ({meta['wall_s'] / 60:.1f} min)",
+        f"- training, all invocations: {meta.get('training_span', 'unknown')}",
         f"- host: {meta['host']}",
         f"- load: {meta['load_note']}",
     ]
     md = "\n".join(lines) + "\n"
+    import html as _html
+
+    protocol, rule = (_html.escape(lines[i]) for i in (4, 8))  # the two paragraphs around the table
     html = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Table 8 re-run</title><style>"
         "body{font-family:sans-serif;max-width:1400px;margin:2em auto}table{border-collapse:collapse;font-size:13px}"
         "td,th{border:1px solid #ccc;padding:3px 6px}</style></head><body>"
-        f"<h1>Table 8 re-run</h1><p><b>Data: {meta['data']}</b></p>"
-        f"{view.to_html(index=False, escape=True)}<h2>The paper's Table 8 (CASME II, as printed)</h2>"
+        f"<h1>Table 8 re-run</h1><p><b>Data: {_html.escape(meta['data'])}</b></p><p>{protocol}</p>"
+        f"{view.to_html(index=False, escape=True)}<p>{rule}</p><h2>The paper's Table 8 (CASME II, as printed)</h2>"
         f"{reported.to_html(index=False)}<h2>How it was made</h2><pre>{json.dumps(meta, indent=1)}</pre></body></html>"
     )
     paths = [out / "table8.csv", out / "table8.md", out / "table8.html", out / "table8.json"]
@@ -387,6 +391,21 @@ def _data_label(cache: Path) -> str:
     return f"{opened.dataset} ({cache})"
 
 
+def training_span(out: Path) -> str:
+    """Wall clock of the training, over every invocation: from the first grid's creation to the last job's
+    predictions (file times in ``DIR/grids``)."""
+    starts = [p.stat().st_mtime for p in (out / "grids").glob("*/grid.json")]
+    ends = [p.stat().st_mtime for p in (out / "grids").glob("*/*/jobs/*.csv")]
+    if not starts or not ends:
+        return "unknown"
+    first, last = min(starts), max(ends)
+    stamp = "%Y-%m-%d %H:%M:%S"
+    return (
+        f"{time.strftime(stamp, time.gmtime(first))} to {time.strftime(stamp, time.gmtime(last))} UTC "
+        f"({(last - first) / 60:.0f} min)"
+    )
+
+
 def _meta(args, device, started, t0, load0, label, extra) -> dict[str, Any]:
     import shlex
 
@@ -405,6 +424,7 @@ def _meta(args, device, started, t0, load0, label, extra) -> dict[str, Any]:
         "wall_s": time.time() - t0,
         "host": f"{host.get('cpu_model')}, {host.get('logical_cpus')} logical CPUs, {host.get('gpu_name') or 'no GPU'}",
         "load_note": _load_note(load0, load_average()),
+        "training_span": training_span(args.out),
         **extra,
     }
 
