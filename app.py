@@ -48,7 +48,7 @@ WEBCAM = gr.WebcamOptions(
 )
 # Pictures at least 150 px (the clip) and 260 px (the maps) wide, as many a row as fit: five on a laptop, two or
 # one on a phone, none cut off; each whole (231 x 282) with its caption under it, not over it. The JET colour
-# scale of every map is drawn once, above them.
+# scale of every map is drawn once, above them. A click opens a picture up to 85% of the window's height.
 CSS = """
 #mer-frames .grid-container { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)) !important; }
 .mer-maps .grid-container { grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)) !important; }
@@ -59,6 +59,7 @@ CSS = """
 #mer-frames .thumbnail-item img, .mer-maps .thumbnail-item img {
   width: 100% !important; height: auto !important; aspect-ratio: 231 / 282; object-fit: contain !important; }
 #mer-frames .caption-label, .mer-maps .caption-label { bottom: 4px !important; max-width: 96%; }
+#mer-frames .preview, .mer-maps .preview { height: min(85vh, 720px) !important; }
 .mer-scale { display: flex; align-items: center; gap: 8px; font-size: 0.9em; }
 .mer-scale .bar { flex: 1; max-width: 320px; height: 12px; border-radius: 3px;
   background: linear-gradient(90deg, #00007f, #0000ff, #007fff, #00ffff, #7fff7f, #ffff00, #ff7f00, #ff0000, #7f0000); }

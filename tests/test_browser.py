@@ -456,10 +456,11 @@ def test_the_maps_are_large_enough_to_read_on_a_laptop(page, server: AppServer) 
     shows_video(page, clip.name)
     assert_answer(page, server, clip.name, example_label(clip))
     maps_are_readable(page)
+    thumbnail = rendered_widths(page, "#mer-maps-global img")[0]
     page.locator("#mer-maps-global img").first.click()  # a larger view on click
-    page.wait_for_timeout(500)
-    large = [b["width"] for b in boxes(page, "#mer-maps-global img")]
-    assert max(large) > 1.5 * MIN_MAP_PX, large
+    large = rendered_widths(page, "#mer-maps-global img[data-testid=detailed-image]")
+    assert large and large[0] > 1.5 * thumbnail, (large, thumbnail)
+    page.wait_for_timeout(800)  # the preview's fade-in
     page.locator("#mer-maps-global").screenshot(path=str(ARTIFACTS / "browser_maps_1280.png"))
 
 
