@@ -62,13 +62,16 @@ def _photos(card: Mapping[str, Any]) -> int | None:
 
 
 def plain_name(card: Mapping[str, Any], name: str, default: bool = False) -> str:
-    """The name the checkpoint picker shows: what the weights learned from, e.g. "Synthetic micro-expressions on
-    9 real photos, video-like (default)"; the folder name when the card says nothing we can use."""
+    """The name the checkpoint picker shows: what the weights learned from, e.g. "Synthetic, 9 photos, video-like
+    (default)"; the folder name when the card says nothing we can use."""
     if not card.get("synthetic"):
         text = f"Trained on {card['dataset']}" if card.get("dataset") else name
     else:
         photos = _photos(card)
-        text = "Synthetic micro-expressions" + (f" on {photos} real photos" if photos else "")
+        protocol = card.get("protocol") if isinstance(card.get("protocol"), Mapping) else {}
+        train = (protocol.get("samples") or {}).get("train")
+        # short: it fits the picker on a phone; the card beside it says the rest
+        text = "Synthetic" + (f", {photos} photos" if photos else f", {train} clips" if train else "")
         sources = card.get("data_sources")
         if isinstance(sources, Mapping) and sources.get("video_like"):
             text += ", video-like"
