@@ -227,6 +227,7 @@ def model_row(out: Path, cfg: Any, data_label: str, record: dict[str, Any]) -> d
     else:
         why = "failed jobs" if record.get("failed") else f"{record.get('jobs_done', '?')} jobs done"
         row["status"] = f"NOT FINISHED ({why})"
+        row.update(partial_metrics(out / "grids" / cfg.model / cfg.model / "jobs"))
     chosen = [f["selected_epoch"] for f in folds if f["selected_epoch"]]
     row.update(
         schedule=describe_schedule(cfg),
@@ -242,6 +243,24 @@ def model_row(out: Path, cfg: Any, data_label: str, record: dict[str, Any]) -> d
     return row
 
 
+def partial_metrics(jobs: Path) -> dict[str, Any]:
+    """Metrics pooled over the folds finished so far (``jobs/*.csv``), marked PARTIAL with their test subjects;
+    {} when none is finished. Not a leave-one-subject-out figure: fewer test subjects, said on the row."""
+    from mer.engine.metrics import PREDICTION_DTYPES, class_names_of, pooled_metrics
+
+    files = sorted(jobs.glob("seed*_fold*.csv"))
+    if not files:
+        return {}
+    df = pd.concat([pd.read_csv(f, dtype=PREDICTION_DTYPES) for f in files], ignore_index=True)
+    metrics = pooled_metrics(df, class_names_of(df))
+    subjects = " ".join(sorted(df["subject"].astype(str).unique()))
+    out: dict[str, Any] = {"seeds": len(metrics["seeds"]), "samples_per_seed": metrics["n_per_seed"]}
+    for m in ("accuracy", "macro_precision", "macro_recall", "uf1", "uar"):
+        out[m], out[f"{m}_std"] = metrics["over_seeds"][m]["mean"], metrics["over_seeds"][m]["std"]
+    out["partial"] = f"PARTIAL: {len(files)} fold(s) done, test subjects {subjects}"
+    return out
+
+
 VIEW = {
     "method": "method",
     "accuracy": "accuracy",
@@ -254,6 +273,7 @@ VIEW = {
     "chosen_epochs": "chosen epoch per fold",
     "converged": "converged",
     "status": "status",
+    "partial": "partial",
     "paper_accuracy": "paper accuracy",
     "paper_precision": "paper precision",
     "paper_recall": "paper recall",
