@@ -261,13 +261,12 @@ def _pictures(
     face = pred.face_crop
     pictures = [Picture(face, "Aligned face")] if face is not None else []
     if salient is None:
-        ordinary = [i for i, e in enumerate(events) if e.kind != "micro"][:MAX_ORDINARY_PICTURES]
+        # the ordinary expressions whose frames the Predictor kept (the strongest few), in time order
+        ordinary = sorted(i for i in pred.crops if events[i].kind != "micro")[:MAX_ORDINARY_PICTURES]
         for i in ordinary:
-            apex = pred.crops.get(i, {}).get("apex")
-            if apex is not None:
-                pictures.append(Picture(apex, f"Ordinary · {times[events[i].apex]:.2f} s"))
+            pictures.append(Picture(pred.crops[i]["apex"], f"Ordinary · {times[events[i].apex]:.2f} s"))
         note = "The face as the model sees it (aligned, 231 × 282 px)" + (
-            ", and the peak of each ordinary expression." if ordinary else "."
+            ", and the peak of the strongest ordinary expressions." if ordinary else "."
         )
         return pictures, note
     event = events[salient]
@@ -295,14 +294,6 @@ def _tint(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (2
     return out.clip(0, 255).astype(np.uint8)
 
 
-def _named_overlays(pred: Prediction) -> dict[str, np.ndarray]:
-    """The Predictor's overlays by map name ("gradcam_<branch>", "cbam_<name>"); it draws them in that order."""
-    names = [f"gradcam_{b}" for b in pred.gradcam] + [f"cbam_{n}" for n in pred.cbam]
-    if set(pred.overlays) == set(names):  # keyed by name (page_requests.md, item 2)
-        return dict(pred.overlays)
-    return dict(zip(names, pred.overlays.values(), strict=True))
-
-
 def _maps(pred: Prediction, answer: tuple[str, float] | None) -> tuple[dict[str, list[Picture]], dict[str, str]]:
     """The Predictor's overlays grouped by where they sit, with a caption each and a sentence under each group.
 
@@ -315,7 +306,7 @@ def _maps(pred: Prediction, answer: tuple[str, float] | None) -> tuple[dict[str,
         return groups, {g: why if g == "global" else "" for g in GROUPS}
     notes: dict[str, list[str]] = {g: [] for g in GROUPS}
     fused, spans = 0, []
-    for name, picture in _named_overlays(pred).items():
+    for name, picture in pred.overlays.items():  # keyed by map name, in the order the Predictor drew them
         if name.startswith("gradcam_"):
             branch = name.removeprefix("gradcam_")
             heat = np.asarray(pred.gradcam[branch])
