@@ -173,3 +173,14 @@ def test_many_clips_as_text_and_onset_apex_only_for_one(files, capfd):
     )
     out, err = capfd.readouterr()
     assert status == 2 and "--onset/--apex belong to one clip" in err
+
+
+def test_progress_on_a_watched_terminal_only(files, capsys, monkeypatch):
+    """tqdm's bar on stderr while a person watches (stderr a terminal); none with -q or with --json piped."""
+    args = ["predict", str(files["video"]), "--checkpoint", str(files["ckpt"])]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(args) == 0
+    assert "100%" in capsys.readouterr().err
+    for extra in (["-q"], ["--json"]):  # under pytest stdout is not a terminal: --json goes to a pipe
+        assert main([*args, *extra]) == 0
+        assert "%" not in capsys.readouterr().err, extra
