@@ -289,7 +289,7 @@ def predict_frames(
 def _video_inputs() -> dict[str, Any]:
     video = gr.Video(
         sources=["upload", "webcam"],
-        label="Face clip: upload a video or record 2–3 s with your webcam",
+        label="Face clip (2–3 s)",  # short: the player's buttons sit beside it, and the intro says how
         webcam_options=WEBCAM,
         elem_id="mer-video",
     )

@@ -482,6 +482,8 @@ def test_the_page_at_phone_width(browser, server: AppServer) -> None:
         for number in boxes(page, "#mer-probabilities .bartext"):  # "100%" and the others, whole
             assert plot["x"] <= number["x"] and number["right"] <= plot["right"], (number, plot)
         label_clear_of_toolbar(page, "#mer-probabilities", 390)
+        label = boxes(page, "#mer-video label[data-testid=block-label]")[0]  # the player's label, whole
+        assert not any(overlap(label, b) for b in boxes(page, "#mer-video .icon-button-wrapper button")), label
         maps_are_readable(page)
         shot(page, "phone_width")
     finally:
