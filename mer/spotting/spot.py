@@ -33,7 +33,7 @@ from mer.spotting import events as ev
 from mer.spotting.events import Event
 from mer.spotting.signal import Growing, runs
 
-CHUNK_S = 1.0  # the face is followed over chunks of this many seconds of frames
+CHUNK_S = 2.0  # the face is followed over chunks of this many seconds of frames (each tracked with a lookahead)
 MACRO_CROPS = 4  # the crops of this many of the strongest macro events are kept (micro events: all of them)
 MASK_SAMPLE_S = 0.25  # a window's masks cover the face as it is over the window, sampled this often
 PROGRESS_EVERY_S = 0.5  # of video: how often the progress callback hears from the stream
@@ -514,6 +514,12 @@ class _Spotter:
         except InputError:
             aligned = face.FaceAligner().align([onset, apex], ref=0, landmarks=landmarks)
         return EventFrames(aligned.frames[0], aligned.frames[1], aligned.landmarks, "onset")
+
+
+def _candidate(event: Event) -> Event:
+    """The candidate an event of the rule grew from (a macro event joined from several candidates keeps the frames
+    of its `origin`), or the event itself."""
+    return getattr(event, "origin", None) or event
 
 
 def _fit(values: np.ndarray, count: int) -> np.ndarray:
