@@ -10,7 +10,6 @@ micro event: Grad-CAM per branch and the fusion's CBAM maps, overlays on its ape
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -539,44 +538,4 @@ def check_onset_apex(onset: Any, apex: Any, clip: Clip | FrameSource | None = No
     return onset_i, apex_i
 
 
-# ------------------------------------------------------------------------------------------------ mer predict
-
-
-def save_prediction(pred: Prediction, out_dir: str | Path) -> list[Path]:
-    """Write overlays, the flow picture, the aligned onset/apex frames (PNG) and result.json; the paths."""
-    import cv2
-
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"cannot create the output folder '{out}': {err.strerror or err}") from None
-    images = {}
-    if pred.shown is not None and pred.shown in pred.crops:
-        images = {"apex_aligned": pred.crops[pred.shown]["apex"], "onset_aligned": pred.crops[pred.shown]["onset"]}
-    elif pred.face_crop is not None:
-        images = {"face_aligned": pred.face_crop}
-    if pred.flow_rgb is not None:
-        images["flow"] = pred.flow_rgb
-    captions = dict(pred.overlay_captions)
-    images.update(pred.overlays)
-    written = []
-    for name, image in images.items():
-        path = out / f"{name}.png"
-        if not cv2.imwrite(str(path), cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)):
-            raise InputError(f"could not write '{path}'; check that the folder is writable")
-        written.append(path)
-    result = pred.to_json()
-    result["motion_curve"] = [None if np.isnan(v) else round(float(v), 6) for v in pred.motion_curve]
-    result["images"] = {p.stem: p.name for p in written}
-    result["overlay_captions"] = captions
-    path = out / "result.json"
-    try:
-        path.write_text(json.dumps(result, indent=2) + "\n")
-    except OSError as err:
-        raise InputError(f"could not write '{path}': {err.strerror or err}") from None
-    written.append(path)
-    return written
-
-
-__all__ = ["DEFAULT_CHECKPOINT", "INDEX_CONVENTIONS", "Prediction", "Predictor", "save_prediction", "to_positions"]
+__all__ = ["DEFAULT_CHECKPOINT", "INDEX_CONVENTIONS", "Prediction", "Predictor", "to_positions"]

@@ -96,7 +96,7 @@ def _progress_bar(args: argparse.Namespace, path: Path):
 
 
 def _one_clip(predictor, path: Path, args: argparse.Namespace, index: str, source=None) -> Prediction:
-    from mer.inference import save_prediction
+    from mer.demo.view import save
 
     source = source or _open(path, args)
     bar = _progress_bar(args, path)
@@ -112,7 +112,8 @@ def _one_clip(predictor, path: Path, args: argparse.Namespace, index: str, sourc
             bar.close()
     if args.save_dir:
         folder = Path(args.save_dir)
-        save_prediction(pred, folder if len(args.clips_found) == 1 else folder / _stem(path))
+        fps_source = f"given (--fps {args.fps:g})" if args.fps else "from the file"
+        save(pred, folder if len(args.clips_found) == 1 else folder / _stem(path), path.name, fps_source)
     return pred
 
 
@@ -157,7 +158,7 @@ def run_predict(args: argparse.Namespace) -> int:
         else:
             print(("\n" if number else "") + format_prediction(pred), flush=True)
     if args.save_dir and not args.json:
-        print(f"saved:       overlays, flow, aligned frames and result.json in {args.save_dir}")
+        print(f"saved:       the page's pictures, maps, timeline.html, answer.md and result.json in {args.save_dir}")
     return 2 if failed else 0
 
 
@@ -211,8 +212,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--save-dir",
         default=None,
-        help="write overlays, flow, aligned frames and result.json into this folder (one sub-folder per "
-        "clip when there are several)",
+        help="write what the page shows (pictures, maps, timeline.html, answer.md, result.json) into this folder "
+        "(one sub-folder per clip when there are several)",
     )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.set_defaults(func=run_predict)
