@@ -38,11 +38,11 @@ def stage_argv(stage: str, device: str, out: Path, quick: bool = False) -> list[
         return [*base, "--skip", "complexity", "speed", "training", "accuracy", "realfaces"]
     if stage != "main":
         raise ValueError(f"stage {stage!r} is not a run stage")
-    if quick:  # the CPU check of the same code paths: small, no compiler, no export
+    if quick:  # the CPU check of the same code paths: FR (the smallest zoo model), no compiler, no export
         return [
-            *base, "--quick", "--models", "mer_dbfem_caffm", "--batch-sizes", "1",
-            "--backends", "eager", "cudagraphs", "--compile-batch-sizes", "1", "--training-batch-sizes", "1",
-            "--matmul-n", "256", "--skip", "e2e", "realfaces",
+            *base, "--quick", "--models", "mer_fr", "--batch-sizes", "1", "2",
+            "--backends", "eager", "cudagraphs", "--compile-batch-sizes", "1", "--training-batch-sizes", "2",
+            "--matmul-n", "256", "--skip", "e2e", "realfaces", "complexity",
         ]  # fmt: skip
     return [
         *base, "--models", *ZOO, "--matrix-models", "mer_dbfem_caffm",

@@ -19,6 +19,7 @@ Every row states its schedule and whether it converged (:func:`convergence`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -412,9 +413,14 @@ def _data_label(cache: Path) -> str:
 
 
 def training_span(out: Path) -> str:
-    """Wall clock of the training, over every invocation: from the first grid's creation to the last job's
-    predictions (file times in ``DIR/grids``)."""
-    starts = [p.stat().st_mtime for p in (out / "grids").glob("*/grid.json")]
+    """Wall clock of the training, over every invocation: from the first task log the local pool opened (its
+    name carries the time) to the last job's predictions (file times in ``DIR/grids``)."""
+    import calendar
+
+    starts = []
+    for log in (out / "grids").glob("*/logs/local/*-task*.log"):
+        with contextlib.suppress(ValueError):
+            starts.append(calendar.timegm(time.strptime(log.name[:15], "%Y%m%dT%H%M%S")))
     ends = [p.stat().st_mtime for p in (out / "grids").glob("*/*/jobs/*.csv")]
     if not starts or not ends:
         return "unknown"
