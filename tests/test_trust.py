@@ -36,15 +36,18 @@ def _quiet(n: int = 300, level: float = 0.2) -> np.ndarray:
     return np.full(n, level, np.float32)
 
 
-def test_a_micro_candidate_on_a_smiles_rise_or_fall_is_part_of_the_smile():
+def test_a_micro_candidate_where_a_smile_arrives_or_leaves_is_part_of_the_smile():
     smile = _smile(30, (45, 120), 135)
     facts = ClipFacts(FPS, _quiet())
-    for onset in (33, 122):  # during the rise, during the fall
+    for onset in (40, 116):  # as it arrives at its hold (an overshoot), as it leaves it
         found = ev.decide([], [smile], [_micro(onset, onset + 3, onset + 8)], facts)
         assert [e.kind for e in found] == ["macro"], found
     # during the hold it is a movement of its own: a twitch during a held smile
     found = ev.decide([], [smile], [_micro(70, 73, 78)], facts)
     assert [e.kind for e in found] == ["macro", "micro"], found
+    # and along a slow steady rise too (the short signal does not see a steady movement, only one that returns)
+    slow = _smile(10, (60, 120), 135)
+    assert [e.kind for e in ev.decide([], [slow], [_micro(30, 33, 38)], facts)] == ["macro", "micro"]
     # the motion curve sees a micro-expression as a weak wide bump of its own: that does not swallow it
     weak = _smile(64, (72, 74), 84, px=0.5)
     assert [e.kind for e in ev.decide([], [weak], [_micro(70, 73, 78)], facts)] == ["macro", "micro"]
