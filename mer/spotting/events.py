@@ -356,7 +356,7 @@ class ClipFacts:
 # micro-expressions put in, and the same clips without them played forward then back, 2.8 min), under one more
 # constraint: tests/test_real_faces.py's 2.5 px AU12 during the man's held smile is still found and his smile forward
 # then back gives no micro event. There: micro F1 0.436 (recall 0.29, precision 0.92), 2.1 false micro events a minute
-# on the ordinary tuning clips (6, most where the played-back clip turns round). Without that constraint the tuning
+# on the ordinary tuning clips (6, in 4 of the 14; 5 of them brow movements). Without that constraint the tuning
 # clips' best is F1 0.415 at 0.71 a minute (PERSON_FACTOR 3 at the median), which loses that AU12.
 PERSON_FACTOR = 2.0  # a micro event moves this many times the person's typical short movement over the clip...
 PERSON_PERCENTILE = 25  # ...that level: this percentile of the short signal where the face is (its still stretches)
