@@ -107,6 +107,11 @@ def summary_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
+def _earlier(meta: dict[str, Any]) -> str:
+    kept = meta.get("kept_from_earlier_run") or {}
+    return f" (the sections it kept: started {kept.get('started')}, took {kept.get('duration_s')} s)" if kept else ""
+
+
 def write_summary(out: Path) -> Path:
     """``gpu_summary.md`` in ``out`` from the CSVs there; re-renders the report (plotly.min.js beside it)."""
     from benchmarks import report
@@ -120,8 +125,8 @@ def write_summary(out: Path) -> Path:
         f"# GPU run: {host.get('gpu_name') or meta.get('device', '?')}",
         "",
         f"Driver {host.get('gpu_driver') or '?'}, torch {host.get('torch_version')}, CUDA {host.get('cuda_version')},"
-        f" onnxruntime {host.get('onnxruntime_version')}; started {meta.get('started')}, main stage "
-        f"{meta.get('duration_s')} s. Steady-run check: **{why}**.",
+        f" onnxruntime {host.get('onnxruntime_version')}; last stage started {meta.get('started')}, took "
+        f"{meta.get('duration_s')} s{_earlier(meta)}. Steady-run check: **{why}**.",
         "",
     ]
     texts = {

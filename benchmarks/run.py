@@ -338,6 +338,7 @@ def run_suite(args: argparse.Namespace) -> int:
         meta["kept_from_earlier_run"] = {
             "sections": sorted(args.skip),
             "started": kept_meta.get("started"),
+            "duration_s": kept_meta.get("duration_s"),
             "command": kept_meta.get("command"),
             "load_note": kept_meta.get("load_note"),
         }
