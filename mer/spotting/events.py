@@ -363,6 +363,7 @@ PERSON_PERCENTILE = 25  # ...that level: this percentile of the short signal whe
 EDGE_PAD_S = 0.0  # a micro event within this of where a macro movement changes course is part of it...
 EDGE_RATIO = 1.0  # ...when that movement is this many times larger
 MACRO_MAX_JOINED_S = 5.0  # expressions last 0.5-4 s (SPOTTING.md); a smile's rise and fall seen apart stay one
+RETURN_SIZE = 2.0  # an expression's way back moves about as far as its way there (within this factor)
 MACRO_NOISE_FACTOR = 1.0  # a macro movement moves at least the person's typical short movement
 BLINK_DIP = 0.05  # a blink: the eyelids' openness this far below its running median...
 BLINK_MEDIAN_S = 1.0  # ...over this long (a smile's squint lowers the median with it; a blink is a dip)
@@ -436,32 +437,47 @@ def why_not_micro(
 
 
 def one_per_expression(macros: list[Event], fps: float, pad: int) -> list[Event]:
-    """One macro event per expression: movements that overlap or touch (within `pad` frames) are one, and a
-    movement still on when its window ended (open_end) is continued by the next one starting within WINDOW_HOP_S of
-    that end (the next window measures from the held face, so a smile's fall there looks like a movement of its
-    own). Joined, an event lasts at most MACRO_MAX_JOINED_S (someone who keeps moving makes a new one every few
-    seconds, not one as long as the clip). A joined event is the strongest part's, from the first onset to the last
-    offset; `origin` names that part."""
+    """One macro event per expression. A movement mostly (half or more) inside another one's span is part of it (a
+    wobble during a held smile, its tail seen from a later window); two that are one movement (:func:`_same`, seen
+    in two windows or regions) are one. A movement still on when its window ended (open_end) is continued, once, by
+    the next one of about its size (within a factor RETURN_SIZE) starting within WINDOW_HOP_S of that end: the next
+    window measures from the held face, so the expression's way back looks like a movement of its own. The joined
+    event keeps the first part's apex (the way back peaks where the face is at rest again) and is closed: the next
+    expression after a return is its own. A joined event lasts at most MACRO_MAX_JOINED_S; `origin` names the
+    candidate its frames come from. `pad` is unused (kept for callers)."""
     out: list[Event] = []
     reach = int(round(WINDOW_HOP_S * fps))
     for event in sorted(macros, key=lambda e: (e.onset, -e.strength)):
         last = out[-1] if out else None
-        if (
-            last is None
-            or max(last.offset, event.offset) - last.onset > MACRO_MAX_JOINED_S * fps
-            or not (event.onset <= last.offset + pad or (last.open_end and event.onset <= last.offset + reach))
-        ):
+        if last is None:
             out.append(event)
-            continue
-        strong = last if last.strength >= event.strength else event
-        joined = replace(strong, onset=min(last.onset, event.onset), offset=max(last.offset, event.offset))
-        joined.origin = strong.origin or strong
-        joined.open_end = event.open_end if event.offset >= last.offset else last.open_end
-        joined.hold = ((last.hold or (last.apex,) * 2)[0], (event.hold or (event.apex,) * 2)[1])
-        classify(joined, fps)
-        joined.reason += "; one expression (its movements joined)"
-        out[-1] = joined
+        elif min(event.offset, last.offset) - event.onset + 1 >= 0.5 * (event.offset - event.onset + 1):
+            # mostly inside the movement already there: part of it (a wobble, its tail seen from a later window)
+            if event.offset > last.offset:
+                out[-1] = _joined(last, last, event, fps, max(last, event, key=lambda e: e.strength), last.open_end)
+        elif _same(event, last):
+            strong = last if last.strength >= event.strength else event
+            out[-1] = _joined(strong, last, event, fps, strong, last.open_end or event.open_end)
+        elif (
+            last.open_end
+            and event.onset <= last.offset + reach
+            and 1 / RETURN_SIZE <= event.strength / max(last.strength, 1e-6) <= RETURN_SIZE
+            and max(last.offset, event.offset) - last.onset <= MACRO_MAX_JOINED_S * fps
+        ):
+            out[-1] = _joined(last, last, event, fps, max(last, event, key=lambda e: e.strength), False)
+        else:
+            out.append(event)
     return out
+
+
+def _joined(first: Event, last: Event, event: Event, fps: float, strong: Event, open_end: bool) -> Event:
+    """`last` and `event` as one macro event with `first`'s apex and `strong`'s strength and frames (origin)."""
+    joined = replace(first, onset=min(last.onset, event.onset), offset=max(last.offset, event.offset))
+    joined.strength, joined.origin, joined.open_end = strong.strength, strong.origin or strong, open_end
+    joined.hold = ((last.hold or (last.apex,) * 2)[0], (event.hold or (event.apex,) * 2)[1])
+    classify(joined, fps)
+    joined.reason += "; one expression (its movements joined)"
+    return joined
 
 
 def decide(brief: list[Event], longer: list[Event], short: list[Event], clip: ClipFacts | None = None) -> list[Event]:
