@@ -404,7 +404,7 @@ class _Spotter:
         settled = start - self.length
         recent = start - 3 * self.length
         pick = [[e for e in group if e.offset >= recent] for group in (self.brief, self.longer, self.short_events)]
-        standing = {id(getattr(e, "origin", None) or e) for e in ev.decide(*pick)}  # a joined event: its part's
+        standing = {id(_candidate(e)) for e in ev.decide(*pick)}
         for group in pick:
             for event in group:
                 if id(event) not in standing and event.offset < settled:
@@ -457,7 +457,7 @@ class _Spotter:
             events = self._decide(short, present)
             strongest = sorted((e for e in events if e.kind == "macro"), key=lambda e: -e.strength)[:MACRO_CROPS]
             shown = {id(e) for e in strongest} | {id(e) for e in events if e.kind == "micro"}
-            part = [id(getattr(e, "origin", None) or e) for e in events]  # a joined macro event: its strongest part
+            part = [id(_candidate(e)) for e in events]
             kept = {k: self.kept[part[k]][1] for k, e in enumerate(events) if part[k] in self.kept and id(e) in shown}
             note = spotting_note(self.windows)
         self.seconds["spot"] += time.perf_counter() - tick
