@@ -229,7 +229,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         compile_budget_s=args.compile_budget_s,
         training_batch_sizes=args.training_batch_sizes or ([2] if args.quick else [16]),
         training_precisions=args.training_precisions,
-        training_policy=TimingPolicy(warmup=1, min_repeats=2, max_repeats=3, min_seconds=0.0)
+        training_policy=TimingPolicy(warmup=0, min_repeats=1, max_repeats=2, min_seconds=0.0)
         if args.quick
         else TimingPolicy(warmup=2, min_repeats=5, max_repeats=30, min_seconds=2.0),
     )
