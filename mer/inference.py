@@ -257,6 +257,18 @@ def to_positions(onset: Any, apex: Any, clip: Clip | FrameSource, index: str) ->
     return out[0], out[1]
 
 
+def _named_overlays(apex: np.ndarray, expl: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The maps of `expl` drawn on the aligned apex crop, keyed by map name ("gradcam_<branch>", "cbam_<name>"):
+    (name -> RGB uint8 picture, name -> caption)."""
+    from mer.explain import overlays as make_overlays
+
+    drawn = make_overlays(apex, expl)  # caption -> picture, each branch then each CBAM
+    names = [f"gradcam_{k}" for k in expl.gradcam] + [f"cbam_{k}" for k in expl.cbam_spatial]
+    if len(names) != len(drawn):
+        names = [f"overlay_{i:02d}" for i in range(1, len(drawn) + 1)]
+    return dict(zip(names, drawn.values(), strict=True)), dict(zip(names, drawn, strict=True))
+
+
 class Predictor:
     """Loads a model once and turns clips into :class:`Prediction` objects.
 
@@ -423,18 +435,8 @@ class Predictor:
             if k == salient:
                 expl, raw = e_expl, raw_k
         tick = time.perf_counter()
-        flow_rgb, overlays, overlay_captions = None, {}, {}
-        if shown is not None and shown in crops:
-            flow_rgb = self._flow_picture(crops[shown], raw)
-        if expl is not None:
-            from mer.explain import overlays as make_overlays
-
-            drawn = make_overlays(crops[salient]["apex"], expl)  # caption -> picture, each branch then each CBAM
-            names = [f"gradcam_{k}" for k in expl.gradcam] + [f"cbam_{k}" for k in expl.cbam_spatial]
-            if len(names) != len(drawn):
-                names = [f"overlay_{i:02d}" for i in range(1, len(drawn) + 1)]
-            overlays = dict(zip(names, drawn.values(), strict=True))
-            overlay_captions = dict(zip(names, drawn, strict=True))
+        flow_rgb = self._flow_picture(crops[shown], raw) if shown is not None and shown in crops else None
+        overlays, overlay_captions = _named_overlays(crops[salient]["apex"], expl) if expl is not None else ({}, {})
         timings["overlays"] = time.perf_counter() - tick
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
