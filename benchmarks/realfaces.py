@@ -101,18 +101,14 @@ def prf(true_positives: int, n_truth: int, n_spotted: int) -> tuple[float, float
 
 # --------------------------------------------------------------------------------------------- predictions
 def micro_events(pred: Any) -> list[dict[str, Any]]:
-    """The prediction's micro events as {"onset", "apex", "offset", "label", "probabilities"}. A Predictor without
-    an events list (one spotted apex per clip) gives one event from its onset to as far past the apex."""
-    events = getattr(pred, "events", None)
-    if events is None:
-        off = min(pred.apex + (pred.apex - pred.onset), len(pred.frames) - 1)
-        return [{"onset": pred.onset, "apex": pred.apex, "offset": off, "label": pred.label,
-                 "probabilities": pred.probabilities}]  # fmt: skip
+    """The prediction's micro events as {"onset", "apex", "offset", "label", "probabilities"}, named by the answer
+    (``Prediction.labels`` / ``event_probabilities``; None for a micro event the model did not see)."""
     return [
-        {"onset": e.onset, "apex": e.apex, "offset": e.offset, "label": e.label, "probabilities": e.probabilities}
-        for e in events
+        {"onset": e.onset, "apex": e.apex, "offset": e.offset, "label": pred.labels.get(k),
+         "probabilities": pred.event_probabilities.get(k)}
+        for k, e in enumerate(pred.events)
         if e.kind == "micro"
-    ]
+    ]  # fmt: skip
 
 
 def raw_and_calibrated(pred: Any, probabilities: dict[str, float], card: dict[str, Any]) -> tuple[list, list]:
