@@ -1,7 +1,7 @@
-"""``python -m benchmarks ...``: see :mod:`benchmarks.run`."""
+"""``python -m benchmarks ...``: see :mod:`benchmarks.cli`."""
 
 import sys
 
-from benchmarks.run import main
+from benchmarks.cli import main
 
 sys.exit(main())

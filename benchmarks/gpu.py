@@ -54,7 +54,7 @@ def stage_argv(stage: str, device: str, out: Path, quick: bool = False) -> list[
 
 def default_out(device: str) -> Path:
     """benchmarks/results/<device-name>/, e.g. cuda-nvidia-h100-80gb-hbm3."""
-    from benchmarks.run import RESULTS, resolve_device
+    from benchmarks.common import RESULTS, resolve_device
     from benchmarks.speed import device_slug
 
     return RESULTS / device_slug(resolve_device(device))

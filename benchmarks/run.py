@@ -15,20 +15,20 @@ realfaces.csv with realfaces.md. ``python -m benchmarks accuracy`` (benchmarks.t
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from benchmarks.common import RESULTS, create_model, load_note, resolve_device
 from mer.cli import run_command
 from mer.errors import InputError
 
-RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_MODELS = ["mer_dbfem_caffm"]
 MATRIX_MODELS = ["mer_dbfem_caffm"]  # every backend/precision/layout; other models: eager and onnxruntime fp32
 BASIC_BACKENDS = ["eager", "onnxruntime"]
@@ -56,7 +56,9 @@ class Plan:
     compile_budget_s: float | None = None  # compiled variants are skipped once the speed section ran this long
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    """The parser of ``run``, ``complexity`` and ``report``; each of ``commands`` adds its subcommand (the suite's
+    other commands, see benchmarks.cli)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description="Re-run the paper's Tables 5, 7 and 8 on a chosen device."
     )
@@ -143,24 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=run_suite)
     comp = sub.add_parser("complexity", help="params and GMACs (fvcore) beside the paper", add_help=False)
     comp.set_defaults(func=None)
-    from benchmarks import gpu, table8
-
-    table8.add_parser(sub)
-    gpu.add_parser(sub)
+    for add_parser in commands:
+        add_parser(sub)
     rep = sub.add_parser("report", help="re-render report.md and report.html from the CSVs in DIR")
     rep.add_argument("dir", type=Path)
     rep.set_defaults(func=rerender)
     return parser
-
-
-def resolve_device(text: str) -> Any:
-    """mer's device choice (mer.engine.device), limited to what the suite measures: cpu and cuda:N."""
-    from mer.engine import device
-
-    chosen = device.resolve_device(text)
-    if chosen.type not in ("cpu", "cuda"):
-        raise InputError(f"--device {text!r}: only cpu and cuda:N are supported")
-    return chosen
 
 
 def available_models() -> list[str]:
@@ -169,21 +159,6 @@ def available_models() -> list[str]:
     import mer  # noqa: F401  (registers mer_* in timm)
 
     return sorted(timm.list_models("mer_*"))
-
-
-def create_model(name: str) -> tuple[Any, tuple[int, int, int]]:
-    """A model in eval mode and its input size (C, H, W); non-mer timm models get 4 input channels."""
-    import timm
-
-    import mer  # noqa: F401
-
-    if name.startswith("mer_"):
-        model = timm.create_model(name, num_classes=5)
-        size = tuple(model.pretrained_cfg.get("input_size", (4, 282, 231)))
-    else:
-        model = timm.create_model(name, num_classes=5, in_chans=4)
-        size = (4, 282, 231)
-    return model.eval(), size  # type: ignore[return-value]
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -304,17 +279,6 @@ def plan_variants(plan: Plan, model: str, batch_size: int | None = None) -> list
     return variants
 
 
-def _load_note(before: float, after: float) -> str:
-    cpus = os.cpu_count() or 1
-    worst = max(before, after)
-    if worst > 0.5 * cpus:
-        return (
-            f"measured under load: 1-min load average {before:.1f} at start, {after:.1f} at end on {cpus} "
-            "logical CPUs; compare rows as ratios within this run"
-        )
-    return f"1-min load average {before:.1f} at start, {after:.1f} at end on {cpus} logical CPUs"
-
-
 def run_suite(args: argparse.Namespace) -> int:
     """``python -m benchmarks run``: every section the arguments keep, then the CSVs and the report."""
     import torch
@@ -333,7 +297,7 @@ def run_suite(args: argparse.Namespace) -> int:
     started, t0, load0 = time.strftime("%Y-%m-%d %H:%M:%S %z"), time.perf_counter(), load_average()
     kept, kept_meta = report.read_outputs(out) if args.skip else ({}, {})
     tables = measure_sections(plan, args, host, kept)
-    meta = run_meta(plan, args, host, started, time.perf_counter() - t0, _load_note(load0, load_average()))
+    meta = run_meta(plan, args, host, started, time.perf_counter() - t0, load_note(load0, load_average()))
     if args.skip and kept_meta:
         meta["kept_from_earlier_run"] = {
             "sections": sorted(args.skip),
@@ -456,12 +420,13 @@ def rerender(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, commands: Sequence[Callable[[Any], None]] = ()) -> int:
+    """Runs one command line (``run``, ``complexity``, ``report`` and the subcommands ``commands`` add)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["complexity"]:
         from benchmarks import complexity
 
         return int(complexity.main(argv[1:]) or 0)
-    args = build_parser().parse_args(argv)
+    args = build_parser(commands).parse_args(argv)
     args.argv = argv
     return run_command(args)

@@ -370,7 +370,7 @@ def write_table(out: Path, table: pd.DataFrame, meta: dict[str, Any]) -> list[Pa
 # ------------------------------------------------------------------------------------------------ command
 def run_accuracy(args: Any) -> int:
     """``python -m benchmarks accuracy``: make or open the data, train each model through its grid, tabulate."""
-    from benchmarks.run import resolve_device
+    from benchmarks.common import resolve_device
     from benchmarks.speed import load_average
     from mer.engine.config import parse_overrides
 
@@ -435,7 +435,7 @@ def training_span(out: Path) -> str:
 def _meta(args, device, started, t0, load0, label, extra) -> dict[str, Any]:
     import shlex
 
-    from benchmarks.run import _load_note
+    from benchmarks.common import load_note
     from benchmarks.speed import host_metadata, load_average
 
     host = host_metadata(device)
@@ -449,7 +449,7 @@ def _meta(args, device, started, t0, load0, label, extra) -> dict[str, Any]:
         "started": started,
         "wall_s": time.time() - t0,
         "host": f"{host.get('cpu_model')}, {host.get('logical_cpus')} logical CPUs, {host.get('gpu_name') or 'no GPU'}",
-        "load_note": _load_note(load0, load_average()),
+        "load_note": load_note(load0, load_average()),
         "training_span": training_span(args.out),
         **extra,
     }

@@ -108,10 +108,10 @@ def training_table(
 ) -> pd.DataFrame:
     """Training throughput rows for every model, batch size and precision (see :func:`training_row`).
 
-    ``create(name) -> (model, input_size)`` builds a model (default: benchmarks.run.create_model, in eval mode;
+    ``create(name) -> (model, input_size)`` builds a model (default: benchmarks.common.create_model, in eval mode;
     it is switched to train mode here)."""
     if create is None:
-        from benchmarks.run import create_model as create
+        from benchmarks.common import create_model as create
     policy = policy or TimingPolicy(warmup=2, min_repeats=5, max_repeats=30, min_seconds=2.0)
     rows = []
     for name in models:
