@@ -25,28 +25,36 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     p.add_argument(
         "--photos", nargs="+", metavar="NAME",
-        help="source photos subjects take turns on: 'all' or names from mer.synth.faces.PHOTO_SOURCES "
-        "(default: astronaut grace_hopper)",
+        help="source photos subjects take turns on: 'all' (the nine of mer.synth.faces.ALL_PHOTOS), 'every' "
+        "(EVERY_PHOTO: eleven) or names from PHOTO_SOURCES (default: astronaut grace_hopper)",
     )  # fmt: skip
     p.add_argument(
         "--video-like", action="store_true",
         help="samples like real video: 24-200 fps, larger head motion, light changes, macro-expression "
         "distractors, MPEG-4 compression",
     )  # fmt: skip
+    p.add_argument(
+        "--movement", choices=("gaussian", "anatomy", "mixed"), default="gaussian",
+        help="how faces move: Gaussian bumps (default), py-feat's AU -> face-mesh model with the real sheets' AU "
+        "frequencies (anatomy), or each sample one of the two (mixed); see mer.synth.dataset.MOVEMENTS",
+    )  # fmt: skip
+    p.add_argument("--pose", action="store_true", help="subjects' faces also turned out of the image plane")
     p.add_argument("--examples", type=Path, metavar="DIR", help="also write the demo clips (WebM) into DIR")
     p.set_defaults(func=_run)
 
 
 def _photos(names: list[str] | None) -> tuple[str, ...] | None:
-    from mer.synth.faces import ALL_PHOTOS
+    from mer.synth.faces import ALL_PHOTOS, EVERY_PHOTO
 
     if not names:
         return None
-    if names == ["all"]:
-        return ALL_PHOTOS
-    unknown = [n for n in names if n not in ALL_PHOTOS]
+    if names in (["all"], ["every"]):
+        return ALL_PHOTOS if names == ["all"] else EVERY_PHOTO
+    unknown = [n for n in names if n not in EVERY_PHOTO]
     if unknown:
-        raise InputError(f"unknown photo(s) {', '.join(unknown)}; choose 'all' or from: {', '.join(ALL_PHOTOS)}")
+        raise InputError(
+            f"unknown photo(s) {', '.join(unknown)}; choose 'all', 'every' or from: {', '.join(EVERY_PHOTO)}"
+        )
     return tuple(names)
 
 
@@ -58,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         out = make_dataset(
             args.out, args.subjects, args.per_class, args.seed, args.frames, args.workers,
-            photos=_photos(args.photos), video_like=args.video_like,
+            photos=_photos(args.photos), video_like=args.video_like, movement=args.movement, pose=args.pose,
         )  # fmt: skip
         print(f"wrote {args.subjects * args.per_class * len(CASME2_5)} synthetic samples to {out} "
               f"(sheet {SHEET_NAME}, ground truth ground_truth.csv)")  # fmt: skip

