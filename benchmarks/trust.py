@@ -1,6 +1,6 @@
 """Tuning the spotting rule's trust settings (issue 22 item 2) on TUNING clips only, never on the measured videos.
 
-The tuning set (all synthetic, training photos with new identities: ``benchmarks.realfaces.synthetic_clip`` at
+The tuning set (all synthetic, training photos with new identities: ``benchmarks.clips.synthetic_clip`` at
 TUNING_CLIPS, indices 20-33, which no measured figure uses; the measured synthetic clips are 0-2):
 
 - ``injected``: each tuning clip with 3 micro-expressions put in (head motion, light, one blink and one macro
@@ -146,7 +146,7 @@ def tuning_set(indices: range | None = None, nose: bool = False) -> list[Candida
 
 
 def _spot_tuning_clip(index: int, nose: bool) -> list[Candidates]:
-    from benchmarks.realfaces import synthetic_clip
+    from benchmarks.clips import synthetic_clip
 
     try:
         clip, plain = synthetic_clip(index), synthetic_clip(index, count=0)
@@ -165,7 +165,7 @@ def _spot_tuning_clip(index: int, nose: bool) -> list[Candidates]:
 def score(clips: list[Candidates], settings: dict[str, float]) -> dict[str, float]:
     """The rule with `settings` (events.py names -> values) over the tuning clips: injected micro F1, recall,
     precision; ordinary micro events per minute and macro events per expression."""
-    from benchmarks.realfaces import match, prf
+    from benchmarks.clips import match, prf
     from mer.spotting import events as ev
 
     saved = {name: getattr(ev, name) for name in settings}
