@@ -168,3 +168,25 @@ def test_an_anatomical_sample_renders_and_moves_most_at_its_apex(tmp_path):
     assert change[plan["apex"]] > 3 * change[max(plan["onset"] - 1, 1)]
     with pytest.raises(Exception, match="468 mesh points"):
         list(synth.iter_frames(neutral, synth.subject_face(job)[1], plan, 30))
+
+
+@needs_feat
+def test_injected_events_keep_their_timing_and_move_anatomically(portrait):
+    from mer.synth.inject import Injection, anatomical, inject
+
+    image, points = portrait
+    events = [Injection("repression", {14: 1.0}, 2.0, 1, 3, 5)]
+    (paired,) = anatomical(events, seed=3)
+    assert (paired.emotion, paired.onset, paired.apex, paired.offset, paired.amplitude_px) == (
+        "repression",
+        1,
+        3,
+        5,
+        2.0,
+    )
+    assert tuple(sorted(paired.aus)) in au_table.class_counts()["repression"]
+    frames = [image] * 7
+    moved, report = inject(frames, [paired], movement="anatomy")
+    assert moved[0] is image and moved[6] is image  # outside the event nothing changes
+    assert report.peak_px[3] == pytest.approx(2.0, rel=1e-3) and report.landmarks[3].shape[0] == 468
+    assert np.abs(moved[3].astype(np.float32) - image).max() > 5

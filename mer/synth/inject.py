@@ -98,6 +98,31 @@ def plan_injections(
     return events
 
 
+def anatomical(events: Sequence[Injection], seed: int) -> list[Injection]:
+    """The same micro-expressions (class, timing, amplitude) with AU combinations drawn at the real coding sheets'
+    frequencies (``mer.synth.au_table``) instead of the design's table, for ``inject(..., movement="anatomy")``:
+    a paired variant of a plan, so a figure on both differs only in how the face moves."""
+    from dataclasses import replace
+
+    from mer.synth.au_table import draw_aus
+
+    rng = np.random.default_rng([seed, 23])
+    return [
+        replace(e, aus={int(au): round(float(rng.uniform(0.6, 1.0)), 3) for au in draw_aus(rng, e.emotion)})
+        for e in events
+    ]
+
+
+def _mesh_points(frame: np.ndarray) -> np.ndarray | None:
+    from mer.errors import InputError
+    from mer.spotting.face import detect_mesh
+
+    try:
+        return detect_mesh(frame)[0].points
+    except InputError:
+        return None
+
+
 def _dlib_landmarks(frame: np.ndarray) -> np.ndarray | None:
     from mer.errors import InputError
     from mer.spotting.face import detect_landmarks
@@ -111,18 +136,27 @@ def _dlib_landmarks(frame: np.ndarray) -> np.ndarray | None:
 def inject(
     frames: Sequence[np.ndarray],
     events: Iterable[Injection],
-    landmarks: Callable[[np.ndarray], np.ndarray | None] = _dlib_landmarks,
+    landmarks: Callable[[np.ndarray], np.ndarray | None] | None = None,
+    movement: str = "gaussian",
 ) -> tuple[list[np.ndarray], InjectionReport]:
     """The clip with `events` put in, and what was done.
 
     frames: (H, W, 3) uint8 RGB each; only frames inside an event change (a new array), the rest are the same
     objects. For each such frame the AU field of every event active there is built on that frame's landmarks
     (``landmarks(frame)``, dlib's 68 by default; None: no face, the frame stays as it was and is reported in
-    ``missed``), scaled by the event's course, and the frame is resampled at ``x - field(x)``.
+    ``missed``), scaled by the event's course, and the frame is resampled at ``x - field(x)``. `movement`:
+    "gaussian" (``synth_motion.au_field`` on 68 landmarks) or "anatomy" (``synth_anatomy.anatomy_field`` on the
+    frame's 468-point mesh, the default `landmarks` then).
     """
     import cv2
 
+    from mer.synth.anatomy import anatomy_field
     from mer.synth.motion import au_field
+
+    if movement not in ("gaussian", "anatomy"):
+        raise ValueError(f"movement must be 'gaussian' or 'anatomy', got {movement!r}")
+    landmarks = landmarks or (_mesh_points if movement == "anatomy" else _dlib_landmarks)
+    field = anatomy_field if movement == "anatomy" else au_field
 
     frames = list(frames)
     events = list(events)
@@ -139,7 +173,7 @@ def inject(
         height, width = frames[t].shape[:2]
         total = np.zeros((height, width, 2), dtype=np.float32)
         for event, weight in active:
-            total += weight * au_field(event.aus, points, (height, width), event.amplitude_px)
+            total += weight * field(event.aus, points, (height, width), event.amplitude_px)
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         moved = cv2.remap(
             frames[t], xs - total[:, :, 0], ys - total[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT

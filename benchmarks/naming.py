@@ -1,0 +1,196 @@
+"""Naming on real faces for several checkpoints, and whether a validation set of training identities ranks them as
+the real videos do (issue 23).
+
+For each candidate checkpoint:
+
+- ``validation``: accuracy, UF1, NLL and ECE (15 bins) on a cache made ONLY from training identities (new subjects
+  of the training photos: ``mer synth --photos every --video-like --movement mixed --pose`` with a seed of its own,
+  then ``mer preprocess``), raw and with a temperature fitted there (the only calibration this comparison uses);
+- ``measured``: named right given the true onset and apex on the real videos of the two measurement-only people
+  (``mer.synth.real_media.HELD_OUT_PEOPLE``), micro-expressions put in exactly as ``benchmarks.realfaces`` does
+  (``gaussian``: the figure of record), and the same plans moved anatomically (``anatomy``: each event's AUs drawn
+  at the real sheets' frequencies, py-feat's AU -> mesh movement on each frame's own mesh; ``mer.synth.inject``);
+  with ECE raw and with the VALIDATION temperature.
+
+Then how the validation score ranks the candidates against the measured one (Spearman's rho and Kendall's tau).
+The measured videos choose nothing: they are read after every validation figure is fixed.
+
+    python -m benchmarks.naming --val-cache CACHE --checkpoints A B ... [--names a b ...] --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MOVEMENTS = ("gaussian", "anatomy")
+
+
+def validation_scores(checkpoint: str | Path, cache_root: str | Path) -> dict[str, Any]:
+    """A checkpoint's figures on a validation cache: accuracy, uf1, nll, ece raw; the temperature fitted there and
+    nll/ece with it; n. The probabilities too (``probs``, ``labels``), for the caller's own fits."""
+    import torch
+
+    from mer.engine.calibration import apply_temperature, expected_calibration_error, fit_temperature, nll
+    from mer.engine.checkpoint import load_checkpoint
+    from mer.engine.data import CacheDataset, open_cache
+    from mer.engine.metrics import classification_metrics
+    from mer.engine.train import predict
+
+    cache = open_cache(cache_root)
+    model, card = load_checkpoint(checkpoint)
+    if list(card["class_names"]) != cache.class_names:
+        raise ValueError(f"{checkpoint} names {card['class_names']}, the cache {cache.class_names}")
+    probs, labels, _ = predict(model, CacheDataset(cache, cache.index), torch.device("cpu"), 16)
+    names = cache.class_names
+    metrics = classification_metrics([names[i] for i in labels], [names[i] for i in probs.argmax(1)], names)
+    temperature = fit_temperature(probs, labels)
+    scaled = apply_temperature(probs, temperature)
+    return {
+        "val_accuracy": metrics["accuracy"], "val_uf1": metrics["uf1"], "val_nll": nll(probs, labels),
+        "val_ece": expected_calibration_error(probs, labels), "val_temperature": temperature,
+        "val_nll_t": nll(scaled, labels), "val_ece_t": expected_calibration_error(scaled, labels),
+        "val_n": len(labels), "probs": probs, "labels": labels,
+    }  # fmt: skip
+
+
+def measured_truths(movement: str = "gaussian", limit: int | None = None) -> list[Any]:
+    """The injected real-video clips of ``benchmarks.realfaces.realfaces_table`` (its videos, REPEATS plans and
+    seeds, and the man's 90 fps MPEG-4 copy), the micro-expressions moved by `movement` (see MOVEMENTS)."""
+    from benchmarks import realfaces as rf
+    from mer.synth.inject import anatomical, compress, inject, resample
+    from mer.synth.real_media import available
+
+    names = [n for n in ("man_smiling", "woman_expressions", "face_then_none", "none_then_face") if available(n)]
+    real = [(n, *rf.read_video(n, limit)) for n in names]
+    truths = []
+    for r in range(1 if limit else rf.REPEATS):
+        seed, tag = rf.SEED + 100 * r, f" (plan {r + 1})" if not limit else ""
+        clips = [(n + tag, f, fps, None, seed + i) for i, (n, f, fps) in enumerate(real)]
+        if not limit:
+            frames, fps = real[0][1], real[0][2]
+            clips.append((f"{names[0]} at 90 fps, MPEG-4{tag}", compress(resample(frames, fps, 90.0), 90.0), 90.0,
+                          2, seed + 9))  # fmt: skip
+        for name, frames, fps, count, s in clips:
+            try:
+                truth = rf.injected_clip(name, frames, fps, count, s)  # the plan of record (and its frames)
+            except ValueError:  # a shortened video (`limit`) may hold no face
+                if limit:
+                    continue
+                raise
+            if movement == "anatomy":  # the same events, their AUs from the sheets, moved anatomically
+                truth.events = anatomical(truth.events, s)
+                truth.frames, _ = inject(frames, truth.events, movement="anatomy")
+            truths.append(truth)
+    return truths
+
+
+def event_inputs(truths: list[Any], pad_s: float = 0.3) -> list[tuple[str, Any]]:
+    """(true class, aligned crops) per injected event, found once for every candidate: what
+    ``benchmarks.realfaces.given_answers`` has the Predictor do (the event's stretch of the clip, ``pad_s`` either
+    side, spotted with the true onset and apex given; the crops of its salient micro event)."""
+    from mer.spotting.source import Clip
+    from mer.spotting.spot import spot
+
+    out = []
+    for truth in truths:
+        pad = max(2, round(pad_s * truth.fps))
+        for event in truth.events:
+            start, stop = max(0, event.onset - pad), min(len(truth.frames), event.offset + pad + 1)
+            clip = Clip(truth.frames[start:stop], truth.fps, f"{truth.name} [{start}:{stop}]")
+            spotting = spot(clip.timed(), truth.fps, given=(event.onset - start, event.apex - start))
+            micro = [k for k, e in enumerate(spotting.events) if e.kind == "micro" and k in spotting.frames]
+            salient = max(micro, key=lambda k: spotting.events[k].strength)
+            out.append((event.emotion, spotting.frames[salient]))
+    return out
+
+
+def measured_scores(checkpoint: str | Path, items: list[tuple[str, Any]], temperature: float) -> dict[str, Any]:
+    """Named right over the events `items` (``event_inputs``), and ECE of the uncalibrated answers and of the
+    answers with `temperature` (the validation set's)."""
+    from mer.engine.calibration import apply_temperature, expected_calibration_error
+    from mer.inference import Predictor
+
+    predictor = Predictor.from_checkpoint(checkpoint)
+    names = list(predictor.class_names)
+    labels = np.array([names.index(emotion) for emotion, _ in items])
+    answers = np.array([[p[n] for n in names] for _, p in (predictor.name_event(f) for _, f in items)])
+    raw = apply_temperature(answers, 1.0 / predictor.temperature)  # the Predictor applied the card's T: undo it
+    right = raw.argmax(1) == labels
+    return {
+        "accuracy": float(right.mean()), "n": len(items),
+        "ece_raw": expected_calibration_error(raw, labels),
+        "ece_t": expected_calibration_error(apply_temperature(raw, temperature), labels),
+        "per_class": {c: float(right[labels == i].mean()) if (labels == i).any() else float("nan")
+                      for i, c in enumerate(names)},
+    }  # fmt: skip
+
+
+def rank_agreement(a: list[float], b: list[float]) -> dict[str, float]:
+    """Spearman's rho and Kendall's tau between two score lists (NaN with fewer than three)."""
+    from scipy.stats import kendalltau, spearmanr
+
+    if len(a) < 3:
+        return {"spearman": float("nan"), "kendall": float("nan")}
+    return {"spearman": float(spearmanr(a, b).statistic), "kendall": float(kendalltau(a, b).statistic)}
+
+
+def compare(checkpoints: dict[str, Path], val_cache: Path, limit: int | None = None) -> pd.DataFrame:
+    """One row per candidate: its validation figures, then its measured ones for each movement."""
+    rows = []
+    for name, path in checkpoints.items():
+        val = validation_scores(path, val_cache)
+        rows.append({"candidate": name, "checkpoint": str(path), **{k: v for k, v in val.items() if k not in
+                     ("probs", "labels")}})  # fmt: skip
+    for movement in MOVEMENTS:  # the real videos are read only now, after every validation figure is fixed
+        items = event_inputs(measured_truths(movement, limit))
+        for row in rows:
+            got = measured_scores(row["checkpoint"], items, row["val_temperature"])
+            per_class = json.dumps({k: round(v, 3) for k, v in got["per_class"].items()})
+            row.update({f"{movement}_accuracy": got["accuracy"], f"{movement}_n": got["n"],
+                        f"{movement}_ece_raw": got["ece_raw"], f"{movement}_ece_t": got["ece_t"],
+                        f"{movement}_per_class": per_class})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def agreement(table: pd.DataFrame) -> dict[str, Any]:
+    """How the validation accuracy and UF1 rank the candidates against each measured accuracy."""
+    out = {}
+    for val in ("val_accuracy", "val_uf1", "val_nll"):
+        sign = -1 if val == "val_nll" else 1  # a lower NLL is better
+        for movement in MOVEMENTS:
+            column = f"{movement}_accuracy"
+            if column in table:
+                out[f"{val} vs {column}"] = rank_agreement(list(sign * table[val]), list(table[column]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.naming", description=__doc__.split("\n")[0])
+    parser.add_argument("--val-cache", type=Path, required=True, help="validation cache of training identities")
+    parser.add_argument("--checkpoints", type=Path, nargs="+", required=True)
+    parser.add_argument("--names", nargs="+", help="a short name per checkpoint (default: folder names)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/naming"))
+    parser.add_argument("--limit", type=int, default=None, help="read at most this many frames per video (tests)")
+    args = parser.parse_args(argv)
+    names = args.names or [p.name for p in args.checkpoints]
+    started = time.perf_counter()
+    table = compare(dict(zip(names, args.checkpoints, strict=True)), args.val_cache, args.limit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "naming.csv", index=False)
+    summary = {"agreement": agreement(table), "seconds": round(time.perf_counter() - started, 1),
+               "val_cache": str(args.val_cache)}  # fmt: skip
+    (args.out / "agreement.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(table.drop(columns=[c for c in table if c.endswith("per_class")]).to_string(index=False))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
