@@ -15,7 +15,9 @@ For each candidate checkpoint:
 Then how the validation score ranks the candidates against the measured one (Spearman's rho and Kendall's tau).
 The measured videos choose nothing: they are read after every validation figure is fixed.
 
-    python -m benchmarks.naming --val-cache CACHE --checkpoints A B ... [--names a b ...] --out DIR
+    python -m benchmarks.naming --prepare --store DIR          # the events' crops, once (most of the time)
+    python -m benchmarks.naming --val-cache CACHE [--val-subjects S ...] --checkpoints A B ... [--names a b ...] \
+        --store DIR --out DIR
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ import pandas as pd
 MOVEMENTS = ("gaussian", "anatomy")
 
 
-def validation_scores(checkpoint: str | Path, cache_root: str | Path) -> dict[str, Any]:
-    """A checkpoint's figures on a validation cache: accuracy, uf1, nll, ece raw; the temperature fitted there and
-    nll/ece with it; n. The probabilities too (``probs``, ``labels``), for the caller's own fits."""
+def validation_scores(
+    checkpoint: str | Path, cache_root: str | Path, subjects: list[str] | None = None
+) -> dict[str, Any]:
+    """A checkpoint's figures on a validation cache (its `subjects`, default all): accuracy, uf1, nll, ece raw;
+    the temperature fitted there and nll/ece with it; n. The probabilities too (``probs``, ``labels``)."""
     import torch
 
     from mer.engine.calibration import apply_temperature, expected_calibration_error, fit_temperature, nll
@@ -47,7 +51,10 @@ def validation_scores(checkpoint: str | Path, cache_root: str | Path) -> dict[st
     model, card = load_checkpoint(checkpoint)
     if list(card["class_names"]) != cache.class_names:
         raise ValueError(f"{checkpoint} names {card['class_names']}, the cache {cache.class_names}")
-    probs, labels, _ = predict(model, CacheDataset(cache, cache.index), torch.device("cpu"), 16)
+    rows = cache.index if not subjects else cache.index[cache.index["subject"].astype(str).isin(subjects)]
+    if rows.empty:
+        raise ValueError(f"no sample of subjects {subjects} in {cache_root}")
+    probs, labels, _ = predict(model, CacheDataset(cache, rows), torch.device("cpu"), 16)
     names = cache.class_names
     metrics = classification_metrics([names[i] for i in labels], [names[i] for i in probs.argmax(1)], names)
     temperature = fit_temperature(probs, labels)
@@ -141,15 +148,37 @@ def rank_agreement(a: list[float], b: list[float]) -> dict[str, float]:
     return {"spearman": float(spearmanr(a, b).statistic), "kendall": float(kendalltau(a, b).statistic)}
 
 
-def compare(checkpoints: dict[str, Path], val_cache: Path, limit: int | None = None) -> pd.DataFrame:
-    """One row per candidate: its validation figures, then its measured ones for each movement."""
+def cached_inputs(movement: str, limit: int | None, store: Path | None) -> list[tuple[str, Any]]:
+    """``event_inputs(measured_truths(movement, limit))``, kept in `store` (a folder) and read back from it: they do
+    not depend on the candidate, and finding them is most of the time."""
+    import pickle
+
+    path = store / f"events_{movement}{'_limit' + str(limit) if limit else ''}.pkl" if store else None
+    if path is not None and path.is_file():
+        return pickle.loads(path.read_bytes())
+    items = event_inputs(measured_truths(movement, limit))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(items))
+    return items
+
+
+def compare(
+    checkpoints: dict[str, Path],
+    val_cache: Path,
+    limit: int | None = None,
+    val_subjects: list[str] | None = None,
+    store: Path | None = None,
+) -> pd.DataFrame:
+    """One row per candidate: its validation figures (on `val_subjects` of the cache, default all), then its
+    measured ones for each movement (event inputs kept in `store`)."""
     rows = []
     for name, path in checkpoints.items():
-        val = validation_scores(path, val_cache)
+        val = validation_scores(path, val_cache, val_subjects)
         rows.append({"candidate": name, "checkpoint": str(path), **{k: v for k, v in val.items() if k not in
                      ("probs", "labels")}})  # fmt: skip
     for movement in MOVEMENTS:  # the real videos are read only now, after every validation figure is fixed
-        items = event_inputs(measured_truths(movement, limit))
+        items = cached_inputs(movement, limit, store)
         for row in rows:
             got = measured_scores(row["checkpoint"], items, row["val_temperature"])
             per_class = json.dumps({k: round(v, 3) for k, v in got["per_class"].items()})
@@ -173,15 +202,24 @@ def agreement(table: pd.DataFrame) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naming", description=__doc__.split("\n")[0])
-    parser.add_argument("--val-cache", type=Path, required=True, help="validation cache of training identities")
-    parser.add_argument("--checkpoints", type=Path, nargs="+", required=True)
+    parser.add_argument("--val-cache", type=Path, help="validation cache of training identities")
+    parser.add_argument("--checkpoints", type=Path, nargs="+", default=[])
     parser.add_argument("--names", nargs="+", help="a short name per checkpoint (default: folder names)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/naming"))
+    parser.add_argument("--val-subjects", nargs="+", help="only these subjects of the validation cache")
+    parser.add_argument("--store", type=Path, default=None, help="keep the events' inputs here (default: OUT)")
+    parser.add_argument("--prepare", action="store_true", help="only find and keep the events' inputs")
     parser.add_argument("--limit", type=int, default=None, help="read at most this many frames per video (tests)")
     args = parser.parse_args(argv)
+    store = args.store or args.out
+    if args.prepare:
+        for movement in MOVEMENTS:
+            print(movement, len(cached_inputs(movement, args.limit, store)), "events")
+        return 0
     names = args.names or [p.name for p in args.checkpoints]
     started = time.perf_counter()
-    table = compare(dict(zip(names, args.checkpoints, strict=True)), args.val_cache, args.limit)
+    table = compare(dict(zip(names, args.checkpoints, strict=True)), args.val_cache, args.limit, args.val_subjects,
+                    store)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "naming.csv", index=False)
     summary = {"agreement": agreement(table), "seconds": round(time.perf_counter() - started, 1),
