@@ -118,24 +118,20 @@ def mesh_displacements(aus: dict[int, float], points: np.ndarray) -> np.ndarray:
     # (the nose tip, the most protruding point, moves most with it), not the AU: project it out.
     basis = model.rigid
     move -= (basis @ np.linalg.lstsq(basis, move.reshape(-1), rcond=None)[0]).reshape(MESH_POINTS, 2)
-    move *= _taper(model.neutral)[:, None]
+    move *= _taper()[:, None]
     return move @ _affine(model.neutral, p[:, :2]).T
 
 
 @lru_cache(maxsize=1)
-def _taper_cached() -> np.ndarray:
+def _taper() -> np.ndarray:
+    """(468,) weight per mesh point: 0 on the face oval, rising smoothly (smoothstep) to 1 from TAPER_IOD eye
+    distances inside it, so the regression's outline movements (head pose and jaw in its videos) fade out."""
     neutral = load_model().neutral
     oval = neutral[list(FACE_OVAL)]
-    eyes = np.hypot(*(neutral[263] - neutral[33])) * 0.66
+    eyes = np.hypot(*(neutral[263] - neutral[33])) * 0.66  # outer eye corners are ~1.5 eye distances apart
     distance = np.sqrt(((neutral[:, None, :] - oval[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
     t = np.clip(distance / (TAPER_IOD * eyes), 0.0, 1.0)
-    return t * t * (3 - 2 * t)  # smoothstep: 0 on the oval, 1 from TAPER_IOD eye distances inside it
-
-
-def _taper(neutral: np.ndarray) -> np.ndarray:
-    """(468,) weight per mesh point: 0 on the face oval, rising smoothly to 1 inside it (the regression's outline
-    movements, head pose and jaw in its training videos, fade out towards it)."""
-    return _taper_cached()
+    return t * t * (3 - 2 * t)
 
 
 def field_from_points(points: np.ndarray, moves: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
