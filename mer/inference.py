@@ -496,6 +496,19 @@ class Predictor:
         raw = inputs.build_input(kept.onset, kept.apex, kept.landmarks, modality=self.modality, flow=self.flow)
         return inputs.normalize(raw, self.mean, self.std), raw
 
+    def name_event(self, frames: Any) -> tuple[str, dict[str, float]]:
+        """The model's label and class name -> probability (calibrated softmax, card order) for one micro event's
+        aligned crops (:class:`mer.spotting.spot.EventFrames`: onset, apex (282, 231, 3) uint8, landmarks), as
+        :meth:`__call__` names each micro event; no Grad-CAM (live spotting, :mod:`mer.spotting.live`)."""
+        from mer.data import inputs
+
+        raw = inputs.build_input(frames.onset, frames.apex, frames.landmarks, modality=self.modality, flow=self.flow)
+        with self._lock:
+            expl = self._run_model(inputs.normalize(raw, self.mean, self.std), False, {"model": 0.0, "gradcam": 0.0})
+        probs = _softmax(expl.logits, self.temperature)
+        names = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
+        return self.class_names[int(np.argmax(probs))], names
+
     def _run_model(self, x: np.ndarray, gradcam: bool, timings: dict[str, float]) -> Any:
         import torch
 

@@ -1,0 +1,445 @@
+"""Live spotting: frames of a camera or a pipe in, each event out about a second after it ends.
+
+The streaming spotter of :mod:`mer.spotting.spot` (:class:`mer.spotting.spot._Spotter`: the face followed, warped
+into the crop, windows of crops measured, candidates kept) runs here with live sizes: the face is tracked in chunks
+of CHUNK_S, and windows of WINDOW_S are measured every HOP_S (the offline spotter: 2 s chunks, 3 s windows every
+2 s, which would hold an event back for up to 5 s). After each window the candidates go through THE rule
+(:func:`mer.spotting.events.decide`), with the person's own noise measured over the first BASELINE_S seconds of
+their face, and an event is final, and reported, once no later window can change it: every window that starts at
+or before its offset has been measured (a macro event still held when its window ended waits as long again as the
+rule may join its way back to it). So an event comes out WINDOW_S plus the tracking's lookahead (0.1-0.3 s) after
+its offset, in stream time; micro events are named by the Predictor's model as they come out.
+
+State is bounded: per-frame values are kept for the last HISTORY_S (+ KEEP_S) seconds in rings, candidates for
+KEEP_S, source frames and crops only as long as a window still to come needs them, so memory stays flat over a
+stream of any length.
+
+    session = LiveSession(Predictor.from_checkpoint(), fps=30.0)
+    for seconds, frame in camera:                     # RGB uint8
+        update = session.push(seconds, frame)         # update.new_events, update.status, curves for a plot
+    session.close(); session.to_csv(); session.to_json()
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mer.spotting import events as ev
+from mer.spotting import track
+from mer.spotting.events import Event
+from mer.spotting.spot import _Spotter
+
+if TYPE_CHECKING:
+    from mer.inference import Predictor
+
+BASELINE_S = 3.0  # the first seconds of the face are the person's neutral baseline (their own noise for the rule)
+HISTORY_S = 20.0  # the curves an update carries (a rolling plot)
+WINDOW_S = 1.0  # live windows: the shortest that still measures short movements (events.SHORT_MIN_S)...
+HOP_S = 1 / 3  # ...started this often: an event up to WINDOW_S - HOP_S long with its margins lies whole in one
+CHUNK_S = track.DETECT_EVERY_S  # the face is tracked in chunks of this many seconds (detected at both ends)
+KEEP_S = 8.0  # candidates are weighed by the rule this long (a macro event joins its way back within 5 s)
+BUSY_RATIO = 0.9  # analysing under this fraction of the stream's frame rate: the status says the machine is busy
+RATE_S = 2.0  # analysed_fps: over the last seconds of stream
+EVENT_FIELDS = ("onset", "apex", "offset", "start_s", "apex_s", "end_s", "kind", "label", "probability", "strength")
+
+
+@dataclass
+class LiveUpdate:
+    """What one push (or close) changed, for a screen.
+
+    new_events: events decided since the previous update, each a dict as an entry of
+    :meth:`mer.inference.Prediction.events_json` (onset, apex, offset: frame numbers of the stream from 0; start_s,
+    end_s, and apex_s: seconds from the stream's start; kind, strength, reason, signal, region; label and
+    probabilities for micro ones) plus reported_s: the stream second it was decided at. status: one line for the
+    screen. times: (n,) seconds of the last HISTORY_S; curve: (n,) float32 crop px, the motion signal over them (NaN
+    without a face or not measured yet); short_curve: (n,) float32 crop px, the short-movement signal. analysed_fps:
+    frames pushed per second of stream over the last RATE_S; skipped: frames missing so far (gaps in the pushed
+    times); baseline_done: the person's noise is known and events are being reported.
+    """
+
+    new_events: list[dict]
+    status: str
+    times: np.ndarray
+    curve: np.ndarray
+    short_curve: np.ndarray
+    analysed_fps: float
+    skipped: int
+    baseline_done: bool
+
+
+class Recent:
+    """A per-frame value over a stream, by absolute frame index, keeping the last `size` frames (a ring): older
+    frames read as `fill`. Offers what :class:`mer.spotting.signal.Growing` offers the spotter (put, data[i])."""
+
+    def __init__(self, size: int, dtype: type = np.float32, fill: Any = np.nan) -> None:
+        self.buffer = np.full(size, fill, dtype=dtype)
+        self.fill = fill
+        self.size = 0  # frames 0..size-1 have been written or skipped
+
+    @property
+    def data(self) -> Recent:
+        return self
+
+    def put(self, start: int, values: np.ndarray) -> None:
+        """Write `values` at frames start.. (those already forgotten are dropped)."""
+        values = np.asarray(values)
+        stop, keep = start + len(values), len(self.buffer)
+        if stop > self.size:
+            fresh = np.arange(max(self.size, stop - keep), stop)
+            self.buffer[fresh % keep] = self.fill
+            self.size = stop
+        first = max(start, self.size - keep)
+        if first < stop:
+            self.buffer[np.arange(first, stop) % keep] = values[first - start :]
+
+    def __getitem__(self, i: int) -> Any:
+        if not self.size - len(self.buffer) <= i < self.size:
+            return self.fill
+        return self.buffer[i % len(self.buffer)]
+
+    def window(self, start: int, stop: int) -> np.ndarray:
+        """(stop - start,) values of frames start..stop-1 (`fill` where forgotten or not written)."""
+        out = np.full(max(0, stop - start), self.fill, dtype=self.buffer.dtype)
+        lo, hi = max(start, self.size - len(self.buffer), 0), min(stop, self.size)
+        if lo < hi:
+            out[lo - start : hi - start] = self.buffer[np.arange(lo, hi) % len(self.buffer)]
+        return out
+
+
+def live_windows(start: int, stop: int, length: int, hop: int) -> list[tuple[int, int]]:
+    """Windows of `length` frames every `hop` covering frames start..stop-1, the last one ending at stop (as
+    :func:`mer.spotting.events.windows`, with live sizes)."""
+    if stop - start <= length:
+        return [(start, stop)]
+    return [(a, a + length) for a in range(start, stop - length, hop)] + [(stop - length, stop)]
+
+
+class _LiveSpotter(_Spotter):
+    """The streaming spotter with live sizes and bounded state: per-frame values in :class:`Recent` rings, the
+    candidates pruned by the session (:meth:`prune`) instead of kept for the whole clip."""
+
+    def __init__(self, fps: float, keep: int) -> None:
+        super().__init__(fps, "the stream", None, None, None)
+        self.chunk = max(1, int(round(CHUNK_S * fps)))
+        self.lookahead = 0
+        self.length, self.hop = max(3, int(round(WINDOW_S * fps))), max(1, int(round(HOP_S * fps)))
+        self.times = Recent(keep, np.float64)
+        self.present = Recent(keep, bool, False)
+        self.motion, self.short = Recent(keep), Recent(keep)
+        self.eyelids = (Recent(keep), Recent(keep))
+        self.closing = False
+
+    def _close_run(self, stop: int) -> None:
+        """The windows of a stretch of face that ended: while streaming only whole windows from the next one on (one
+        that started earlier could change events already reported); at the end of the stream also the last
+        window, ending at the stretch's end."""
+        windows = live_windows(self.run_start, stop, self.length, self.hop)
+        for start, end in windows:
+            whole = end - start == self.length
+            if start >= self.next_window and (whole or self.closing) or (self.closing and (start, end) == windows[-1]):
+                self._window(start, end)
+        self.run_start = None
+
+    def _forget(self, start: int) -> None:
+        """Nothing here: the session prunes (:meth:`prune`) once it has reported what is final."""
+
+    def frontier(self) -> int:
+        """Every window still to come starts at this frame or later."""
+        return self.next_window if self.run_start is not None else self.warped
+
+    def prune(self, before: int) -> None:
+        """Forget candidates that end before frame `before`, and the crops of every candidate that is final."""
+        self.brief = [e for e in self.brief if e.offset >= before]
+        self.longer = [e for e in self.longer if e.offset >= before]
+        self.short_events = [e for e in self.short_events if e.offset >= before]
+        settled = self.frontier()
+        for key in [k for k, (e, _) in self.kept.items() if e.offset < settled]:
+            del self.kept[key]
+
+    def held(self) -> int:
+        """How many frames, arrays and candidates the spotter holds now (a check that state stays bounded)."""
+        stores = (self.src, self.crops, self.crop_landmarks, self.landmarks, self.eyes, self.kept)
+        return sum(len(s) for s in stores) + len(self.brief) + len(self.longer) + len(self.short_events)
+
+
+@dataclass
+class _Reported:
+    """An event already reported (for not reporting it twice) and its dict."""
+
+    event: Event
+    item: dict = field(repr=False)
+
+
+class LiveSession:
+    """One live stream: frames in by :meth:`push`, events out as they are decided (see the module docstring).
+
+    Args:
+        predictor: names micro events (:meth:`mer.inference.Predictor.name_event`); None leaves them unnamed.
+        fps: the rate frames are pushed at (windows and chunks are counted in frames of it).
+        baseline_s: the first seconds of the face that measure the person's own noise; no event is reported in them.
+        history_s: the seconds of curves an update carries.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor | None = None,
+        fps: float = 30.0,
+        baseline_s: float = BASELINE_S,
+        history_s: float = HISTORY_S,
+    ) -> None:
+        self.predictor = predictor
+        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self.baseline_s, self.history_s = float(baseline_s), float(history_s)
+        self.history = max(2, int(round(self.history_s * self.fps)))
+        self.keep = int(round(KEEP_S * self.fps))
+        self.spotter = _LiveSpotter(self.fps, self.history + 2 * self.keep)
+        self.events: list[dict] = []
+        self.reported: deque[_Reported] = deque(maxlen=64)
+        self.noise: np.ndarray | None = None  # the baseline's short-movement values once measured
+        self.baseline_start: int | None = None  # the first frame with the face
+        self.recent: deque[float] = deque()  # stream seconds of the frames pushed in the last RATE_S
+        self.skipped = 0
+        self.last_seconds: float | None = None
+        self.last_windows = 0
+        self.closed = False
+        self.wall = {"push": 0.0, "name": 0.0}
+        self.size: tuple[int, int] | None = None  # (width, height) every frame is analysed at
+
+    # ----------------------------------------------------------------------------------------------- frames in
+
+    def push(self, seconds: float, frame: np.ndarray) -> LiveUpdate:
+        """Analyse one frame: `seconds` from the stream's start, `frame` (H, W, 3) uint8 RGB of any size (scaled to
+        the first frame's analysed size, its longer side at most mer.spotting.source.MAX_SIDE)."""
+        tick = time.perf_counter()
+        self._count_rate(float(seconds))
+        self.spotter.push(float(seconds), self._scaled(frame))
+        new = self._decide() if self.spotter.windows != self.last_windows else []
+        self.wall["push"] += time.perf_counter() - tick
+        return self._update(new)
+
+    def close(self) -> LiveUpdate:
+        """End the stream: track and measure what is left and report every event still undecided."""
+        if self.closed or self.spotter.count == 0:
+            self.closed = True
+            return self._update([])
+        self.closed = True
+        sp = self.spotter
+        sp.closing = True
+        sp._track()
+        sp._advance(final=True)
+        if sp.run_start is not None:
+            sp._close_run(sp.count)
+        return self._update(self._decide(final=True))
+
+    @property
+    def face_seen(self) -> bool:
+        """Whether any frame so far had a face."""
+        return self.baseline_start is not None or self.spotter.faces_found > 0
+
+    @property
+    def frames(self) -> int:
+        """Frames pushed so far."""
+        return self.spotter.count
+
+    def held(self) -> int:
+        """Frames, arrays and candidates the session holds besides its fixed rings (bounded over any stream)."""
+        return self.spotter.held() + len(self.recent)
+
+    def _scaled(self, frame: np.ndarray) -> np.ndarray:
+        import cv2
+
+        from mer.spotting.source import MAX_SIDE
+
+        frame = np.asarray(frame)
+        height, width = frame.shape[:2]
+        if self.size is None:
+            scale = min(1.0, MAX_SIDE / max(height, width))
+            self.size = (max(2, round(width * scale)), max(2, round(height * scale)))
+        if (width, height) == self.size:
+            return np.ascontiguousarray(frame[..., :3])
+        return cv2.resize(np.ascontiguousarray(frame[..., :3]), self.size, interpolation=cv2.INTER_AREA)
+
+    def _count_rate(self, seconds: float) -> None:
+        if self.last_seconds is not None and seconds - self.last_seconds > 1.5 / self.fps:
+            self.skipped += int(round((seconds - self.last_seconds) * self.fps)) - 1
+        self.last_seconds = seconds
+        self.recent.append(seconds)
+        while self.recent and self.recent[0] < seconds - RATE_S:
+            self.recent.popleft()
+
+    # ------------------------------------------------------------------------------------------- the decision
+
+    def _decide(self, final: bool = False) -> list[dict]:
+        """The rule over the recent candidates; the events that became final since the last call, reported."""
+        sp = self.spotter
+        self.last_windows = sp.windows
+        frontier = sp.count + self.keep if final else sp.frontier()
+        self._find_baseline_start()
+        if self.noise is None and not self._measure_baseline(frontier, final):
+            sp.prune(frontier - self.keep)
+            return []
+        reach = int(round(ev.WINDOW_HOP_S * self.fps))
+        end = self.baseline_start + int(round(self.baseline_s * self.fps))
+        new = []
+        for event in self._rule(frontier - self.keep):
+            held_on = event.kind == "macro" and event.open_end and not final
+            if event.offset + (reach if held_on else 0) >= frontier or event.onset < end or self._reported(event):
+                continue
+            item = self._item(event)
+            self.reported.append(_Reported(event, item))
+            self.events.append(item)
+            new.append(item)
+        sp.prune(frontier - self.keep)
+        return new
+
+    def _rule(self, since: int) -> list[Event]:
+        """THE rule over the candidates that end at frame `since` or later, with the baseline's noise and the eyes'
+        openness of those frames (frame numbers shifted to start there, as a clip, and back)."""
+        sp = self.spotter
+        groups = [[e for e in g if e.offset >= since] for g in (sp.brief, sp.longer, sp.short_events)]
+        starts = [e.onset for g in groups for e in g]
+        if not starts:
+            return []
+        base = min(starts)
+        originals: dict[int, Event] = {}
+        shifted = [[_shift(e, -base, originals) for e in g] for g in groups]
+        stop = max(sp.tracked, base + 1)
+        eyelids = np.stack([side.window(base, stop) for side in sp.eyelids], axis=1)
+        present = np.array([sp.present[i] for i in range(base, stop)], bool)
+        eyelids[~present] = np.nan
+        facts = ev.ClipFacts(self.fps, self.noise, eyelids)
+        return [originals.get(id(e)) or _shift(e, base, originals) for e in ev.decide(*shifted, facts)]
+
+    def _reported(self, event: Event) -> bool:
+        return any(
+            r.event.kind == event.kind and r.event.onset <= event.offset and event.onset <= r.event.offset
+            for r in self.reported
+        )
+
+    def _find_baseline_start(self) -> None:
+        sp = self.spotter
+        if self.baseline_start is None:
+            for i in range(max(0, sp.tracked - self.keep), sp.tracked):
+                if sp.present[i]:
+                    self.baseline_start = i
+                    return
+
+    def _measure_baseline(self, frontier: int, final: bool) -> bool:
+        """The person's noise: the short-movement signal over the first baseline_s of their face, once every
+        window over it has been measured (later when too few frames of it were measured)."""
+        if self.baseline_start is None:
+            return False
+        end = self.baseline_start + int(round(self.baseline_s * self.fps))
+        if frontier <= end and not final:
+            return False
+        values = self.spotter.short.window(self.baseline_start, min(end, frontier))
+        values = values[np.isfinite(values) & (values > 0)]
+        if len(values) < 10 and not final:
+            return False
+        self.noise = values.astype(np.float32)
+        return True
+
+    def _item(self, event: Event) -> dict:
+        """The event as an entry of Prediction.events_json (times from the frames' own), named when micro."""
+        sp = self.spotter
+        item = event.to_json(self.fps)
+        for key, frame in (("start_s", event.onset), ("apex_s", event.apex), ("end_s", event.offset)):
+            seconds = sp.times[frame]
+            item[key] = round(float(seconds), 4) if np.isfinite(seconds) else round(frame / self.fps, 4)
+        if event.kind == "micro":
+            label, probabilities = self._name(event)
+            item["label"] = label
+            item["probabilities"] = {k: round(float(v), 6) for k, v in probabilities.items()}
+        item["reported_s"] = round(float(self.last_seconds or 0.0), 4)
+        return item
+
+    def _name(self, event: Event) -> tuple[str | None, dict[str, float]]:
+        kept = self.spotter.kept.get(id(getattr(event, "origin", None) or event))
+        if self.predictor is None or kept is None:
+            return None, {}
+        tick = time.perf_counter()
+        named = self.predictor.name_event(kept[1])
+        self.wall["name"] += time.perf_counter() - tick
+        return named
+
+    # ---------------------------------------------------------------------------------------------- for a view
+
+    def _update(self, new: list[dict]) -> LiveUpdate:
+        sp = self.spotter
+        first = max(0, sp.count - self.history)
+        present = np.array([sp.present[i] for i in range(first, sp.count)], bool)
+        present |= np.arange(first, sp.count) >= sp.tracked  # not tracked yet: shown as not measured yet (NaN)
+        curve = np.where(present, sp.motion.window(first, sp.count), np.nan).astype(np.float32)
+        short = np.where(present, sp.short.window(first, sp.count), np.nan).astype(np.float32)
+        rate = (len(self.recent) - 1) / max(self.recent[-1] - self.recent[0], 1e-6) if len(self.recent) > 1 else 0.0
+        return LiveUpdate(
+            new_events=new,
+            status=self._status(rate),
+            times=sp.times.window(first, sp.count),
+            curve=curve,
+            short_curve=short,
+            analysed_fps=float(rate),
+            skipped=self.skipped,
+            baseline_done=self.noise is not None,
+        )
+
+    def _status(self, rate: float) -> str:
+        sp = self.spotter
+        if self.closed:
+            return f"stopped: {len(self.events)} event(s) found" if self.face_seen else "stopped: no face was seen"
+        if sp.tracked == 0:
+            return "starting: finding your face"
+        if not sp.present[sp.tracked - 1]:
+            return "no face in view: face the camera, in good light"
+        if len(self.recent) > self.fps and rate < BUSY_RATIO * self.fps:
+            return f"the machine is busy: analysing {rate:.0f} of {self.fps:.0f} frames a second"
+        if self.noise is None:
+            seen = (sp.tracked - (self.baseline_start or 0)) / self.fps
+            return f"learning your neutral face: {min(seen, self.baseline_s):.1f} of {self.baseline_s:g} s, keep still"
+        return "watching"
+
+    # ------------------------------------------------------------------------------------------- for download
+
+    def to_json(self) -> dict:
+        """The session's events and what they were found with: {"events": [...], "frames", "fps", "duration_s",
+        "baseline_s", "skipped", "settings"}."""
+        return {
+            "events": list(self.events),
+            "frames": int(self.frames),
+            "fps": self.fps,
+            "duration_s": round(float(self.last_seconds or 0.0), 4),
+            "baseline_s": self.baseline_s,
+            "skipped": int(self.skipped),
+            "settings": {"window_s": WINDOW_S, "hop_s": round(HOP_S, 4), "chunk_s": CHUNK_S, "keep_s": KEEP_S},
+        }
+
+    def to_csv(self) -> str:
+        """The session's events as CSV text: EVENT_FIELDS and reason, one row per event (probability: the label's)."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([*EVENT_FIELDS, "reason"])
+        for item in self.events:
+            label = item.get("label")
+            probability = (item.get("probabilities") or {}).get(label) if label else None
+            row = {**item, "probability": "" if probability is None else probability, "label": label or ""}
+            writer.writerow([row.get(k, "") for k in EVENT_FIELDS] + [item.get("reason", "")])
+        return out.getvalue()
+
+
+def _shift(event: Event, by: int, originals: dict[int, Event]) -> Event:
+    """A copy of `event` with its frames moved by `by` (its origin too), remembered in `originals` as the copy's."""
+    hold = (event.hold[0] + by, event.hold[1] + by) if event.hold is not None else None
+    origin = event.origin
+    if origin is not None:
+        origin = originals.get(id(origin)) or origin
+    copy = replace(event, onset=event.onset + by, apex=event.apex + by, offset=event.offset + by, hold=hold)
+    copy.origin = origin
+    originals[id(copy)] = event
+    return copy
