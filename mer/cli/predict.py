@@ -123,7 +123,14 @@ def _stem(path: Path) -> str:
 
 def run_predict(args: argparse.Namespace) -> int:
     """`mer predict`: each clip -> its answer on stdout (text, or one JSON line per clip with --json); a bad clip
-    gives an error line and the others go on; exit status 2 when any clip failed."""
+    gives an error line and the others go on; exit status 2 when any clip failed. --stream -: the video on
+    standard input, its events printed as they are decided (:mod:`mer.cli.predict_stream`)."""
+    if getattr(args, "stream", None) is not None:
+        from mer.cli.predict_stream import run_stream
+
+        return run_stream(args)
+    if not args.clip:
+        raise InputError("give at least one clip, or --stream - to read a video from standard input")
     if (args.onset is None) != (args.apex is None):
         raise InputError("give both --onset and --apex, or neither to find every movement")
     clips = expand_clips(args.clip)
@@ -171,7 +178,14 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         "such clips), follow the face, find every facial movement (micro or macro), name each micro-expression "
         "and print one answer per clip. The model is loaded once for all clips.",
     )
-    p.add_argument("clip", nargs="+", help="video files, folders of frames, .zip files of frames or folders of clips")
+    p.add_argument("clip", nargs="*", help="video files, folders of frames, .zip files of frames or folders of clips")
+    p.add_argument(
+        "--stream",
+        metavar="-",
+        default=None,
+        help="read one video from standard input (e.g. ffmpeg -i CLIP -f matroska -) and print each event as a JSON "
+        "line as soon as it is decided, then the whole answer",
+    )
     p.add_argument(
         "--checkpoint",
         default=None,

@@ -408,10 +408,10 @@ class LiveSession:
     # ------------------------------------------------------------------------------------------- for download
 
     def to_json(self) -> dict:
-        """The session's events and what they were found with: {"events": [...], "frames", "fps", "duration_s",
-        "baseline_s", "skipped", "settings"}."""
+        """The session's events (in time order) and what they were found with: {"events": [...], "frames", "fps",
+        "duration_s", "baseline_s", "skipped", "settings"}."""
         return {
-            "events": list(self.events),
+            "events": sorted(self.events, key=lambda e: (e["onset"], e["offset"])),
             "frames": int(self.frames),
             "fps": self.fps,
             "duration_s": round(float(self.last_seconds or 0.0), 4),
@@ -420,12 +420,28 @@ class LiveSession:
             "settings": {"window_s": WINDOW_S, "hop_s": round(HOP_S, 4), "chunk_s": CHUNK_S, "keep_s": KEEP_S},
         }
 
+    def summary(self) -> str:
+        """One plain sentence on the session's events, e.g. "two micro-expressions (at 4.1 s: happiness 81%, ...);
+        three ordinary expressions"."""
+        micro = [e for e in self.events if e["kind"] == "micro"]
+        macro = len(self.events) - len(micro)
+        if micro:
+            named = ", ".join(
+                f"at {e['apex_s']:.1f} s"
+                + (f": {e['label']} {e['probabilities'][e['label']]:.0%}" if e["label"] else "")
+                for e in micro
+            )
+            first = f"{len(micro)} micro-expression(s) ({named})"
+        else:
+            first = "no micro-expression found"
+        return f"{first}; {macro} ordinary expression(s)" if macro else f"{first}; no ordinary expression"
+
     def to_csv(self) -> str:
         """The session's events as CSV text: EVENT_FIELDS and reason, one row per event (probability: the label's)."""
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow([*EVENT_FIELDS, "reason"])
-        for item in self.events:
+        for item in sorted(self.events, key=lambda e: (e["onset"], e["offset"])):
             label = item.get("label")
             probability = (item.get("probabilities") or {}).get(label) if label else None
             row = {**item, "probability": "" if probability is None else probability, "label": label or ""}

@@ -598,10 +598,84 @@ def _copy_capped(src, dst, budget: int, chunk: int = 1 << 20) -> int:
     return copied
 
 
+# ------------------------------------------------------------------------------------------------------ pipes
+
+PIPE_PROBE_BYTES = 65536  # FFmpeg guesses a pipe's format from its first bytes: a little, so a live stream starts soon
+
+
+class _Pipe:
+    """A pipe's file descriptor as the file object PyAV reads: each read returns what has arrived (at least one
+    byte, or b"" at its end), so frames reach the analysis as they come, not once a buffer is full."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.count = fd, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = os.read(self.fd, size if size > 0 else 1 << 16)
+        self.count += len(data)
+        return data
+
+
+def open_pipe(fd: int = 0, max_side: int = MAX_SIDE, fps: float | None = None) -> FrameSource:
+    """A video arriving on a pipe (standard input by default: ``ffmpeg -i CLIP -f matroska -``, ``-f mpegts -`` or
+    ``-f yuv4mpegpipe -``) as a stream of frames, read once, as it arrives. Frames are timed by their timestamps
+    from the first one (or i / fps when `fps` is given) and downscaled to `max_side` as in :func:`open_source`; a
+    container's rotation is not applied. The container's header is read now.
+
+    Raises:
+        InputError: nothing arrived, or what arrived is not a video FFmpeg can read.
+    """
+    import av
+
+    _check_fps(fps)
+    pipe = _Pipe(fd)
+    example = "pipe a video into it, e.g. ffmpeg -i CLIP -f matroska - | mer predict --stream -"
+    try:
+        container = av.open(pipe, mode="r", options={"probesize": str(PIPE_PROBE_BYTES)})
+    except (av.FFmpegError, OSError, ValueError):
+        if pipe.count == 0:
+            raise InputError(f"nothing arrived on the standard input; {example}") from None
+        raise InputError(f"what arrived on the standard input is not a video FFmpeg can read; {example}") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"the standard input holds no video stream; {example}")
+    rate = _video_rate(container.streams.video[0])
+    notes = [] if rate or fps else [f"the stream does not give its frame rate; assumed {DEFAULT_FPS:g} fps"]
+
+    def read(source: FrameSource) -> Iterator[tuple[float, np.ndarray]]:
+        yield from _pipe_frames(container, max_side, source, fps is None)
+
+    return FrameSource("standard input", float(fps or rate or DEFAULT_FPS), None, notes, read)
+
+
+def _pipe_frames(container, max_side: int, source: FrameSource, timed: bool) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds, RGB) of every frame of an open container, downscaled, timed from the first frame; closes it."""
+    import av
+
+    count, first = 0, None
+    with container:
+        stream = container.streams.video[0]
+        try:
+            for frame in container.decode(stream):
+                width, height = _display_size(frame.width, frame.height, max_side)
+                if count == 0 and (width, height) != (frame.width, frame.height):
+                    source.note(f"frames were downscaled from {frame.width}x{frame.height} to {width}x{height} pixels")
+                rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+                when = frame.time if timed else None
+                first = when if first is None else first
+                yield ((when - first) if when is not None and first is not None else count / source.fps), rgb
+                count += 1
+        except av.FFmpegError:
+            if count == 0:
+                raise InputError("no frame could be decoded from the standard input; send a video") from None
+            source.note(f"the stream ended damaged: {count} frames could be read")
+
+
 __all__ = [
     "Clip",
     "FrameSource",
     "open_source",
+    "open_pipe",
     "read_clip",
     "prefetched",
     "check_length",
