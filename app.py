@@ -4,6 +4,7 @@ Hugging Face Space entry point (`python app.py`): the layout of the page, bound 
 Serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (gradio's defaults: 127.0.0.1:7860).
 Environment: MER_CHECKPOINT (a checkpoint folder or .safetensors to offer and pre-select besides the shipped one),
 MER_EXAMPLES (folder of example clips, default examples/), MER_CONCURRENCY (analyses run at once, default 1),
+MER_LIVE_CONCURRENCY (live webcam streams analysed at once, default 2; more visitors wait in the queue),
 SPACE_ID (set by Hugging Face: the examples' answers are then cached).
 
 API (gradio_client), each answering (label, summary, result JSON, result file); the summary and the JSON say
@@ -24,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.components.plot import PlotData
 from gradio.data_classes import FileData
 
-from mer.demo import analyse, media, shelf, view
+from mer.demo import analyse, live, media, shelf, view
 from mer.errors import InputError
 
 log = logging.getLogger("mer.app")
@@ -37,6 +39,9 @@ MAX_FILE_SIZE = "50mb"  # a minute of phone video; bigger uploads are refused be
 QUEUE_SIZE = 32  # requests waiting beyond this get "queue full" instead of piling up in memory
 CONCURRENCY = int(os.environ.get("MER_CONCURRENCY", "1"))  # one analysis uses all cores of a small Space
 LIGHT_CONCURRENCY = 4  # previews and checks of uploads run beside an analysis, so other visitors are not kept waiting
+# Live streams analysed at once (each holds its slot until Stop or mer.demo.live.TIME_LIMIT_S); the next visitor
+# waits in the queue, first come first served, and sees their place in it
+LIVE_CONCURRENCY = int(os.environ.get("MER_LIVE_CONCURRENCY", "2"))
 ON_SPACE = bool(os.environ.get("SPACE_ID"))  # Hugging Face sets it: cache the examples' answers there only
 # Video only (no microphone prompt), as many frames per second as the camera gives up to 60: micro-expressions
 # last a fraction of a second. 640 x 480 is plenty, since clips are read at 640 px on the longer side anyway.
@@ -69,13 +74,29 @@ SCALE = (
 )
 SHELF = shelf.ModelShelf.from_env()  # finds the checkpoints; loads a model on first use
 FOLDERS = media.OutputFolders(max_age_s=15 * 60)  # per-request result folders, made on first use
+# The Live tab's camera: the browser takes a picture every mer.demo.live.STREAM_EVERY_S (a camera's 30 fps)
+LIVE_WEBCAM = gr.WebcamOptions(
+    constraints={
+        "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}},
+        "audio": False,
+    }
+)
+
+
+def _live_session(fps: float) -> Any:
+    from mer.spotting.live import LiveSession
+
+    return LiveSession(SHELF.predictor(SHELF.default), fps=fps)
+
+
+LIVE = live.Room(_live_session)  # every visitor's live stream, let go when they leave
 
 INTRO = """
 # Micro-expression recognition
 
 Upload a short video of one face (or record one with your webcam, or click an example), press **Analyse**, and
 the model marks every facial movement on a timeline and names each **micro-expression** it finds:
-*happiness, disgust, surprise, repression* or *others*.
+*happiness, disgust, surprise, repression* or *others*. Or open **Live** to watch your webcam as it happens.
 """
 
 EXPLANATION = f"""
@@ -99,6 +120,26 @@ finds short movements now and then, and none of those reached {view.CONFIDENCE_L
 **Please note.** This is a research demo, not a lie detector. The shipped weights were trained on *synthetic*
 micro-expressions made from real photographs, because the real databases are licensed and cannot be shipped;
 the answer shows how the method works, not what a person felt.
+"""
+
+LIVE_INTRO = f"""
+Press **Record** and look at the camera: each movement of your face is marked on the timeline about a second
+after it ends, and each **micro-expression** is named with how sure the model is. The first
+{live.BASELINE_S:g} seconds of your face are its *neutral baseline* (your own stillness, against which movements
+are measured): keep still then. **Stop** ends the session; its events then download as CSV and JSON. A session lasts
+at most {live.TIME_LIMIT_S // 60} minutes.
+"""
+
+LIVE_CHART_NOTE = (
+    "Top: short movements, where micro-expressions are found; bottom: the motion curve, where longer, ordinary "
+    f"expressions are found. Orange: a micro-expression named at {view.CONFIDENCE_LINE:.0%} or more; pale and dotted: "
+    "a weak candidate; grey: an ordinary expression. A gap in the curves: no face in view."
+)
+
+LIVE_CAMERA_HELP = """
+**No picture?** The browser must be allowed to use the camera. If you refused it, click the camera (or lock) icon
+in the address bar, allow the camera for this page, and reload it. Only one program can use a camera at a time:
+close video calls first. Frames go to this server only while you record, and are not kept.
 """
 
 
@@ -221,6 +262,35 @@ def option_changed(checkpoint: str | None, onset: str, apex: str, fps: str | Non
         return tuple(gr.skip() for _ in range(n))
     stale = analyse.message("Options changed", "Press **Analyse** to see the answer for what is set now.")
     return (*_outputs(stale), None)
+
+
+def _live_shown(shown: live.LiveView) -> tuple:
+    """A LiveView in the order of the Live tab's outputs (status, chart, events); what did not change is skipped."""
+    chart = PlotData(type="plotly", plot=shown.chart) if shown.chart is not None else gr.skip()
+    status = shown.status if shown.status is not None else gr.skip()
+    return status, chart, shown.rows if shown.rows is not None else gr.skip()
+
+
+def live_frame(frame: Any, watcher: live.Watcher | None, request: gr.Request) -> tuple:
+    """A frame of the visitor's camera: handed to their stream's analysis; what to show now."""
+    watcher, shown = LIVE.frame(watcher, frame, request.session_hash or "")
+    return watcher, *_live_shown(shown)
+
+
+def live_stopped(watcher: live.Watcher | None) -> tuple:
+    """The visitor's stream ended: its last events, the final chart and list, the files."""
+    shown = LIVE.stopped(watcher, FOLDERS.new)
+    return *_live_shown(shown), shown.files
+
+
+def live_left(request: gr.Request) -> None:
+    """The visitor closed or reloaded the page: their stream and its state end now."""
+    LIVE.left(request.session_hash or "")
+
+
+def _live_release(watcher: live.Watcher | None) -> None:
+    if watcher is not None:
+        watcher.release()
 
 
 # --------------------------------------------------------------------------------------------------- API
@@ -368,24 +438,78 @@ def build_demo() -> gr.Blocks:
             gr.Markdown(EXPLANATION)
         originals = gr.State({})  # preview file name -> the uploaded original, when the preview is a converted copy
         shown = gr.State(None)  # the options the answer shown was made with (None: no answer shown)
-        with gr.Row():
-            with gr.Column(scale=2, min_width=320):
-                with gr.Tabs():
-                    with gr.Tab("Video", id="video") as video_tab:
-                        video = _video_inputs()
-                    with gr.Tab("Zip of frames", id="frames"):
-                        frames = _frames_inputs()
-                options = _options()
-            with gr.Column(scale=3, min_width=320):
-                answer = _answer_area()
-                card = gr.Markdown(SHELF.provenance(SHELF.default), elem_id="mer-card")  # after: phones stack
-        answer += _pictures_area()
+        with gr.Tabs(elem_id="mer-modes"):  # a clip analysed whole, or the webcam as it happens
+            with gr.Tab("A clip", id="clip"):
+                with gr.Row():
+                    with gr.Column(scale=2, min_width=320):
+                        with gr.Tabs():
+                            with gr.Tab("Video", id="video") as video_tab:
+                                video = _video_inputs()
+                            with gr.Tab("Zip of frames", id="frames"):
+                                frames = _frames_inputs()
+                        options = _options()
+                    with gr.Column(scale=3, min_width=320):
+                        answer = _answer_area()
+                        card = gr.Markdown(SHELF.provenance(SHELF.default), elem_id="mer-card")  # after: phones stack
+                answer += _pictures_area()
+            with gr.Tab("Live", id="live"):
+                _live_tab(page)
         for function in (predict, predict_video, predict_frames):
             gr.api(function, api_name=function.__name__, concurrency_limit=CONCURRENCY, concurrency_id="analysis")
         with video_tab:  # the examples sit under the video they fill; their outputs exist only now
             running = _examples(video, answer, options, originals, shown)
         _wire(video, frames, options, card, originals, answer, shown, running)
     return page
+
+
+def _live_tab(page: gr.Blocks) -> None:
+    """The Live tab: the camera streams to the page; a status line, the rolling timeline, the events so far and,
+    once stopped, their files. Each visitor's stream is their own (a gr.State); leaving the page ends it."""
+    gr.Markdown(LIVE_INTRO)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            camera = gr.Image(
+                sources=["webcam"],
+                streaming=True,
+                label="Your camera",
+                webcam_options=LIVE_WEBCAM,
+                elem_id="mer-live-camera",
+            )
+            gr.Markdown(LIVE_CAMERA_HELP)
+        with gr.Column(scale=3, min_width=320):
+            status = gr.Markdown("Press **Record** under the camera to start.", elem_id="mer-live-status")
+            chart = gr.Plot(label=f"The last {live.HISTORY_S:.0f} s", elem_id="mer-live-chart")
+            gr.Markdown(LIVE_CHART_NOTE)
+            events = gr.Dataframe(
+                headers=live.EVENT_COLUMNS,
+                label="Events so far (newest first)",
+                interactive=False,
+                wrap=True,
+                elem_id="mer-live-events",
+            )
+            files = gr.File(
+                label="This session's events (CSV and JSON)",
+                file_count="multiple",
+                interactive=False,
+                height=120,
+                elem_id="mer-live-files",
+            )
+    # the visitor's stream; gradio deletes it some time after they leave, the unload below lets it go at once
+    watcher = gr.State(None, delete_callback=_live_release)
+    stream = camera.stream(
+        live_frame,
+        [camera, watcher],
+        [watcher, status, chart, events],
+        stream_every=live.STREAM_EVERY_S,
+        time_limit=live.TIME_LIMIT_S,
+        concurrency_limit=LIVE_CONCURRENCY,
+        concurrency_id="live",
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    # Stop, the time limit, or a lost camera end the stream: the rest is decided and the files are written
+    stream.then(live_stopped, watcher, [status, chart, events, files], api_visibility="private")
+    page.unload(live_left)
 
 
 def _examples(video: dict, answer: list, options: dict, originals: gr.State, shown: gr.State) -> list[Any]:
