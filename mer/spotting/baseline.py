@@ -5,7 +5,7 @@ baselines): each frame t is compared with the frames ``lag`` before and after it
 back within 2 lag frames moves the face at t away from both; a movement that starts and holds moves it from one
 only. With optical flow on a fixed face box:
 
-face box (dlib, first frame with a face) -> grey crop, SIZE x SIZE -> DIS flow from frame t - lag to t, the
+face box (the face mesh's, first frame with a face) -> grey crop, SIZE x SIZE -> DIS flow from frame t - lag to t, the
 median flow taken out (head motion) -> mean flow magnitude per block of a GRID x GRID grid -> score(t) = mean over
 the top third of blocks of min(block(t - lag -> t), block(t -> t + lag)) -> peaks above
 mean + p x (max - mean) of the video's scores (Li et al.'s threshold), at least lag apart -> intervals

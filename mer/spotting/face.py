@@ -17,9 +17,9 @@ eyes 36-47, mouth 48-67), made from the mesh by :data:`mer.spotting.mesh.MESH_68
 parts also take the mesh itself, (468, 2) or (468, 3), where it has more to say (the eye openings, the eyelids, the
 nose).
 
-dlib is kept only for :func:`_dlib_models`, which mer.data.cache (landmarks on aligned frames) and, until it
-switches to :func:`landmarks_in_box`, mer.spotting.track still call, and as the independent reference the tests
-compare the mesh with; detection, landmarks, alignment and regions here no longer use it.
+dlib is kept only for :func:`_dlib_models`: the independent reference the tests compare the mesh with
+(tests/test_mesh.py). Detection, tracking (:mod:`mer.spotting.track`), landmarks, alignment, regions and blinks
+use the mesh alone.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def _predictor_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _dlib_models() -> tuple[Any, Any]:
-    """(HOG frontal face detector, 68-point shape predictor), loaded once per process. Only for the callers named
-    in the module docstring and the tests' reference; the pipeline's faces come from the mesh."""
+    """(HOG frontal face detector, 68-point shape predictor), loaded once per process: the tests' reference only;
+    the pipeline's faces come from the mesh."""
     import dlib
 
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(_predictor_path()))
@@ -172,6 +172,12 @@ def detect_faces(
     """
     del max_side, upsamples
     return [box for box, _ in _faces(_as_rgb_uint8(image_rgb, "the image"))]
+
+
+def detect_meshes(image_rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], mesh.Mesh]]:
+    """All faces in an RGB uint8 image, largest first, each as (box (left, top, right, bottom) image pixels, its
+    refined mesh): :func:`detect_faces` with the meshes it fitted (what following a face starts from)."""
+    return _faces(_as_rgb_uint8(image_rgb, "the image"))
 
 
 def _no_face(name: str) -> InputError:

@@ -129,9 +129,10 @@ class CurveGeometry(NamedTuple):
         return flow[self.inside] - self.basis_in @ rigid, rigid
 
 
-def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> CurveGeometry:
-    """The CurveGeometry of (height, width) crops looking inside `mask` (everywhere when None or empty)."""
-    size = (max(16, round(width * CURVE_SCALE)), max(16, round(height * CURVE_SCALE)))
+def _curve_geometry(height: int, width: int, mask: np.ndarray | None, scale: float = CURVE_SCALE) -> CurveGeometry:
+    """The CurveGeometry of (height, width) crops looking inside `mask` (everywhere when None or empty), measured on
+    crops `scale` times their size."""
+    size = (max(16, round(width * scale)), max(16, round(height * scale)))
     sx, sy = size[0] / width, size[1] / height
     shape = size[::-1]
     inside = np.ones(shape, dtype=bool)
@@ -143,9 +144,11 @@ def _curve_geometry(height: int, width: int, mask: np.ndarray | None) -> CurveGe
     cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(inside.astype(np.uint8))), 1)
     face_area = hull > 0
     frozen = face_area & ~inside
-    # The rigid motion is fitted on a 2-pixel grid away from the crop's border and outside the frozen parts.
+    # The rigid motion is fitted on a grid every 8 crop pixels, 16 from the crop's border (2 and 4 pixels at the
+    # curve's quarter size) and outside the frozen parts.
     fit = np.zeros(shape, dtype=bool)
-    fit[4:-4:2, 4:-4:2] = True
+    border, stride = max(4, round(16 * scale)), max(2, round(8 * scale))
+    fit[border:-border:stride, border:-border:stride] = True
     fit &= ~frozen
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     basis_fit = np.stack([np.ones(int(fit.sum()), np.float32), xs[fit], ys[fit]], axis=1)

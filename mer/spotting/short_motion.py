@@ -27,6 +27,11 @@ from mer.spotting.motion import CURVE_FRAME_RATE, _curve_dis, _curve_geometry, _
 
 LAG_S = 0.13  # the flows span this, and twice this (a micro-expression rises within ~0.1-0.25 s, is over in 0.5 s)
 LAG_MULTIPLES = (1, 2)
+# The flows are measured on crops this many times the aligned crop's size (141 x 116): a 1-3 px micro-expression is
+# 0.5-1.5 px there, at a quarter (the motion curve's scale) 0.25-0.75 px, where DIS's own error on a still face is
+# as large. On the synthetic tuning clips (benchmarks/trust.py) half size found more of the injected events at the
+# same false events a minute; it costs about twice the short flows' time.
+SHORT_SCALE = 0.5
 
 
 def _small(frames: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
@@ -51,7 +56,7 @@ class ShortFlows:
         motion left) is taken out of every flow, as the field's spotters do; None leaves the flows as they are."""
         self.count = len(frames)
         height, width = np.asarray(frames).shape[1:3]
-        self.geometry = _curve_geometry(height, width, mask)
+        self.geometry = _curve_geometry(height, width, mask, SHORT_SCALE)
         self.small = _small(np.asarray(frames), self.geometry.size)
         if eyes is not None and np.asarray(eyes).any():
             inside_eyes = np.asarray(eyes) > 0.5

@@ -1,14 +1,19 @@
 """The face over time: where it is in every frame of a clip, and when it is there at all.
 
 A clip from a person's camera is not a dataset sample: the face may enter after the first frame, leave before the
-last, and the head turns. :func:`track_face` finds the face in the first frame that has one and follows it:
+last, and the head turns. :func:`track_face` finds the face in the first frame that has one and follows it, all with
+MediaPipe's face mesh (:mod:`mer.spotting.mesh`, trained on real faces):
 
-- presence: dlib's HOG detector runs every DETECT_EVERY_S on a frame downscaled to DETECT_SIDE pixels (faces that
-  fill a good part of a phone or webcam frame are found there in ~4 ms, against ~20 ms at 640 px); where two
-  detections disagree, every frame between them is checked, so the frame a face appears or leaves is exact;
-- landmarks: the 68-point shape predictor (~1 ms at full resolution) runs LANDMARK_RATE times a second on the box
-  interpolated between detections, and is interpolated linearly in between (at 30 fps: every other frame). The
-  per-frame alignment averages the eyes over SMOOTH_S anyway; a micro event's alignment refits them at its onset.
+- presence: the BlazeFace detectors, confirmed by the mesh (:func:`mer.spotting.face.detect_meshes`), run every
+  DETECT_EVERY_S; where two detections disagree, every frame between them is checked, so the frame a face appears
+  or leaves is exact;
+- landmarks: the mesh runs LANDMARK_RATE times a second in the crop interpolated between the meshes of the two
+  detections around it (one fit, about 3 ms; at a detection the detection's own mesh), and its points are
+  interpolated linearly in between (at 30 fps: every other frame), read in the 68-point layout
+  (:data:`mer.spotting.mesh.MESH_68`). A frame's points depend only on its own pixels and its nearest detections,
+  not on the frames before it, so a clip tracked in chunks that start on a detection gives the track of the whole
+  clip. The per-frame alignment averages the eyes over SMOOTH_S anyway; a micro event's alignment uses the
+  landmarks at its onset.
 
 :func:`follow_transforms` turns the landmarks into one similarity per frame (eye centres smoothed over SMOOTH_S, so
 landmark jitter does not shake the crops) for the motion curve; the model's input is aligned per event instead
@@ -22,11 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mer.errors import InputError
-from mer.spotting import face
+from mer.spotting import face, mesh
 from mer.spotting.signal import moving_mean, runs
 
 DETECT_EVERY_S = 0.3  # a face entering or leaving is found within this, then pinned to the frame
-DETECT_SIDE = 320  # pixels of the longer side the detector sees (first pass)
 LANDMARK_RATE = 15.0  # landmark fits per second: keeps up with head motion, interpolated in between
 SMOOTH_S = 0.2  # eye centres are averaged over this for the per-frame alignment
 
@@ -56,56 +60,76 @@ class FaceTrack:
         return runs(self.present)
 
 
-def _detections(frames, step: int, side: int, upsample: int) -> dict[int, list]:
-    """Detections on every `step`-th frame and the last, then on every frame between two that disagree."""
+def _detections(frames, step: int) -> dict[int, list]:
+    """The faces (box, refined mesh; :func:`mer.spotting.face.detect_meshes`) on every `step`-th frame and the last,
+    then on every frame between two that disagree."""
     count = len(frames)
     keys = sorted(set(range(0, count, step)) | {count - 1})
-    found = {i: face.detect_faces(frames[i], side, (upsample,)) for i in keys}
+    found = {i: face.detect_meshes(frames[i]) for i in keys}
     for a, b in zip(keys, keys[1:], strict=False):
         if bool(found[a]) != bool(found[b]):
             for i in range(a + 1, b):
-                found[i] = face.detect_faces(frames[i], side, (upsample,))
+                found[i] = face.detect_meshes(frames[i])
     return found
 
 
-def _boxes(found: dict[int, list], count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame (N, 4) box of the followed face (interpolated between detections) and (N,) presence."""
+def _presence(found: dict[int, list], count: int) -> np.ndarray:
+    """(N,) bool: a frame is present when the nearest detections on both sides (or the one on its own frame) saw
+    the face."""
     keys = np.array(sorted(found))
     has = np.array([bool(found[k]) for k in keys])
-    # a frame is present when the nearest detections on both sides (or the one on its own frame) saw the face
     after = np.searchsorted(keys, np.arange(count), side="left")
     before = np.clip(after - (keys[np.minimum(after, len(keys) - 1)] != np.arange(count)), 0, len(keys) - 1)
     after = np.minimum(after, len(keys) - 1)
-    present = has[before] & has[after]
-    seen = keys[has]
-    boxes = np.full((count, 4), np.nan)
-    if len(seen):
-        table = np.array([found[k][0] for k in seen], dtype=np.float64)
+    return has[before] & has[after]
+
+
+def _rois(found: dict[int, list], count: int) -> np.ndarray:
+    """(N, 4) float64 mesh crop per frame, (centre x, centre y, side, angle), from the followed face's mesh at each
+    detection (:func:`mer.spotting.mesh.roi_from_points`), interpolated between detections; NaN before any."""
+    seen = [k for k in sorted(found) if found[k]]
+    out = np.full((count, 4), np.nan)
+    if seen:
+        table = []
+        for k in seen:
+            roi = mesh.roi_from_points(found[k][0][1].points)
+            table.append((*roi.center, roi.side, roi.angle))
+        table = np.array(table)
+        table[:, 3] = np.unwrap(table[:, 3])
         for c in range(4):
-            boxes[:, c] = np.interp(np.arange(count), seen, table[:, c])
-    return boxes, present
+            out[:, c] = np.interp(np.arange(count), seen, table[:, c])
+    return out
 
 
-def _landmarks(frames, boxes: np.ndarray, present: np.ndarray, step: int) -> np.ndarray:
-    """(N, 68, 2) landmarks: fitted every `step`-th present frame (and at each run's ends), interpolated between."""
-    import dlib
-
-    _, predictor = face._dlib_models()
+def _landmarks(frames, found: dict[int, list], present: np.ndarray, step: int) -> np.ndarray:
+    """(N, 68, 2) landmarks from the face mesh: every `step`-th present frame (and each run's ends) has its own
+    mesh (a detection's where one ran, else one fit in the crop interpolated between the detections' meshes:
+    each frame's points depend only on its own pixels and its nearest detections, so a chunk of a clip is
+    tracked as the whole clip is), linearly interpolated between those frames."""
     count = len(frames)
     out = np.full((count, 68, 2), np.nan, dtype=np.float32)
-    track = FaceTrack(out, present, 0)
-    for start, stop in track.runs():
-        fitted = sorted(set(range(start, stop, step)) | {stop - 1})
-        for i in fitted:
-            left, top, right, bottom = (int(round(v)) for v in boxes[i])
-            image = face._as_rgb_uint8(frames[i], f"frame {i}")
-            shape = predictor(image, dlib.rectangle(left, top, right, bottom))
-            out[i] = [(p.x, p.y) for p in shape.parts()]
-        if len(fitted) < stop - start:
-            span = np.arange(start, stop)
-            flat = out[fitted].reshape(len(fitted), -1)
-            for c in range(flat.shape[1]):
-                out[start:stop].reshape(stop - start, -1)[:, c] = np.interp(span, fitted, flat[:, c])
+    rois = _rois(found, count)
+    for start, stop in runs(present):
+        fitted = []
+        # the frames of the clip's own grid (multiples of step, as a chunk starting on one sees them) and the ends
+        for i in sorted({start, stop - 1} | set(range(start + (-start) % step, stop, step))):
+            if found.get(i):
+                points = found[i][0][1].points
+            else:
+                x, y, side, angle = rois[i]
+                fitted_mesh = mesh.fit(face._as_rgb_uint8(frames[i], f"frame {i}"), mesh.Roi((x, y), side, angle))
+                if fitted_mesh.score < face.MIN_FACE_SCORE:
+                    continue  # a frame the mesh cannot read (motion blur, a hand): interpolated from its neighbours
+                points = fitted_mesh.points
+            out[i] = mesh.to_68(points)
+            fitted.append(i)
+        if not fitted:
+            continue
+        span = np.arange(start, stop)
+        flat = out[fitted].reshape(len(fitted), -1)
+        block = out[start:stop].reshape(stop - start, -1)
+        for c in range(flat.shape[1]):
+            block[:, c] = np.interp(span, fitted, flat[:, c])
     return out
 
 
@@ -147,17 +171,14 @@ def track_face(frames, fps: float, name: str = "the clip") -> FaceTrack:
         raise InputError(f"{name} has no frames; give at least one frame with a face")
     fps = float(fps) if fps and fps > 0 else 30.0
     step = max(1, int(round(DETECT_EVERY_S * fps)))
-    found = _detections(frames, step, DETECT_SIDE, 0)
-    if not any(found.values()):
-        # small or distant faces: the full detector (640 px, upsampled pyramid) on a sparser set of frames
-        found = _detections(frames, max(step, int(round(0.5 * fps))), face.DETECT_MAX_SIDE, 1)
+    found = _detections(frames, step)
     if not any(found.values()):
         raise InputError(
             f"no face found in {name} (checked every {step} frames); use a well-lit, frontal, unobstructed face "
             "that fills a good part of the frame"
         )
-    boxes, present = _boxes(found, count)
-    landmarks = _landmarks(frames, boxes, present, max(1, int(round(fps / LANDMARK_RATE))))
+    present = _presence(found, count)
+    landmarks = _landmarks(frames, found, present, max(1, int(round(fps / LANDMARK_RATE))))
     faces = max(len(v) for v in found.values())
     notes = presence_notes(present, fps, name)
     if faces > 1:
