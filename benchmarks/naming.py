@@ -127,8 +127,7 @@ def measured_scores(checkpoint: str | Path, items: list[tuple[str, Any]], temper
     predictor = Predictor.from_checkpoint(checkpoint)
     names = list(predictor.class_names)
     labels = np.array([names.index(emotion) for emotion, _ in items])
-    answers = np.array([[p[n] for n in names] for _, p in (predictor.name_event(f) for _, f in items)])
-    raw = apply_temperature(answers, 1.0 / predictor.temperature)  # the Predictor applied the card's T: undo it
+    raw = np.array([_softmax(_logits(predictor, frames)) for _, frames in items])
     right = raw.argmax(1) == labels
     return {
         "accuracy": float(right.mean()), "n": len(items),
@@ -137,6 +136,29 @@ def measured_scores(checkpoint: str | Path, items: list[tuple[str, Any]], temper
         "per_class": {c: float(right[labels == i].mean()) if (labels == i).any() else float("nan")
                       for i, c in enumerate(names)},
     }  # fmt: skip
+
+
+_INPUTS: dict[tuple[int, str, str], np.ndarray] = {}  # (event crops' id, modality, flow) -> the model's raw input
+
+
+def _logits(predictor: Any, frames: Any) -> np.ndarray:
+    """The model's logits for one event's aligned crops, as ``Predictor.name_event`` computes them (the same input
+    builder and model call), the input (its optical flow: most of the time) built once for every candidate that
+    reads it the same way."""
+    from mer.data import inputs
+
+    key = (id(frames), str(predictor.modality), repr(predictor.flow))
+    if key not in _INPUTS:
+        _INPUTS[key] = inputs.build_input(
+            frames.onset, frames.apex, frames.landmarks, modality=predictor.modality, flow=predictor.flow
+        )
+    x = inputs.normalize(_INPUTS[key], predictor.mean, predictor.std)
+    return np.asarray(predictor._run_model(x, False, {"model": 0.0, "gradcam": 0.0}).logits, dtype=np.float64)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
 
 
 def rank_agreement(a: list[float], b: list[float]) -> dict[str, float]:
