@@ -5,6 +5,7 @@ Serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (gradio's defaults: 127.0.0.1:78
 Environment: MER_CHECKPOINT (a checkpoint folder or .safetensors to offer and pre-select besides the shipped one),
 MER_EXAMPLES (folder of example clips, default examples/), MER_CONCURRENCY (analyses run at once, default 1),
 MER_LIVE_CONCURRENCY (live webcam streams analysed at once, default 2; more visitors wait in the queue),
+MER_LIVE_STANDBY (live analysis processes started ahead with the model loaded, default 1),
 SPACE_ID (set by Hugging Face: the examples' answers are then cached).
 
 API (gradio_client), each answering (label, summary, result JSON, result file); the summary and the JSON say
@@ -18,6 +19,7 @@ onset/apex: frame numbers counted from 0, both or neither (neither: detected). c
 """
 
 # no `from __future__ import annotations`: gr.api reads the endpoints' types from the live annotations
+import atexit
 import logging
 import os
 import threading
@@ -83,13 +85,16 @@ LIVE_WEBCAM = gr.WebcamOptions(
 )
 
 
-def _live_session(fps: float) -> Any:
-    from mer.spotting.live import LiveSession
+def _live_recipe() -> live.Recipe:
+    """The live sessions' model: the default checkpoint's, loaded in each analysis process."""
+    from mer.engine.device import resolve_device
 
-    return LiveSession(SHELF.predictor(SHELF.default), fps=fps)
+    path = SHELF.paths.get(SHELF.default) if SHELF.default else None
+    return live.Recipe(checkpoint=str(path) if path else None, device=str(resolve_device("auto")))
 
 
-LIVE = live.Room(_live_session)  # every visitor's live stream, let go when they leave
+# every visitor's live stream, let go when they leave; MER_LIVE_STANDBY analysis processes load the model ahead
+LIVE = live.Room(_live_recipe(), standby=int(os.environ.get("MER_LIVE_STANDBY", "1")))
 
 INTRO = """
 # Micro-expression recognition
@@ -452,8 +457,8 @@ def build_demo() -> gr.Blocks:
                         answer = _answer_area()
                         card = gr.Markdown(SHELF.provenance(SHELF.default), elem_id="mer-card")  # after: phones stack
                 answer += _pictures_area()
-            with gr.Tab("Live", id="live"):
-                _live_tab(page)
+            with gr.Tab("Live", id="live") as live_tab:
+                _live_tab(page, live_tab)
         for function in (predict, predict_video, predict_frames):
             gr.api(function, api_name=function.__name__, concurrency_limit=CONCURRENCY, concurrency_id="analysis")
         with video_tab:  # the examples sit under the video they fill; their outputs exist only now
@@ -462,7 +467,7 @@ def build_demo() -> gr.Blocks:
     return page
 
 
-def _live_tab(page: gr.Blocks) -> None:
+def _live_tab(page: gr.Blocks, tab: gr.Tab) -> None:
     """The Live tab: the camera streams to the page; a status line, the rolling timeline, the events so far and,
     once stopped, their files. Each visitor's stream is their own (a gr.State); leaving the page ends it."""
     gr.Markdown(LIVE_INTRO)
@@ -510,6 +515,8 @@ def _live_tab(page: gr.Blocks) -> None:
     # Stop, the time limit, or a lost camera end the stream: the rest is decided and the files are written
     stream.then(live_stopped, watcher, [status, chart, events, files], api_visibility="private")
     page.unload(live_left)
+    # whether the analysis is ready (while streaming, the next frame's status line replaces it)
+    tab.select(LIVE.readiness, None, status, queue=False, api_visibility="private")
 
 
 def _examples(video: dict, answer: list, options: dict, originals: gr.State, shown: gr.State) -> list[Any]:
@@ -600,6 +607,8 @@ def main() -> None:
     # the model loads once at start, beside the page's own start (a click meanwhile waits for it), not on the
     # first visitor's click
     threading.Thread(target=SHELF.preload, name="preload-model", daemon=True).start()
+    LIVE.prepare()  # a live analysis process loads its model now, so the first Record starts at once
+    atexit.register(LIVE.close)
     build_demo().queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY).launch(
         max_file_size=MAX_FILE_SIZE,
         # the API's result files are served from the request folders (gr.api does not copy them into the cache)

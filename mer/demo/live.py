@@ -3,14 +3,16 @@
 gradio's webcam streaming calls the page once per frame with the picture the browser took from its camera (a JPEG,
 decoded to RGB). It does not say when the picture was taken, so each frame is timed by its arrival here. The call
 only hands the frame to the visitor's :class:`Watcher` and returns, so the camera's upload never waits for the
-analysis: a worker thread per visitor feeds the newest frame to a :class:`mer.spotting.live.LiveSession`, and a frame
-that arrives while the worker is still busy replaces the one waiting (skipped: the session counts the gap and the
-status says so).
+analysis. The analysis (a :class:`mer.spotting.live.LiveSession`) runs in a process of its own, an
+:class:`Analyst`: in the server's process its Python work would hold the interpreter lock that the server needs for
+every frame it receives (measured here: one busy Python thread beside gradio cut the frames it delivered from 28 to
+5 a second). The Analyst is given one frame at a time; a frame that arrives while it is busy replaces the one
+waiting (skipped: the session counts the gap and the status says so).
 
-    room = Room(lambda fps: LiveSession(predictor, fps=fps))
+    room = Room(Recipe(checkpoint))                          # room.prepare(): an Analyst loads the model ahead
     watcher, view = room.frame(watcher, rgb, session_hash)   # each frame; view: status, chart, event rows
     view = room.stopped(watcher, folder)                     # Stop or the time limit: the rest decided, files
-    room.left(session_hash)                                  # the tab closed: the stream and its state let go
+    room.left(session_hash)                                  # the tab closed: the stream and its process end
 
 The first second of frames measures the camera's frame rate (browsers ask for 30 but a camera in dim light gives
 15), which the session counts its windows in. Nothing here imports gradio: app.py lays out the tab and binds these.
@@ -20,8 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +39,7 @@ from mer.demo.view import CONFIDENCE_LINE
 from mer.spotting.live import BASELINE_S, HISTORY_S
 
 if TYPE_CHECKING:
-    from mer.spotting.live import LiveSession, LiveUpdate
+    from mer.spotting.live import LiveUpdate
 
 log = logging.getLogger("mer.demo.live")
 
@@ -45,10 +49,8 @@ RATE_PROBE_S = 1.0  # the first second of frames measures the camera's frame rat
 CAMERA_RATES = (5.0, 10.0, 12.0, 15.0, 20.0, 24.0, 25.0, 30.0, 50.0, 60.0)  # what cameras give; the measure snaps
 REFRESH_S = 1.0  # the chart is redrawn this often (and when an event comes): each redraw is a plotly figure to send
 STATUS_S = 0.25  # the status line at most this often: an update per frame costs the server and the browser time
-JOIN_S = 10.0  # Stop waits this long for a frame being analysed before the rest is decided
+CLOSE_S = 30.0  # Stop waits this long for the Analyst to decide the rest
 EVENT_COLUMNS = ["when (s)", "kind", "label", "how sure"]
-
-MakeSession = Callable[[float], "LiveSession"]  # frames per second -> a new session
 
 
 @dataclass
@@ -63,46 +65,150 @@ class LiveView:
     files: list[str] | None = None
 
 
+# ------------------------------------------------------------------------------------------- the analysis process
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How an Analyst makes its session: the checkpoint whose model names micro events (None: left unnamed) and the
+    device. It crosses to the Analyst's process, so it holds names, not objects."""
+
+    checkpoint: str | None = None
+    device: str = "cpu"
+
+
+def _facts(session: Any) -> dict[str, Any]:
+    return {
+        "frames": int(session.frames),
+        "push_s": float(session.wall.get("push", 0.0)),
+        "baseline_s": float(session.baseline_s),
+    }
+
+
+def _serve(conn: Any, recipe: Recipe) -> None:
+    """The Analyst's process: load the model, then ("start", fps), ("frame", seconds, rgb)... ("close",), each
+    answered; any failure is sent back as ("error", words) and ends it."""
+    try:
+        from mer.inference import Predictor
+        from mer.spotting.live import LiveSession
+
+        predictor = Predictor.from_checkpoint(recipe.checkpoint, device=recipe.device) if recipe.checkpoint else None
+        conn.send(("ready",))
+        session = None
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            if message[0] == "start":
+                session = LiveSession(predictor, fps=message[1])
+                conn.send(("started", _facts(session)))
+            elif message[0] == "frame":
+                update = session.push(message[1], message[2])
+                conn.send(("update", update, _facts(session)))
+            elif message[0] == "close":
+                update = session.close()
+                conn.send(("closed", update, _facts(session), session.to_csv(), session.to_json()))
+                return
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return
+    except Exception as err:  # noqa: BLE001  (the visitor reads what happened; the server logs it)
+        import traceback
+
+        try:
+            conn.send(("error", type(err).__name__, traceback.format_exc()))
+        except OSError:
+            pass
+
+
+class Analyst:
+    """A live session in a process of its own (spawned: nothing of the server's threads is copied into it); it
+    loads its model at once, so a prepared one is ready when a visitor presses Record."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, recipe), name="mer-live-analysis", daemon=True)
+        self.process.start()
+        theirs.close()
+        self.early: deque[Any] = deque()  # messages read by `ready` before anyone received them
+
+    @property
+    def ready(self) -> bool:
+        """Whether its model is loaded (it has said so), without waiting."""
+        while self.conn.poll():
+            self.early.append(self.conn.recv())
+        return any(m[0] == "ready" for m in self.early) and self.process.is_alive()
+
+    def send(self, message: Any) -> None:
+        self.conn.send(message)
+
+    def receive(self) -> Any:
+        return self.early.popleft() if self.early else self.conn.recv()
+
+    def end(self) -> None:
+        """Ask the process to end, and make sure it has."""
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(2.0)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(2.0)
+        self.conn.close()
+
+
+# ------------------------------------------------------------------------------------------------ one visitor
+
+
 class Watcher:
-    """One visitor's live stream: frames offered as they arrive, the newest analysed by a worker thread.
+    """One visitor's live stream: frames offered as they arrive, the newest analysed by an Analyst.
 
     Args:
-        make_session: frames per second -> the LiveSession to feed (made once the camera's rate is measured).
+        analyst: gives the Analyst to use (the Room's prepared one), asked on the first frame.
         clock: seconds, monotonic (a test's own clock).
     """
 
-    def __init__(self, make_session: MakeSession, clock: Callable[[], float] = time.monotonic) -> None:
-        self.make_session = make_session
+    def __init__(self, analyst: Callable[[], Analyst], clock: Callable[[], float] = time.monotonic) -> None:
+        self.get_analyst = analyst
         self.clock = clock
-        self.session: LiveSession | None = None
+        self.analyst: Analyst | None = None
+        self.courier: threading.Thread | None = None
+        self.fps: float | None = None  # the camera's rate, once measured
         self.start: float | None = None  # arrival of the first frame: the stream's second 0
-        self.probe: list[tuple[float, np.ndarray]] = []  # the first second's frames, until the rate is known
+        self.backlog: deque[tuple[float, np.ndarray]] = deque()  # the first second's frames, analysed first
+        self.waiting: tuple[float, np.ndarray] | None = None  # the newest frame, not yet analysed
         self.previous: np.ndarray | None = None
         self.repeats = 0  # frames identical to the one before (the browser asked faster than the camera gives)
         self.received = 0
-        self.waiting: tuple[float, np.ndarray] | None = None  # the newest frame, not yet analysed
+        self.started = self.closed = False
+        self.idle = True  # no frame is with the Analyst
         self.latest: LiveUpdate | None = None
+        self.events: list[dict] = []  # every event decided so far (dicts as Prediction.events_json's entries)
+        self.facts: dict[str, Any] = {}
+        self.files: tuple[str, dict] | None = None  # the session's CSV text and JSON, once closed
         self.error = ""
-        self.stopped = False
+        self.stopped = self.released = False
         self.ended: float | None = None  # when the stream was stopped (clock seconds)
-        self.released = False
         self.chart = _Chart()
         self.shown_events = -1
         self.last_chart = -1e9
         self.last_status, self.last_status_at = "", -1e9
-        self.worker: threading.Thread | None = None
-        self.busy = False  # the worker is analysing a frame
         self.lock = threading.Condition()
 
     # ----------------------------------------------------------------------------------------------- frames in
 
     def offer(self, frame: np.ndarray | None) -> None:
-        """A frame from the camera, (H, W, 3) uint8 RGB, timed now; repeats of the previous frame are dropped."""
+        """A frame from the camera, (H, W, 3) uint8 RGB, timed now; repeats of the previous frame are dropped.
+        It only leaves the frame for the courier (:meth:`_courier`), so the page's server never waits here."""
         if frame is None or self.stopped or self.error:
             return
         now = self.clock()
         if self.start is None:
             self.start = now
+            self.analyst = self.get_analyst()
+            self.courier = threading.Thread(target=self._courier, name="mer-live-courier", daemon=True)
+            self.courier.start()
         frame = np.asarray(frame)
         if self.previous is not None and _same(frame, self.previous):
             self.repeats += 1
@@ -110,122 +216,134 @@ class Watcher:
         self.previous = frame
         self.received += 1
         seconds = now - self.start
-        if self.session is None:
-            self.probe.append((seconds, frame))
-            if seconds < RATE_PROBE_S or len(self.probe) < 3:
-                return
-            self._begin()
-            if self.session is None:
-                return
         with self.lock:
-            self.waiting = (seconds, frame)
-            self.lock.notify()
-
-    def _begin(self) -> None:
-        """The camera's rate measured over the first second: the session made, and a worker that analyses that
-        second's frames first, then the newest frame each time it is free."""
-        first = self.probe[:-1]  # the last one is the frame being offered: it goes where new frames go
-        self.probe = []
-        try:
-            self.session = self.make_session(camera_rate(np.array([t for t, _ in first] + [self.clock() - self.start])))
-        except Exception as err:  # noqa: BLE001  (any failure becomes the visitor's status, never a dead page)
-            self._failed(err)
-            return
-        self.busy = True  # from now until the first second's frames are analysed
-        self.worker = threading.Thread(target=self._work, args=(first,), name="mer-live", daemon=True)
-        self.worker.start()
-
-    def _work(self, first: list[tuple[float, np.ndarray]]) -> None:
-        session = self.session
-        try:
-            for seconds, frame in first:
-                if self.stopped:
+            if self.fps is None:
+                self.backlog.append((seconds, frame))
+                if seconds < RATE_PROBE_S or len(self.backlog) < 3:
                     return
-                self.latest = session.push(seconds, frame)
+                self.fps = camera_rate(np.array([t for t, _ in self.backlog]))
+                self.backlog.pop()  # the frame being offered goes where new frames go
+            self.waiting = (seconds, frame)
+            self.lock.notify_all()
+
+    def _next(self) -> tuple[str, Any] | None:
+        """What the courier sends next, once there is something: ("close",) after Stop, else the next frame (the
+        first second's first, then the newest); None when the stream is over. Lock held."""
+        while True:
+            if self.released or self.error:
+                return None
+            if self.stopped:
+                return ("close",) if self.started else None
+            if self.backlog:
+                return ("frame", *self.backlog.popleft())
+            if self.waiting is not None:
+                (seconds, frame), self.waiting = self.waiting, None
+                return ("frame", seconds, frame)
+            self.lock.wait()
+
+    def _courier(self) -> None:
+        """Everything between this visitor and their Analyst, in one thread that waits on the pipe or on the
+        next frame without holding up the server: the model loaded, the session started at the camera's rate,
+        one frame at a time, its answer, and at the end the rest decided."""
+        try:
+            self._expect("ready")
             with self.lock:
-                self.busy = False
-                self.lock.notify_all()
+                while self.fps is None and not (self.stopped or self.error):
+                    self.lock.wait()
+                if self.fps is None:
+                    return
+            self.analyst.send(("start", self.fps))
+            self.facts = self._expect("started")[1]
+            with self.lock:
+                self.started = True
             while True:
                 with self.lock:
-                    while self.waiting is None and not self.stopped:
-                        self.lock.wait()
-                    if self.waiting is None:  # stopped, nothing left to analyse
-                        return
-                    seconds, frame = self.waiting
-                    self.waiting = None
-                    self.busy = True
-                self.latest = session.push(seconds, frame)
-                with self.lock:
-                    self.busy = False
+                    self.idle = True
                     self.lock.notify_all()
-        except Exception as err:  # noqa: BLE001
-            self._failed(err)
+                    message = self._next()
+                    if message is None:
+                        return
+                    self.idle = False
+                self.analyst.send(message)
+                answer = self._expect("closed" if message[0] == "close" else "update")
+                with self.lock:
+                    self.latest, self.facts = answer[1], answer[2]
+                    self.events.extend(answer[1].new_events)
+                    if answer[0] == "closed":
+                        self.files, self.closed = (answer[3], answer[4]), True
+                        return
+        except (EOFError, OSError, ValueError) as err:
+            if not (self.released or self.closed):
+                self.error = self.error or _failed("the analysis process ended")
+                log.warning("live analysis process ended: %r", err)
+        except _AnalystFailed as err:
+            log.error("live analysis failed:\n%s", err.args[1])
+            self.error = _failed(err.args[0])
         finally:
             with self.lock:
-                self.busy = False
+                self.idle = True
                 self.lock.notify_all()
 
-    def settle(self, timeout: float = 30.0) -> bool:
-        """Wait until every frame offered so far has been analysed or skipped (the worker idle); whether it is."""
+    def _expect(self, kind: str) -> tuple:
+        answer = self.analyst.receive()
+        if answer[0] == "error":
+            raise _AnalystFailed(answer[1], answer[2])
+        if answer[0] != kind:
+            raise ValueError(f"the analysis process answered {answer[0]!r} where {kind!r} was due")
+        return answer
+
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until every frame offered so far has been analysed or skipped; whether that happened in time."""
         deadline = time.monotonic() + timeout
         with self.lock:
-            while (self.waiting is not None or self.busy) and self.worker is not None and self.worker.is_alive():
+            if self.fps is None:  # still measuring the camera's rate: nothing is being analysed yet
+                return True
+            while not self.error and (self.backlog or self.waiting is not None or not self.idle or not self.started):
                 if not self.lock.wait(max(0.0, deadline - time.monotonic())):
                     break
-            return self.waiting is None and not self.busy
-
-    def _failed(self, err: Exception) -> None:
-        log.exception("live analysis failed")
-        self.error = (
-            f"The analysis of your stream failed ({type(err).__name__}); it was logged. Press **Stop**, then "
-            "**Record** to start again."
-        )
+            return self.error != "" or (not self.backlog and self.waiting is None and self.idle)
 
     # ----------------------------------------------------------------------------------------------- the end
 
     def stop(self) -> None:
-        """End the stream: the frame being analysed finished, the rest decided (LiveSession.close)."""
-        if self.stopped:
-            return
+        """End the stream: the frame with the Analyst finished, the rest decided (LiveSession.close), its process
+        ended."""
         with self.lock:
-            self.stopped = True
-            self.ended = self.clock()
+            if self.stopped:
+                return
+            self.stopped, self.ended = True, self.clock()
+            self.backlog.clear()
             self.waiting = None
-            self.lock.notify()
-        if self.worker is not None:
-            self.worker.join(JOIN_S)
-        if self.session is not None and not self.error:
-            try:
-                self.latest = self.session.close()
-            except Exception as err:  # noqa: BLE001
-                self._failed(err)
+            self.lock.notify_all()
+        if self.courier is not None and self.started:  # (before that, nothing is left to decide)
+            self.courier.join(CLOSE_S)
+        if self.analyst is not None:
+            self.analyst.end()
 
     def release(self) -> None:
-        """The visitor left: stop the worker and let the session, its frames and its events go."""
+        """The visitor left: the Analyst's process ends, the frames and events go."""
         with self.lock:
             self.stopped = self.released = True
-            self.waiting = None
-            self.lock.notify()
-        self.session, self.probe, self.previous, self.latest = None, [], None, None
+            self.backlog.clear()
+            self.waiting, self.previous, self.latest, self.events, self.files = None, None, None, [], None
+            self.lock.notify_all()
+        if self.analyst is not None:
+            self.analyst.end()
 
     # ----------------------------------------------------------------------------------------------- the view
 
-    @property
-    def events(self) -> list[dict]:
-        """Every event decided so far (dicts as Prediction.events_json's entries, with reported_s)."""
-        return list(self.session.events) if self.session is not None else []
-
     def view(self, force: bool = False) -> LiveView:
-        """The status line (None: unchanged), and the chart and the event rows when they changed (or `force`)."""
-        events = self.events
+        """The status line, the chart and the event rows, each None when unchanged (all of them with `force`)."""
+        with self.lock:
+            events, latest = list(self.events), self.latest
+        now = self.clock()
         rows = None
         if force or len(events) != self.shown_events:
             rows = event_rows(events)
             self.shown_events = len(events)
         chart = None
-        now = self.clock()
-        if self.latest is not None and (force or now - self.last_chart >= REFRESH_S or rows is not None):
-            chart = self.chart.json(self.latest, events)
+        if latest is not None and (force or now - self.last_chart >= REFRESH_S or rows is not None):
+            chart = self.chart.json(latest, events)
             self.last_chart = now
         status = self.status()
         if force or (status != self.last_status and now - self.last_status_at >= STATUS_S) or rows is not None:
@@ -240,48 +358,51 @@ class Watcher:
             return "Ended: the page was closed."
         if self.error:
             return self.error
-        if self.session is None:
-            if self.stopped:
-                return "Stopped before the camera's first second: press **Record** to start."
-            return "Starting: measuring your camera's frame rate…" if self.received else "Waiting for the camera…"
         update = self.latest
         if update is None:
-            return f"Starting at {self.session.fps:g} frames a second…"
+            if self.stopped:
+                return "Stopped before the analysis began: press **Record** to start."
+            if not self.received:
+                return "Waiting for the camera…"
+            if self.fps is None:
+                return "Starting: measuring your camera's frame rate…"
+            return f"Starting at {self.fps:g} frames a second: loading the model…"
         said = update.status
         words = [f"**{said[:1].upper()}{said[1:]}**"]
         if not update.baseline_done and not self.stopped and "neutral" not in said:
-            words.append(f"the first {self.session.baseline_s:g} s of your face are its neutral baseline")
+            baseline = self.facts.get("baseline_s", BASELINE_S)
+            words.append(f"the first {baseline:g} s of your face are its neutral baseline")
         if not self.stopped and "busy" not in said:
-            words.append(f"analysing {update.analysed_fps:.0f} of {self.session.fps:g} frames a second")
+            words.append(f"analysing {update.analysed_fps:.0f} of {self.fps:g} frames a second")
         if update.skipped:
             words.append(f"{update.skipped} frames skipped because the machine was behind")
         if not self.stopped:
-            n = len(self.session.events)
+            n = len(self.events)
             words.append(f"{n} event{'s' if n != 1 else ''} so far")
         return " · ".join(words)
 
     def write(self, folder: Path) -> list[str]:
-        """The session's events as live_events.csv and live_events.json in `folder`; the two paths."""
-        if self.session is None:
+        """The session's events as live_events.csv and live_events.json in `folder`; the two paths ([] before the
+        session was closed)."""
+        if self.files is None:
             return []
+        text, answer = self.files
         folder.mkdir(parents=True, exist_ok=True)
         csv_path, json_path = folder / "live_events.csv", folder / "live_events.json"
-        csv_path.write_text(self.session.to_csv())
-        answer = dict(self.session.to_json(), page=self.delivery())
-        json_path.write_text(json.dumps(answer, indent=2, default=_plain) + "\n")
+        csv_path.write_text(text)
+        json_path.write_text(json.dumps(dict(answer, page=self.delivery()), indent=2, default=_plain) + "\n")
         return [str(csv_path), str(json_path)]
 
     def delivery(self) -> dict[str, Any]:
         """What the browser delivered: frames received (repeats of the previous picture not counted), over how many
-        seconds, and how they were timed."""
-        seconds = (self.clock() if not self.stopped else self.ended) - self.start if self.start is not None else 0.0
-        session = self.session
-        analysed = session.frames if session is not None else 0
-        push_s = session.wall.get("push", 0.0) if session is not None and hasattr(session, "wall") else 0.0
+        seconds, and how they were timed; how many the Analyst analysed, and its time per frame."""
+        end = self.ended if self.ended is not None else self.clock()
+        seconds = end - self.start if self.start is not None else 0.0
+        analysed = int(self.facts.get("frames", 0))
         return {
             "frames_received": self.received,
             "frames_analysed": analysed,
-            "analysis_ms_per_frame": round(1000.0 * push_s / analysed, 1) if analysed else None,
+            "analysis_ms_per_frame": round(1000.0 * self.facts.get("push_s", 0.0) / analysed, 1) if analysed else None,
             "repeats_dropped": self.repeats,
             "seconds": round(seconds, 3),
             "received_fps": round(self.received / seconds, 2) if seconds > 0 else 0.0,
@@ -289,25 +410,65 @@ class Watcher:
         }
 
 
+class _AnalystFailed(Exception):
+    """The Analyst's process sent ("error", the exception's type name, its traceback)."""
+
+
+def _failed(what: str) -> str:
+    return (
+        f"The analysis of your stream failed ({what}); it was logged. Press **Stop**, then **Record** to start again."
+    )
+
+
+# ----------------------------------------------------------------------------------------------- every visitor
+
+
 class Room:
-    """Every visitor's Watcher by gradio session, so a visitor who closes the tab is let go at once.
+    """Every visitor's Watcher by gradio session, so a visitor who closes the tab is let go at once, and Analysts
+    prepared ahead (their model loaded) so that Record starts at once.
 
     Args:
-        make_session: frames per second -> a new LiveSession (with the page's Predictor).
+        recipe: how each Analyst makes its session.
         clock: seconds, monotonic (a test's own clock).
+        standby: Analysts kept ready (each a process holding a model: about 0.5 GB).
     """
 
-    def __init__(self, make_session: MakeSession, clock: Callable[[], float] = time.monotonic) -> None:
-        self.make_session = make_session
+    def __init__(self, recipe: Recipe, clock: Callable[[], float] = time.monotonic, standby: int = 1) -> None:
+        self.recipe = recipe
         self.clock = clock
+        self.standby = standby
+        self.prepared: list[Analyst] = []
         self.watchers: dict[str, Watcher] = {}
         self.lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Start Analysts until `standby` are ready or loading (the page calls it at start)."""
+        with self.lock:
+            while len(self.prepared) < self.standby:
+                self.prepared.append(Analyst(self.recipe))
+
+    def readiness(self) -> str:
+        """What to tell a visitor who opens the tab: whether an Analyst is ready for them."""
+        start = "Press **Record** under the camera to start"
+        with self.lock:
+            ready = any(a.ready for a in self.prepared)
+        if ready or not self.standby:
+            return start + (": the analysis is ready." if ready else ".")
+        return start + " (the analysis is still loading its model: it begins once that is done)."
+
+    def analyst(self) -> Analyst:
+        """A prepared Analyst (another is started in its place), or a new one."""
+        with self.lock:
+            self.prepared.sort(key=lambda a: not a.ready)  # a ready one first
+            ready = self.prepared.pop(0) if self.prepared else None
+        self.prepare()
+        return ready if ready is not None and ready.process.is_alive() else Analyst(self.recipe)
 
     def frame(self, watcher: Watcher | None, frame: np.ndarray | None, visitor: str) -> tuple[Watcher, LiveView]:
         """A frame of `visitor`'s stream (a new Watcher for a new stream); the view to show now."""
         try:
             if watcher is None or watcher.stopped:
-                watcher = Watcher(self.make_session, self.clock)
+                watcher = Watcher(self.analyst, self.clock)
                 with self.lock:
                     old = self.watchers.pop(visitor, None)
                     self.watchers[visitor] = watcher
@@ -317,11 +478,10 @@ class Room:
             return watcher, watcher.view()
         except Exception as err:  # noqa: BLE001  (the page keeps serving; the visitor reads what happened)
             log.exception("live frame failed")
+            failed = _failed(type(err).__name__)
             if watcher is not None:
-                watcher.error = watcher.error or f"The analysis of your stream failed ({type(err).__name__})."
-            return watcher, LiveView(
-                status=f"The analysis of your stream failed ({type(err).__name__}); it was logged."
-            )
+                watcher.error = watcher.error or failed
+            return watcher, LiveView(status=failed)
 
     def stopped(self, watcher: Watcher | None, folder: Callable[[], Path]) -> LiveView:
         """The stream ended (Stop, the time limit, or the camera lost): the rest decided, the files written."""
@@ -332,21 +492,30 @@ class Room:
             log.info("live stream ended: %s", watcher.delivery())
             shown = watcher.view(force=True)
             shown.files = watcher.write(folder()) or None
-            if watcher.session is not None and watcher.session.last_seconds is not None:
-                if watcher.session.last_seconds >= TIME_LIMIT_S - 2:
-                    shown.status += f" · a live session lasts at most {TIME_LIMIT_S // 60} min: press **Record** again"
+            if watcher.start is not None and (watcher.ended or 0.0) - watcher.start >= TIME_LIMIT_S - 2:
+                shown.status += f" · a live session lasts at most {TIME_LIMIT_S // 60} min: press **Record** again"
             return shown
         except Exception as err:  # noqa: BLE001
             log.exception("live stop failed")
             return LiveView(status=f"Stopping failed ({type(err).__name__}); it was logged.")
 
     def left(self, visitor: str) -> None:
-        """The visitor closed the tab (or reloaded it): their stream and state end now."""
+        """The visitor closed the tab (or reloaded it): their stream and its process end now."""
         with self.lock:
             watcher = self.watchers.pop(visitor, None)
         if watcher is not None:
             watcher.release()
             log.info("a live visitor left: their stream ended; %d live stream(s) remain", len(self.watchers))
+
+    def close(self) -> None:
+        """End every stream and prepared Analyst (the server is stopping, or a test is done)."""
+        with self.lock:
+            watchers, self.watchers = list(self.watchers.values()), {}
+            prepared, self.prepared = self.prepared, []
+        for watcher in watchers:
+            watcher.release()
+        for analyst in prepared:
+            analyst.end()
 
     def __len__(self) -> int:
         return len(self.watchers)
@@ -463,4 +632,14 @@ class _Chart:
         return plotly.io.to_json(figure, validate=False)  # numpy arrays; NaN (no face) as null
 
 
-__all__ = ["BASELINE_S", "EVENT_COLUMNS", "HISTORY_S", "LiveView", "Room", "STREAM_EVERY_S", "TIME_LIMIT_S", "Watcher"]
+__all__ = [
+    "BASELINE_S",
+    "EVENT_COLUMNS",
+    "HISTORY_S",
+    "Analyst",
+    "LiveView",
+    "Recipe",
+    "Room",
+    "TIME_LIMIT_S",
+    "Watcher",
+]
