@@ -113,6 +113,21 @@ class Recent:
         return out
 
 
+class Centred(Recent):
+    """A per-frame signal measured by overlapping windows: each window writes only the frames `margin` or more from
+    both its ends (the short-movement signal needs flows reaching 2 lags either side of a frame; nearer a window's
+    end it is lower, and would bias the person's noise low)."""
+
+    def __init__(self, size: int, margin: int) -> None:
+        super().__init__(size)
+        self.margin = margin
+
+    def put(self, start: int, values: np.ndarray) -> None:
+        values = np.asarray(values)
+        if len(values) > 2 * self.margin:
+            super().put(start + self.margin, values[self.margin : len(values) - self.margin])
+
+
 def live_windows(start: int, stop: int, length: int, hop: int) -> list[tuple[int, int]]:
     """Windows of `length` frames every `hop` covering frames start..stop-1, the last one ending at stop (as
     :func:`mer.spotting.events.windows`, with live sizes)."""
@@ -132,7 +147,7 @@ class _LiveSpotter(_Spotter):
         self.length, self.hop = max(3, int(round(WINDOW_S * fps))), max(1, int(round(HOP_S * fps)))
         self.times = Recent(keep, np.float64)
         self.present = Recent(keep, bool, False)
-        self.motion, self.short = Recent(keep), Recent(keep)
+        self.motion, self.short = Recent(keep), Centred(keep, _short_reach(fps))
         self.eyelids = (Recent(keep), Recent(keep))
         self.closing = False
 
@@ -447,6 +462,15 @@ class LiveSession:
             row = {**item, "probability": "" if probability is None else probability, "label": label or ""}
             writer.writerow([row.get(k, "") for k in EVENT_FIELDS] + [item.get("reason", "")])
         return out.getvalue()
+
+
+def _short_reach(fps: float) -> int:
+    """Frames the short-movement signal's flows reach on each side of a frame (twice the longer lag)."""
+    from mer.spotting import short_motion
+
+    step = max(1, int(round(fps / short_motion.CURVE_FRAME_RATE)))
+    lag = max(step, int(round(short_motion.LAG_S * fps / step)) * step)
+    return max(short_motion.LAG_MULTIPLES) * lag
 
 
 def _shift(event: Event, by: int, originals: dict[int, Event]) -> Event:
