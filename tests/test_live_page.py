@@ -161,6 +161,25 @@ def test_no_face_in_view_is_said() -> None:
     room.close()
 
 
+@pytest.mark.slow
+def test_a_face_that_leaves_and_comes_back(tmp_path: Path) -> None:
+    """The man's face leaving the picture (face_noface.mov), then coming back (noface_face.mov), as one stream."""
+    clock, fps = Clock(), 26.0
+    room = live.Room(UNNAMED, clock=clock, standby=0)
+    statuses = []
+    watcher = None
+    for name in ("face_then_none", "none_then_face"):
+        for frame in frames_of(name):
+            watcher, _ = feed(room, "v", [frame], clock, fps, watcher)
+            statuses.append(watcher.status())
+    gone = [i for i, s in enumerate(statuses) if "no face" in s.lower()]
+    assert gone, statuses[::20]  # said while the face was away
+    assert "no face" not in statuses[-1].lower() and "failed" not in statuses[-1], statuses[-1]  # and back after
+    stopped = room.stopped(watcher, lambda: tmp_path)
+    assert stopped.status.startswith("**Stopped")
+    room.close()
+
+
 def test_the_event_list_and_the_chart_marks() -> None:
     micro = {"kind": "micro", "start_s": 5.0, "apex_s": 5.1, "end_s": 5.3, "label": "surprise", "signal": "short"}
     weak = dict(micro, start_s=8.0, apex_s=8.1, end_s=8.2, label="disgust")

@@ -457,11 +457,11 @@ class Room:
         return start + " (the analysis is still loading its model: it begins once that is done)."
 
     def analyst(self) -> Analyst:
-        """A prepared Analyst (another is started in its place), or a new one."""
+        """A prepared Analyst, or a new one. The one taken is replaced when a stream ends, not now: loading a model
+        beside a live stream would take the machine from it."""
         with self.lock:
             self.prepared.sort(key=lambda a: not a.ready)  # a ready one first
             ready = self.prepared.pop(0) if self.prepared else None
-        self.prepare()
         return ready if ready is not None and ready.process.is_alive() else Analyst(self.recipe)
 
     def frame(self, watcher: Watcher | None, frame: np.ndarray | None, visitor: str) -> tuple[Watcher, LiveView]:
@@ -490,6 +490,7 @@ class Room:
         try:
             watcher.stop()
             log.info("live stream ended: %s", watcher.delivery())
+            self.prepare()
             shown = watcher.view(force=True)
             shown.files = watcher.write(folder()) or None
             if watcher.start is not None and (watcher.ended or 0.0) - watcher.start >= TIME_LIMIT_S - 2:
@@ -506,6 +507,7 @@ class Room:
         if watcher is not None:
             watcher.release()
             log.info("a live visitor left: their stream ended; %d live stream(s) remain", len(self.watchers))
+            self.prepare()
 
     def close(self) -> None:
         """End every stream and prepared Analyst (the server is stopping, or a test is done)."""
