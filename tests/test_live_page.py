@@ -123,6 +123,28 @@ def test_stop_decides_the_rest_and_writes_the_events_as_csv_and_json(tmp_path: P
     room.close()
 
 
+@pytest.mark.slow
+def test_a_stream_the_analysis_cannot_keep_up_with_goes_on_at_an_even_lower_rate(tmp_path: Path) -> None:
+    """Frames offered at 30 a second of the test's clock while the clock runs far faster than the analysis: the
+    session restarts at a rate it keeps up with, and the files hold every part."""
+    clock = Clock()
+    room = live.Room(UNNAMED, clock=clock, standby=0)
+    watcher = None
+    for frame in frames_of("woman_expressions", 300):
+        watcher, _ = room.frame(watcher, frame, "v")
+        clock.t += 1.0 / FPS
+        time.sleep(0.01)  # ~10 ms of real time per 33 ms of the stream's: too fast for the analysis here
+    watcher.settle(120.0)
+    assert watcher.restarts and watcher.rate < FPS, (watcher.restarts, watcher.rate)
+    assert "busy" in watcher.status() or "neutral" in watcher.status(), watcher.status()
+    stopped = room.stopped(watcher, lambda: tmp_path)
+    csv_text, saved = (Path(p).read_text() for p in stopped.files)
+    assert csv_text.count("onset,apex,offset") == 1 and len(csv_text.splitlines()) == len(watcher.events) + 1
+    saved = json.loads(saved)
+    assert saved["restarts"] == watcher.restarts and saved["page"]["analysed_at_fps"] == watcher.rate
+    room.close()
+
+
 def test_a_repeated_picture_is_dropped_and_the_camera_rate_snaps_to_a_real_one() -> None:
     watcher = live.Watcher(lambda: live.Analyst(UNNAMED), Clock())
     frame = frames_of("man_smiling", 1)[0]

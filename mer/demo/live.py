@@ -50,6 +50,8 @@ CAMERA_RATES = (5.0, 10.0, 12.0, 15.0, 20.0, 24.0, 25.0, 30.0, 50.0, 60.0)  # wh
 REFRESH_S = 1.0  # the chart is redrawn this often (and when an event comes): each redraw is a plotly figure to send
 STATUS_S = 0.25  # the status line at most this often: an update per frame costs the server and the browser time
 CLOSE_S = 30.0  # Stop waits this long for the Analyst to decide the rest
+BEHIND = 0.8  # analysing under this share of the rate for BEHIND_S: the session restarts at a rate it keeps up with
+BEHIND_S = 3.0
 EVENT_COLUMNS = ["when (s)", "kind", "label", "how sure"]
 
 
@@ -87,7 +89,8 @@ def _facts(session: Any) -> dict[str, Any]:
 
 def _serve(conn: Any, recipe: Recipe) -> None:
     """The Analyst's process: load the model, then ("start", fps), ("frame", seconds, rgb)... ("close",), each
-    answered; any failure is sent back as ("error", words) and ends it."""
+    answered; ("restart", fps) closes the session and starts another at a lower rate. Any failure is sent back as
+    ("error", its type, its traceback) and ends it."""
     try:
         from mer.inference import Predictor
         from mer.spotting.live import LiveSession
@@ -105,10 +108,13 @@ def _serve(conn: Any, recipe: Recipe) -> None:
             elif message[0] == "frame":
                 update = session.push(message[1], message[2])
                 conn.send(("update", update, _facts(session)))
-            elif message[0] == "close":
+            elif message[0] in ("close", "restart"):
                 update = session.close()
-                conn.send(("closed", update, _facts(session), session.to_csv(), session.to_json()))
-                return
+                answer = "closed" if message[0] == "close" else "restarted"
+                conn.send((answer, update, _facts(session), session.to_csv(), session.to_json()))
+                if message[0] == "close":
+                    return
+                session = LiveSession(predictor, fps=message[1])
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return
     except Exception as err:  # noqa: BLE001  (the visitor reads what happened; the server logs it)
@@ -186,7 +192,11 @@ class Watcher:
         self.latest: LiveUpdate | None = None
         self.events: list[dict] = []  # every event decided so far (dicts as Prediction.events_json's entries)
         self.facts: dict[str, Any] = {}
-        self.files: tuple[str, dict] | None = None  # the session's CSV text and JSON, once closed
+        self.parts: list[tuple[str, dict]] = []  # CSV text and JSON of each session closed (restarts, then Stop)
+        self.rate = 0.0  # the frames a second the session analyses (the camera's, or lower once behind)
+        self.rate_since = 0.0  # stream second the session began at that rate
+        self.restarts: list[dict] = []
+        self.last_sent: float | None = None
         self.error = ""
         self.stopped = self.released = False
         self.ended: float | None = None  # when the stream was stopped (clock seconds)
@@ -235,11 +245,16 @@ class Watcher:
             if self.stopped:
                 return ("close",) if self.started else None
             if self.backlog:
-                return ("frame", *self.backlog.popleft())
-            if self.waiting is not None:
+                seconds, frame = self.backlog.popleft()
+            elif self.waiting is not None:
                 (seconds, frame), self.waiting = self.waiting, None
-                return ("frame", seconds, frame)
-            self.lock.wait()
+            else:
+                self.lock.wait()
+                continue
+            if self.last_sent is not None and seconds < self.last_sent + 0.75 / self.rate:
+                continue  # too soon after the last frame for the rate the session analyses at: skipped
+            self.last_sent = seconds
+            return ("frame", seconds, frame)
 
     def _courier(self) -> None:
         """Everything between this visitor and their Analyst, in one thread that waits on the pipe or on the
@@ -255,7 +270,7 @@ class Watcher:
             self.analyst.send(("start", self.fps))
             self.facts = self._expect("started")[1]
             with self.lock:
-                self.started = True
+                self.started, self.rate = True, self.fps
             while True:
                 with self.lock:
                     self.idle = True
@@ -270,8 +285,12 @@ class Watcher:
                     self.latest, self.facts = answer[1], answer[2]
                     self.events.extend(answer[1].new_events)
                     if answer[0] == "closed":
-                        self.files, self.closed = (answer[3], answer[4]), True
+                        self.parts.append((answer[3], answer[4]))
+                        self.closed = True
                         return
+                    slower = self._slower(answer[1], message[1])
+                if slower:
+                    self._restart(slower, message[1])
         except (EOFError, OSError, ValueError) as err:
             if not (self.released or self.closed):
                 self.error = self.error or _failed("the analysis process ended")
@@ -283,6 +302,24 @@ class Watcher:
             with self.lock:
                 self.idle = True
                 self.lock.notify_all()
+
+    def _slower(self, update: LiveUpdate, seconds: float) -> float | None:
+        """A lower rate to analyse at, when the session has been falling behind for BEHIND_S (None: keep up)."""
+        behind = update.analysed_fps < BEHIND * self.rate and seconds - self.rate_since >= BEHIND_S
+        lower = [r for r in CAMERA_RATES if r <= 0.9 * update.analysed_fps and r < self.rate]
+        return max(lower or [CAMERA_RATES[0]]) if behind and self.rate > CAMERA_RATES[0] else None
+
+    def _restart(self, rate: float, seconds: float) -> None:
+        """Close the session (its events decided) and start one at `rate`: frames then go evenly at that rate, so
+        its windows span the seconds they should (frames skipped unevenly would stretch them)."""
+        self.analyst.send(("restart", rate))
+        answer = self._expect("restarted")
+        with self.lock:
+            self.events.extend(answer[1].new_events)
+            self.parts.append((answer[3], answer[4]))
+            self.rate, self.rate_since, self.last_sent = rate, seconds, None
+            self.restarts.append({"at_s": round(seconds, 3), "fps": rate})
+        log.info("live analysis behind: restarted at %g frames a second at %.1f s", rate, seconds)
 
     def _expect(self, kind: str) -> tuple:
         answer = self.analyst.receive()
@@ -325,7 +362,7 @@ class Watcher:
         with self.lock:
             self.stopped = self.released = True
             self.backlog.clear()
-            self.waiting, self.previous, self.latest, self.events, self.files = None, None, None, [], None
+            self.waiting, self.previous, self.latest, self.events, self.parts = None, None, None, [], []
             self.lock.notify_all()
         if self.analyst is not None:
             self.analyst.end()
@@ -372,8 +409,10 @@ class Watcher:
         if not update.baseline_done and not self.stopped and "neutral" not in said:
             baseline = self.facts.get("baseline_s", BASELINE_S)
             words.append(f"the first {baseline:g} s of your face are its neutral baseline")
-        if not self.stopped and "busy" not in said:
-            words.append(f"analysing {update.analysed_fps:.0f} of {self.fps:g} frames a second")
+        if not self.stopped and self.rate < self.fps:
+            words.append(f"the machine is busy: analysing {self.rate:g} of the camera's {self.fps:g} frames a second")
+        elif not self.stopped and "busy" not in said:
+            words.append(f"analysing {update.analysed_fps:.0f} of {self.rate:g} frames a second")
         if update.skipped:
             words.append(f"{update.skipped} frames skipped because the machine was behind")
         if not self.stopped:
@@ -383,14 +422,15 @@ class Watcher:
 
     def write(self, folder: Path) -> list[str]:
         """The session's events as live_events.csv and live_events.json in `folder`; the two paths ([] before the
-        session was closed)."""
-        if self.files is None:
+        stream was closed). A stream restarted at a lower rate has one part per rate: their rows, one header."""
+        if not self.closed:
             return []
-        text, answer = self.files
+        texts = [text.splitlines(keepends=True) for text, _ in self.parts]
+        answer = dict(self.parts[-1][1], events=list(self.events), restarts=self.restarts, page=self.delivery())
         folder.mkdir(parents=True, exist_ok=True)
         csv_path, json_path = folder / "live_events.csv", folder / "live_events.json"
-        csv_path.write_text(text)
-        json_path.write_text(json.dumps(dict(answer, page=self.delivery()), indent=2, default=_plain) + "\n")
+        csv_path.write_text("".join(texts[0] + [line for lines in texts[1:] for line in lines[1:]]))
+        json_path.write_text(json.dumps(answer, indent=2, default=_plain) + "\n")
         return [str(csv_path), str(json_path)]
 
     def delivery(self) -> dict[str, Any]:
@@ -404,6 +444,7 @@ class Watcher:
             "frames_analysed": analysed,
             "analysis_ms_per_frame": round(1000.0 * self.facts.get("push_s", 0.0) / analysed, 1) if analysed else None,
             "repeats_dropped": self.repeats,
+            "analysed_at_fps": self.rate,
             "seconds": round(seconds, 3),
             "received_fps": round(self.received / seconds, 2) if seconds > 0 else 0.0,
             "timed_by": "arrival at the server (the browser's webcam stream does not say when a frame was taken)",
