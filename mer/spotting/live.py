@@ -327,7 +327,7 @@ class LiveSession:
         shifted = [[_shift(e, -base, originals) for e in g] for g in groups]
         stop = max(sp.tracked, base + 1)
         eyelids = np.stack([side.window(base, stop) for side in sp.eyelids], axis=1)
-        present = np.array([sp.present[i] for i in range(base, stop)], bool)
+        present = sp.present.window(base, stop)
         eyelids[~present] = np.nan
         facts = ev.ClipFacts(self.fps, self.noise, eyelids)
         return [originals.get(id(e)) or _shift(e, base, originals) for e in ev.decide(*shifted, facts)]
@@ -389,7 +389,7 @@ class LiveSession:
     def _update(self, new: list[dict]) -> LiveUpdate:
         sp = self.spotter
         first = max(0, sp.count - self.history)
-        present = np.array([sp.present[i] for i in range(first, sp.count)], bool)
+        present = sp.present.window(first, sp.count)
         present |= np.arange(first, sp.count) >= sp.tracked  # not tracked yet: shown as not measured yet (NaN)
         curve = np.where(present, sp.motion.window(first, sp.count), np.nan).astype(np.float32)
         short = np.where(present, sp.short.window(first, sp.count), np.nan).astype(np.float32)
