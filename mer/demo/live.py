@@ -108,12 +108,19 @@ def _serve(conn: Any, recipe: Recipe) -> None:
             elif message[0] == "frame":
                 update = session.push(message[1], message[2])
                 conn.send(("update", update, _facts(session)))
-            elif message[0] in ("close", "restart"):
+            elif message[0] == "close":
                 update = session.close()
-                answer = "closed" if message[0] == "close" else "restarted"
-                conn.send((answer, update, _facts(session), session.to_csv(), session.to_json()))
-                if message[0] == "close":
-                    return
+                conn.send(("closed", update, _facts(session), session.to_csv(), session.to_json()))
+                return
+            elif message[0] == "restart":
+                try:
+                    update = session.close()
+                except Exception:  # noqa: BLE001  (the stream goes on at the new rate; its last events are lost)
+                    import traceback
+
+                    update = None
+                    conn.send(("warning", traceback.format_exc()))
+                conn.send(("restarted", update, _facts(session), session.to_csv(), session.to_json()))
                 session = LiveSession(predictor, fps=message[1])
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return
@@ -315,7 +322,7 @@ class Watcher:
         self.analyst.send(("restart", rate))
         answer = self._expect("restarted")
         with self.lock:
-            self.events.extend(answer[1].new_events)
+            self.events.extend(answer[1].new_events if answer[1] is not None else [])
             self.parts.append((answer[3], answer[4]))
             self.rate, self.rate_since, self.last_sent = rate, seconds, None
             self.restarts.append({"at_s": round(seconds, 3), "fps": rate})
@@ -323,6 +330,9 @@ class Watcher:
 
     def _expect(self, kind: str) -> tuple:
         answer = self.analyst.receive()
+        while answer[0] == "warning":
+            log.warning("live analysis: %s", answer[1])
+            answer = self.analyst.receive()
         if answer[0] == "error":
             raise _AnalystFailed(answer[1], answer[2])
         if answer[0] != kind:
