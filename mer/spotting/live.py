@@ -7,8 +7,11 @@ of CHUNK_S, and windows of WINDOW_S are measured every HOP_S (the offline spotte
 (:func:`mer.spotting.events.decide`), with the person's own noise measured over the first BASELINE_S seconds of
 their face, and an event is final, and reported, once no later window can change it: every window that starts at
 or before its offset has been measured (a macro event still held when its window ended waits as long again as the
-rule may join its way back to it). So an event comes out WINDOW_S plus the tracking's lookahead (0.1-0.3 s) after
-its offset, in stream time; micro events are named by the Predictor's model as they come out.
+rule may join its way back to it: events.WINDOW_HOP_S). The last such window starts up to HOP_S before the offset
+and is measured once its last frame is tracked and warped (a chunk, and the eyes' smoothing: track.SMOOTH_S / 2),
+so an event comes out WINDOW_S - HOP_S to WINDOW_S + CHUNK_S + 0.1 s (0.7-1.4 s) after its offset in stream time,
+plus the time the machine takes; micro events are named by the Predictor's model as they come out. The short
+movements' signal per frame is taken from a window that gives it its full lags (:class:`Centred`).
 
 State is bounded: per-frame values are kept for the last HISTORY_S (+ KEEP_S) seconds in rings, candidates for
 KEEP_S, source frames and crops only as long as a window still to come needs them, so memory stays flat over a
