@@ -37,6 +37,10 @@ def run_stream(args: argparse.Namespace) -> int:
     from mer.spotting.source import check_length, open_pipe, prefetched
 
     check_stream_args(args)
+    if sys.stdin.isatty():
+        raise InputError(
+            "--stream - reads a video piped into it, e.g. ffmpeg -i CLIP -f matroska - | mer predict --stream -"
+        )
     source = open_pipe(sys.stdin.fileno(), fps=args.fps)  # a pipe that is not a video fails before the model loads
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
     session = LiveSession(predictor, fps=source.fps)
