@@ -146,6 +146,29 @@ def test_a_stream_the_analysis_cannot_keep_up_with_goes_on_at_an_even_lower_rate
     room.close()
 
 
+def wait_ready(room: live.Room, seconds: float = 120.0) -> str:
+    deadline = time.monotonic() + seconds
+    while "ready" not in (said := room.readiness()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return said
+
+
+@pytest.mark.slow
+def test_a_prepared_analysis_is_ready_for_the_first_visitor_and_replaced_if_it_ends() -> None:
+    room = live.Room(UNNAMED, standby=1)
+    room.prepare()
+    assert "the analysis is ready" in wait_ready(room)
+    first = room.prepared[0]
+    first.process.terminate()  # it ends (killed, out of memory...)
+    first.process.join(10.0)
+    assert "ready" not in room.readiness() and room.prepared[0] is not first  # a new one is loading
+    assert "the analysis is ready" in wait_ready(room)
+    watcher, _ = room.frame(None, frames_of("man_smiling", 1)[0], "v")
+    assert watcher.analyst is not first and watcher.analyst.process.is_alive() and not room.prepared
+    room.close()
+    assert not watcher.analyst.process.is_alive()
+
+
 def test_a_repeated_picture_is_dropped_and_the_camera_rate_snaps_to_a_real_one() -> None:
     watcher = live.Watcher(lambda: live.Analyst(UNNAMED), Clock())
     frame = frames_of("man_smiling", 1)[0]

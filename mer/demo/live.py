@@ -495,12 +495,19 @@ class Room:
     def prepare(self) -> None:
         """Start Analysts until `standby` are ready or loading (the page calls it at start)."""
         with self.lock:
+            for dead in [a for a in self.prepared if not a.process.is_alive()]:
+                log.warning(
+                    "a prepared live analysis process ended (exit code %s); starting another", dead.process.exitcode
+                )
+                self.prepared.remove(dead)
             while len(self.prepared) < self.standby:
                 self.prepared.append(Analyst(self.recipe))
 
     def readiness(self) -> str:
         """What to tell a visitor who opens the tab: whether an Analyst is ready for them."""
         start = "Press **Record** under the camera to start"
+        if self.standby:
+            self.prepare()  # one that ended is replaced
         with self.lock:
             ready = any(a.ready for a in self.prepared)
         if ready or not self.standby:
