@@ -108,6 +108,32 @@ def offline_fps(period: list[np.ndarray]) -> float:
     return count / (time.perf_counter() - start)
 
 
+PERIOD = 288  # frames of one period of the stream
+INJECTED = (194, 202)  # frames of the AU12 within a period
+
+
+def micro_rows(events: pd.DataFrame, frames: int) -> list[tuple]:
+    """How many of the AU12s put in came out as a micro event overlapping them, and how many other micro events
+    (false ones: the rest of the stream is the unmodified video) per minute, at probability >= 0.5 or any."""
+    periods = frames // PERIOD
+    micro = events[events["kind"] == "micro"] if len(events) else events
+    found, false = set(), []
+    for row in micro.itertuples():
+        k = int(row.onset) // PERIOD
+        a, b = k * PERIOD + INJECTED[0], k * PERIOD + INJECTED[1]
+        if row.onset <= b and a <= row.offset:
+            found.add(k)
+        else:
+            false.append(float(row.probability or 0.0) if str(row.probability) not in ("", "nan") else 0.0)
+    minutes = frames / FPS / 60
+    note = "window phase moves by 8 frames a period: the same AU12 meets 5 different window grids"
+    return [
+        ("injected AU12 reported as micro", f"{len(found)} of {periods}", "periods", note),
+        ("other micro events", len(false) / minutes, "per minute", f"{len(false)} in {minutes:.1f} min"),
+        ("other micro events at p >= 0.5", sum(p >= 0.5 for p in false) / minutes, "per minute", ""),
+    ]
+
+
 def figures(events: pd.DataFrame, memory: pd.DataFrame, totals: dict, offline: float, load: tuple) -> pd.DataFrame:
     """live.csv: one row per figure."""
     fed = events[~events["at_close"].astype(bool)] if len(events) else events
@@ -127,6 +153,7 @@ def figures(events: pd.DataFrame, memory: pd.DataFrame, totals: dict, offline: f
             values = part[f"delay_{what}_s"]
             rows.append((f"{kind} delay after offset, median", values.median(), f"{what} s", f"{len(part)} events"))
             rows.append((f"{kind} delay after offset, worst", values.max(), f"{what} s", f"{len(part)} events"))
+    rows += micro_rows(events, totals["frames"])
     first, last = memory.iloc[1] if len(memory) > 1 else memory.iloc[0], memory.iloc[-1]
     rows += [
         ("RSS after the first minute", first["rss_mb"], "MB", ""),
