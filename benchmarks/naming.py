@@ -118,16 +118,21 @@ def event_inputs(truths: list[Any], pad_s: float = 0.3) -> list[tuple[str, Any]]
     return out
 
 
-def measured_scores(checkpoint: str | Path, items: list[tuple[str, Any]], temperature: float) -> dict[str, Any]:
-    """Named right over the events `items` (``event_inputs``), and ECE of the uncalibrated answers and of the
-    answers with `temperature` (the validation set's)."""
+def measured_scores(
+    checkpoint: str | Path, items: list[tuple[str, Any]], temperature: float, xs: list, key: str
+) -> dict[str, Any]:
+    """Named right over the events `items` (``event_inputs``; `xs` their raw inputs from ``model_inputs``, built
+    for the preprocessing `key`), and ECE of the uncalibrated answers and with `temperature` (the validation
+    set's)."""
     from mer.engine.calibration import apply_temperature, expected_calibration_error
     from mer.inference import Predictor
 
     predictor = Predictor.from_checkpoint(checkpoint)
+    if f"{predictor.modality}_{predictor.flow}" != key:
+        raise ValueError(f"{checkpoint} reads {predictor.modality}/{predictor.flow} inputs, not {key}")
     names = list(predictor.class_names)
     labels = np.array([names.index(emotion) for emotion, _ in items])
-    raw = np.array([_softmax(_logits(predictor, frames)) for _, frames in items])
+    raw = np.array([_softmax(_logits(predictor, x)) for x in xs])
     right = raw.argmax(1) == labels
     return {
         "accuracy": float(right.mean()), "n": len(items),
@@ -138,22 +143,32 @@ def measured_scores(checkpoint: str | Path, items: list[tuple[str, Any]], temper
     }  # fmt: skip
 
 
-_INPUTS: dict[tuple[int, str, str], np.ndarray] = {}  # (event crops' id, modality, flow) -> the model's raw input
+def model_inputs(items: list[tuple[str, Any]], checkpoint: str | Path, store: Path | None, movement: str) -> list:
+    """The raw model input of each event's crops (its onset -> apex optical flow: most of the time), as
+    ``Predictor.name_event`` builds it for `checkpoint`'s preprocessing; kept in `store` (every candidate here
+    shares one preprocessing, checked in ``measured_scores``)."""
+    from mer.data import inputs
+    from mer.inference import Predictor
+
+    predictor = Predictor.from_checkpoint(checkpoint)
+    key = f"{predictor.modality}_{predictor.flow}"
+    path = store / f"inputs_{movement}_{key}_{len(items)}.npy" if store else None
+    if path is not None and path.is_file():
+        return list(np.load(path))
+    xs = [inputs.build_input(f.onset, f.apex, f.landmarks, modality=predictor.modality, flow=predictor.flow)
+          for _, f in items]  # fmt: skip
+    if path is not None:
+        np.save(path, np.stack(xs))
+    return xs
 
 
-def _logits(predictor: Any, frames: Any) -> np.ndarray:
-    """The model's logits for one event's aligned crops, as ``Predictor.name_event`` computes them (the same input
-    builder and model call), the input (its optical flow: most of the time) built once for every candidate that
-    reads it the same way."""
+def _logits(predictor: Any, x: np.ndarray) -> np.ndarray:
+    """The model's logits for one raw input, as ``Predictor.name_event`` computes them (the same normalisation and
+    model call)."""
     from mer.data import inputs
 
-    key = (id(frames), str(predictor.modality), repr(predictor.flow))
-    if key not in _INPUTS:
-        _INPUTS[key] = inputs.build_input(
-            frames.onset, frames.apex, frames.landmarks, modality=predictor.modality, flow=predictor.flow
-        )
-    x = inputs.normalize(_INPUTS[key], predictor.mean, predictor.std)
-    return np.asarray(predictor._run_model(x, False, {"model": 0.0, "gradcam": 0.0}).logits, dtype=np.float64)
+    normalised = inputs.normalize(x, predictor.mean, predictor.std)
+    return np.asarray(predictor._run_model(normalised, False, {"model": 0.0, "gradcam": 0.0}).logits, np.float64)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -194,6 +209,8 @@ def compare(
 ) -> pd.DataFrame:
     """One row per candidate: its validation figures (on `val_subjects` of the cache, default all), then its
     measured ones for each movement (event inputs kept in `store`)."""
+    from mer.inference import Predictor
+
     rows = []
     for name, path in checkpoints.items():
         val = validation_scores(path, val_cache, val_subjects)
@@ -201,8 +218,12 @@ def compare(
                      ("probs", "labels")}})  # fmt: skip
     for movement in MOVEMENTS:  # the real videos are read only now, after every validation figure is fixed
         items = cached_inputs(movement, limit, store)
+        first = rows[0]["checkpoint"]
+        xs = model_inputs(items, first, store, movement)
+        reference = Predictor.from_checkpoint(first)
+        key = f"{reference.modality}_{reference.flow}"
         for row in rows:
-            got = measured_scores(row["checkpoint"], items, row["val_temperature"])
+            got = measured_scores(row["checkpoint"], items, row["val_temperature"], xs, key)
             per_class = json.dumps({k: round(v, 3) for k, v in got["per_class"].items()})
             row.update({f"{movement}_accuracy": got["accuracy"], f"{movement}_n": got["n"],
                         f"{movement}_ece_raw": got["ece_raw"], f"{movement}_ece_t": got["ece_t"],
