@@ -56,7 +56,6 @@ class Prediction:
     align, spot, input, model, gradcam, overlays, total). notes: what the user should know. card, checkpoint,
     source: provenance. index: "position" (0-based) or
     "file_number" (the given onset/apex were file numbers); temperature: the calibration temperature applied.
-    ``frames`` is a compatibility view (see :class:`CropView`).
     """
 
     label: str | None
@@ -100,12 +99,6 @@ class Prediction:
     def frame_count(self) -> int:
         """Frames in the clip as read."""
         return len(self.motion_curve)
-
-    @property
-    def frames(self) -> CropView:
-        """Compatibility view of the aligned crops the answer keeps (see :class:`CropView`); use `crops` and
-        `face_crop` instead."""
-        return CropView(self)
 
     def events_json(self) -> list[dict[str, Any]]:
         """Every event as SPOTTING.md gives it (times from the frames' timestamps); micro ones with label and
@@ -179,43 +172,6 @@ class Prediction:
                 "code_version": card.get("code_version"),
             },
         }
-
-
-class CropView:
-    """``Prediction.frames`` as it was (one aligned crop per frame), for code not yet moved to ``crops``: len() is
-    the clip's frame count, [i] the crop the answer kept for frame i (an event's onset or apex, the first face
-    frame) or a black crop, np.asarray() all N of them (memory: N x 195 kB; avoid on long clips). To be removed."""
-
-    def __init__(self, pred: Prediction) -> None:
-        from mer.spotting.face import CROP_HW
-
-        self.count = pred.frame_count
-        self.shape = (self.count, *CROP_HW, 3)
-        self.dtype = np.dtype(np.uint8)
-        self.kept: dict[int, np.ndarray] = {}
-        for k, pair in sorted(pred.crops.items(), key=lambda kv: kv[0] != pred.salient):
-            event = pred.events[k]
-            self.kept.setdefault(event.onset, pair["onset"])
-            self.kept.setdefault(event.apex, pair["apex"])
-        if pred.face_crop is not None and pred.face_present is not None and pred.face_present.any():
-            self.kept.setdefault(int(np.argmax(pred.face_present)), pred.face_crop)
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, i: Any) -> np.ndarray:
-        if isinstance(i, slice):
-            return np.stack([self[j] for j in range(*i.indices(self.count))]) if self.count else np.zeros(self.shape)
-        i = int(i) + (self.count if int(i) < 0 else 0)
-        if not 0 <= i < self.count:
-            raise IndexError(f"frame {i} is outside the clip's {self.count} frames")
-        return self.kept.get(i, np.zeros(self.shape[1:], np.uint8))
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = np.zeros(self.shape, np.uint8)
-        for i, crop in self.kept.items():
-            out[i] = crop
-        return out if dtype is None else out.astype(dtype)
 
 
 def _softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -431,7 +387,6 @@ class Predictor:
             probs = _softmax(e_expl.logits, self.temperature)
             event_probabilities[k] = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
             labels[k] = self.class_names[int(np.argmax(probs))]
-            events[k].label, events[k].probabilities = labels[k], event_probabilities[k]  # deprecated copies
             if k == salient:
                 expl, raw = e_expl, raw_k
         tick = time.perf_counter()
@@ -469,7 +424,13 @@ class Predictor:
             source=clip.source,
             onset_apex_given=given is not None,
             events=events,
-            summary=ev.summary(events, clip_fps, salient_event),
+            summary=ev.summary(
+                events,
+                clip_fps,
+                salient_event,
+                labels.get(salient),
+                event_probabilities.get(salient, {}).get(labels.get(salient)),
+            ),
             face_present=spotting.present,
             index=index,
             temperature=self.temperature,

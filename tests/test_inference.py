@@ -78,7 +78,10 @@ def test_answer_equals_a_plain_forward_of_the_model_input(prediction, predictor)
 
 
 def test_aligned_frames_input_and_flow(prediction, clip):
-    assert prediction.frames.shape == (len(clip), 282, 231, 3) and prediction.frames.dtype == np.uint8
+    assert prediction.frame_count == len(clip)
+    assert prediction.face_crop.shape == (282, 231, 3) and prediction.face_crop.dtype == np.uint8
+    kept = [crop for pair in prediction.crops.values() for crop in pair.values()]
+    assert kept and all(c.shape == (282, 231, 3) and c.dtype == np.uint8 for c in kept)
     assert prediction.model_input.shape == (4, 282, 231) and prediction.model_input.dtype == np.float32
     mask = prediction.model_input[3]
     assert set(np.unique(mask)) == {0.0, 1.0} and 0.05 < mask.mean() < 0.8
@@ -155,7 +158,7 @@ def test_predictor_reads_a_video_file(predictor, tmp_path):
         writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     writer.release()
     pred = predictor(path)
-    assert pred.fps == 30.0 and pred.frame_count == len(pred.frames) == 12 and pred.timings["read"] > 0.0
+    assert pred.fps == 30.0 and pred.frame_count == len(pred.times) == 12 and pred.timings["read"] > 0.0
 
 
 def test_models_without_fusion_give_no_cbam_maps():

@@ -287,7 +287,7 @@ def test_every_movement_is_an_event_called_micro_or_macro_with_its_reason():
     assert macro.reason.startswith("macro: moves more than 4 px")
     keys = ["onset", "apex", "offset", "start_s", "end_s", "kind", "strength", "reason", "signal", "region"]
     assert list(macro.to_json(fps)) == keys
-    assert list(micro.to_json(fps)) == [*keys, "label", "probabilities"]
+    assert list(micro.to_json(fps)) == keys  # the answer adds its label and probabilities (Prediction.events_json)
     assert micro.to_json(fps)["start_s"] == pytest.approx(micro.onset / fps, abs=1e-4)
 
 
@@ -326,6 +326,6 @@ def test_summary_in_plain_words():
 
     macro = [events.Event(30, 36, 80, 6.0, "macro"), events.Event(90, 102, 150, 5.0, "macro")]
     assert events.summary(macro, 30.0, None) == "no micro-expression found; two ordinary expressions at 1.2 s and 3.4 s"
-    micro = events.Event(5, 9, 12, 1.0, "micro", label="happiness", probabilities={"happiness": 0.7, "others": 0.3})
-    text = events.summary([micro, *macro], 30.0, micro)
+    micro = events.Event(5, 9, 12, 1.0, "micro")
+    text = events.summary([micro, *macro], 30.0, micro, "happiness", 0.7)
     assert text.startswith("one micro-expression at 0.3 s; the clearest, at 0.3 s, looks like happiness (70%)")

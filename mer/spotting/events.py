@@ -46,9 +46,7 @@ class Event:
     strength: how far the apex stands above the movement's base (crop pixels); kind: "micro" or "macro", reason:
     which rule said so; signal: the curve it was found on ("motion": the motion curve, "short": the
     short-movement signal, "given": onset and apex given); region: the AU region of that curve ("all": the face).
-
-    label and probabilities: deprecated here (the answer's, :class:`mer.inference.Prediction`, holds them); kept
-    while the page still reads them from the event."""
+    A micro event's name is the answer's (:class:`mer.inference.Prediction` ``labels``), not the event's."""
 
     onset: int
     apex: int
@@ -56,8 +54,6 @@ class Event:
     strength: float
     kind: str = "macro"
     reason: str = ""
-    label: str | None = None
-    probabilities: dict[str, float] | None = None
     signal: str = "motion"
     region: str = "all"
     clear: float = 0.0  # how many times the noise of its curve near it the event stands (candidates' evidence)
@@ -67,8 +63,8 @@ class Event:
 
     def to_json(self, fps: float, times: np.ndarray | None = None) -> dict:
         """The event as SPOTTING.md gives it: onset, apex, offset, start_s, end_s (from the frames' own times
-        when `times` ((N,) seconds) is given, else frame / fps), kind, strength, reason, signal, region (and label,
-        probabilities for micro events, when set)."""
+        when `times` ((N,) seconds) is given, else frame / fps), kind, strength, reason, signal, region (the answer adds
+        a micro event's label and probabilities: Prediction.events_json, LiveSession)."""
 
         def seconds(frame: int) -> float:
             if times is not None and 0 <= frame < len(times):
@@ -87,9 +83,6 @@ class Event:
             "signal": self.signal,
             "region": self.region,
         }
-        if self.kind == "micro":
-            out["label"] = self.label
-            out["probabilities"] = {k: round(float(v), 6) for k, v in (self.probabilities or {}).items()}
         return out
 
 
@@ -523,9 +516,12 @@ def stitch(curves: list[tuple[int, int, np.ndarray]], count: int) -> np.ndarray:
 SUMMARY_TIMES = 5  # the summary names this many times of a kind, then "and N more"
 
 
-def summary(events: list[Event], fps: float, salient: Event | None) -> str:
+def summary(
+    events: list[Event], fps: float, salient: Event | None, label: str | None = None, probability: float | None = None
+) -> str:
     """One plain sentence on what was found, e.g. "no micro-expression found; two ordinary expressions at 1.2 s
-    and 3.4 s"; at most SUMMARY_TIMES times of each kind, then "and N more"."""
+    and 3.4 s"; at most SUMMARY_TIMES times of each kind, then "and N more". salient: the clearest micro event,
+    named `label` with `probability` by the model."""
     micro = [e for e in events if e.kind == "micro"]
     macro = [e for e in events if e.kind == "macro"]
     words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
@@ -538,9 +534,9 @@ def summary(events: list[Event], fps: float, salient: Event | None) -> str:
 
     if micro and salient is not None:
         first = f"{words.get(len(micro), len(micro))} micro-expression{'s' if len(micro) > 1 else ''} at {at(micro)}"
-        first += f"; the clearest, at {salient.apex / fps:.1f} s, looks like {salient.label}"
-        if salient.probabilities and salient.label in salient.probabilities:
-            first += f" ({salient.probabilities[salient.label]:.0%})"
+        first += f"; the clearest, at {salient.apex / fps:.1f} s, looks like {label}"
+        if probability is not None:
+            first += f" ({probability:.0%})"
     else:
         first = "no micro-expression found"
     if macro:
