@@ -67,37 +67,6 @@ def validation_scores(
     }  # fmt: skip
 
 
-def measured_truths(movement: str = "gaussian", limit: int | None = None) -> list[Any]:
-    """The injected real-video clips of ``benchmarks.realfaces.realfaces_table`` (its videos, REPEATS plans and
-    seeds, and the man's 90 fps MPEG-4 copy), the micro-expressions moved by `movement` (see MOVEMENTS)."""
-    from benchmarks import realfaces as rf
-    from mer.synth.inject import anatomical, compress, inject, resample
-    from mer.synth.real_media import available
-
-    names = [n for n in ("man_smiling", "woman_expressions", "face_then_none", "none_then_face") if available(n)]
-    real = [(n, *rf.read_video(n, limit)) for n in names]
-    truths = []
-    for r in range(1 if limit else rf.REPEATS):
-        seed, tag = rf.SEED + 100 * r, f" (plan {r + 1})" if not limit else ""
-        clips = [(n + tag, f, fps, None, seed + i) for i, (n, f, fps) in enumerate(real)]
-        if not limit:
-            frames, fps = real[0][1], real[0][2]
-            clips.append((f"{names[0]} at 90 fps, MPEG-4{tag}", compress(resample(frames, fps, 90.0), 90.0), 90.0,
-                          2, seed + 9))  # fmt: skip
-        for name, frames, fps, count, s in clips:
-            try:
-                truth = rf.injected_clip(name, frames, fps, count, s)  # the plan of record (and its frames)
-            except ValueError:  # a shortened video (`limit`) may hold no face
-                if limit:
-                    continue
-                raise
-            if movement == "anatomy":  # the same events, their AUs from the sheets, moved anatomically
-                truth.events = anatomical(truth.events, s)
-                truth.frames, _ = inject(frames, truth.events, movement="anatomy")
-            truths.append(truth)
-    return truths
-
-
 def event_inputs(truths: list[Any], pad_s: float = 0.3) -> list[tuple[str, Any]]:
     """(true class, aligned crops) per injected event, found once for every candidate: what
     ``benchmarks.realfaces.given_answers`` has the Predictor do (the event's stretch of the clip, ``pad_s`` either
@@ -193,6 +162,8 @@ def cached_inputs(movement: str, limit: int | None, store: Path | None) -> list[
     path = store / f"events_{movement}{'_limit' + str(limit) if limit else ''}.pkl" if store else None
     if path is not None and path.is_file():
         return pickle.loads(path.read_bytes())
+    from benchmarks.realfaces import measured_truths
+
     items = event_inputs(measured_truths(movement, limit))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -87,6 +87,36 @@ def raw_and_calibrated(pred: Any, probabilities: dict[str, float], card: dict[st
     return list(p[0]), list(apply_temperature(p, temperature)[0])
 
 
+def measured_truths(movement: str = "gaussian", limit: int | None = None) -> list[Any]:
+    """The injected real-video clips of :func:`realfaces_table` (its videos, REPEATS plans and seeds, and the man's
+    90 fps MPEG-4 copy), the micro-expressions moved by `movement` ("gaussian" or "anatomy")."""
+    from mer.synth.inject import anatomical, compress, inject, resample
+    from mer.synth.real_media import available
+
+    names = [n for n in ("man_smiling", "woman_expressions", "face_then_none", "none_then_face") if available(n)]
+    real = [(n, *read_video(n, limit)) for n in names]
+    truths = []
+    for r in range(1 if limit else REPEATS):
+        seed, tag = SEED + 100 * r, f" (plan {r + 1})" if not limit else ""
+        clips = [(n + tag, f, fps, None, seed + i) for i, (n, f, fps) in enumerate(real)]
+        if not limit:
+            frames, fps = real[0][1], real[0][2]
+            clips.append((f"{names[0]} at 90 fps, MPEG-4{tag}", compress(resample(frames, fps, 90.0), 90.0), 90.0,
+                          2, seed + 9))  # fmt: skip
+        for name, frames, fps, count, s in clips:
+            try:
+                truth = injected_clip(name, frames, fps, count, s)  # the plan of record (and its frames)
+            except ValueError:  # a shortened video (`limit`) may hold no face
+                if limit:
+                    continue
+                raise
+            if movement == "anatomy":  # the same events, their AUs from the sheets, moved anatomically
+                truth.events = anatomical(truth.events, s)
+                truth.frames, _ = inject(frames, truth.events, movement="anatomy")
+            truths.append(truth)
+    return truths
+
+
 def given_answers(predictor: Any, truth: Truth, pad_s: float = 0.3) -> list[dict[str, Any]]:
     """Per injected event: the model's answer given its true onset and apex (on the event's stretch of the clip,
     ``pad_s`` either side: the model reads only the onset and apex frames)."""
@@ -185,7 +215,7 @@ def injected_rows(predictor: Any, set_: str, truths: list[Truth]) -> list[dict[s
 
 def naming_rows(predictor: Any, set_: str, truths: list[Truth]) -> list[dict[str, Any]]:
     """Naming only (issue 23): accuracy given the true onset and apex, and ECE raw and with the card's temperature,
-    of one set of clips with injected micro-expressions (e.g. ``benchmarks.naming.measured_truths("anatomy")``:
+    of one set of clips with injected micro-expressions (e.g. ``measured_truths("anatomy")``:
     the injected set's plans, each event's AUs drawn at the real sheets' frequencies and moved anatomically)."""
     from mer.engine.calibration import expected_calibration_error
 
@@ -369,8 +399,6 @@ def realfaces_table(
         *card_rows(predictor.card),
     ]
     if not short:  # naming only: the injected set's plans moved anatomically (issue 23)
-        from benchmarks.naming import measured_truths
-
         rows += naming_rows(predictor, "injected_anatomy", measured_truths("anatomy"))
     table = pd.DataFrame(rows, columns=COLUMNS)
     table.attrs["seconds"] = round(time.perf_counter() - started, 1)
