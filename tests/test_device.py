@@ -55,5 +55,8 @@ def test_the_predictor_in_bf16_channels_last_answers_like_fp32_and_draws_its_map
     a = fast(EXAMPLE)  # with the maps: Grad-CAM in fp32, channels_last kept
     assert a.label == "surprise" and abs(a.probabilities["surprise"] - b.probabilities["surprise"]) < 0.01
     for branch, heat in b.gradcam.items():
+        if heat.std() == 0 or a.gradcam[branch].std() == 0:  # a flat map (e.g. all 0: no positive evidence) has
+            assert np.allclose(a.gradcam[branch], heat, atol=1e-3), branch  # no correlation: then it must match
+            continue
         r = np.corrcoef(a.gradcam[branch].ravel(), heat.ravel())[0, 1]
         assert r > 0.99, (branch, r)
