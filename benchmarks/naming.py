@@ -93,6 +93,8 @@ def measured_scores(
     """Named right over the events `items` (``event_inputs``; `xs` their raw inputs from ``model_inputs``, built
     for the preprocessing `key`), and ECE of the uncalibrated answers and with `temperature` (the validation
     set's)."""
+    from scipy.special import softmax
+
     from mer.engine.calibration import apply_temperature, expected_calibration_error
     from mer.inference import Predictor
 
@@ -101,7 +103,7 @@ def measured_scores(
         raise ValueError(f"{checkpoint} reads {predictor.modality}/{predictor.flow} inputs, not {key}")
     names = list(predictor.class_names)
     labels = np.array([names.index(emotion) for emotion, _ in items])
-    raw = np.array([_softmax(_logits(predictor, x)) for x in xs])
+    raw = np.array([softmax(_logits(predictor, x)) for x in xs])
     right = raw.argmax(1) == labels
     return {
         "accuracy": float(right.mean()), "n": len(items),
@@ -138,11 +140,6 @@ def _logits(predictor: Any, x: np.ndarray) -> np.ndarray:
 
     normalised = inputs.normalize(x, predictor.mean, predictor.std)
     return np.asarray(predictor._run_model(normalised, False, {"model": 0.0, "gradcam": 0.0}).logits, np.float64)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max())
-    return e / e.sum()
 
 
 def rank_agreement(a: list[float], b: list[float]) -> dict[str, float]:

@@ -370,7 +370,7 @@ class Predictor:
         micro = [k for k, e in enumerate(events) if e.kind == "micro"]
         report(0.85, f"naming {len(micro)} micro-expression(s)" if micro else "no micro-expression to name")
         tick = time.perf_counter()
-        inputs = {k: self._classify(k, spotting) for k in micro if k in spotting.frames}
+        inputs = {k: self._inputs(spotting.frames[k]) for k in micro if k in spotting.frames}
         timings["input"] = time.perf_counter() - tick
         crops = {k: {"onset": f.onset, "apex": f.apex} for k, f in spotting.frames.items()}
         labels, event_probabilities = {}, {}
@@ -448,24 +448,21 @@ class Predictor:
             overlay_captions=overlay_captions,
         )
 
-    def _classify(self, k: int, spotting: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _inputs(self, frames: Any) -> tuple[np.ndarray, np.ndarray]:
         """(normalised, raw) model input of a micro event from its aligned onset and apex (one similarity at its
         onset, :class:`mer.spotting.spot.EventFrames`): onset->apex flow or the apex frame, and the AU mask."""
         from mer.data import inputs
 
-        kept = spotting.frames[k]
-        raw = inputs.build_input(kept.onset, kept.apex, kept.landmarks, modality=self.modality, flow=self.flow)
+        raw = inputs.build_input(frames.onset, frames.apex, frames.landmarks, modality=self.modality, flow=self.flow)
         return inputs.normalize(raw, self.mean, self.std), raw
 
     def name_event(self, frames: Any) -> tuple[str, dict[str, float]]:
         """The model's label and class name -> probability (calibrated softmax, card order) for one micro event's
         aligned crops (:class:`mer.spotting.spot.EventFrames`: onset, apex (282, 231, 3) uint8, landmarks), as
         :meth:`__call__` names each micro event; no Grad-CAM (live spotting, :mod:`mer.spotting.live`)."""
-        from mer.data import inputs
-
-        raw = inputs.build_input(frames.onset, frames.apex, frames.landmarks, modality=self.modality, flow=self.flow)
+        x, _ = self._inputs(frames)
         with self._lock:
-            expl = self._run_model(inputs.normalize(raw, self.mean, self.std), False, {"model": 0.0, "gradcam": 0.0})
+            expl = self._run_model(x, False, {"model": 0.0, "gradcam": 0.0})
         probs = _softmax(expl.logits, self.temperature)
         names = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
         return self.class_names[int(np.argmax(probs))], names
