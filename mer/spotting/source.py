@@ -345,28 +345,12 @@ def _decode(path: Path, max_side: int, source: FrameSource, timed: bool, declare
     """(seconds, RGB) of every frame of a video file: rotation applied, downscaled, timed by its timestamps."""
     import av
 
-    count, first = 0, None
+    count = 0
     with _open_container(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up with the analysis
+        container.streams.video[0].thread_type = "AUTO"  # frame and slice threads: decoding keeps up with the analysis
         try:
-            for frame in container.decode(stream):
-                turns = int(round(getattr(frame, "rotation", 0) / 90)) % 4  # counter-clockwise quarter turns
-                coded = (frame.width, frame.height)
-                shown = coded if turns % 2 == 0 else coded[::-1]
-                width, height = _display_size(*shown, max_side)
-                size = (width, height) if turns % 2 == 0 else (height, width)
-                rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
-                if turns:
-                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
-                if count == 0 and (width, height) != shown:
-                    source.note(f"frames were downscaled from {shown[0]}x{shown[1]} to {width}x{height} pixels")
-                if count == 0 and turns:
-                    source.note(f"the video is stored turned by {turns * 90} degrees; it was turned upright")
-                when = frame.time if timed else None
-                if when is not None and first is None:
-                    first = when
-                yield ((when - first) if when is not None else count / source.fps), rgb
+            for item in _decoded(container, max_side, source, timed, rotate=True):
+                yield item
                 count += 1
         except av.FFmpegError:
             if count == 0:
@@ -377,6 +361,31 @@ def _decode(path: Path, max_side: int, source: FrameSource, timed: bool, declare
     if declared is not None and count < declared - 1:
         # the container promised more frames than could be decoded: the end of the file is missing or damaged
         source.note(f"the video seems truncated or damaged: only {count} of {declared} frames could be read")
+
+
+def _decoded(container, max_side: int, source: FrameSource, timed: bool, rotate: bool):
+    """(seconds, RGB) of every frame of an open container's first video stream: turned upright by its rotation
+    (when `rotate`), downscaled to `max_side`, timed by its timestamps from the first frame (else i / fps). FFmpeg's
+    errors reach the caller, which knows what to say of them."""
+    count, first = 0, None
+    for frame in container.decode(container.streams.video[0]):
+        turns = int(round(getattr(frame, "rotation", 0) / 90)) % 4 if rotate else 0  # counter-clockwise quarter turns
+        coded = (frame.width, frame.height)
+        shown = coded if turns % 2 == 0 else coded[::-1]
+        width, height = _display_size(*shown, max_side)
+        size = (width, height) if turns % 2 == 0 else (height, width)
+        rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
+        if turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+        if count == 0 and (width, height) != shown:
+            source.note(f"frames were downscaled from {shown[0]}x{shown[1]} to {width}x{height} pixels")
+        if count == 0 and turns:
+            source.note(f"the video is stored turned by {turns * 90} degrees; it was turned upright")
+        when = frame.time if timed else None
+        if when is not None and first is None:
+            first = when
+        yield ((when - first) if when is not None else count / source.fps), rgb
+        count += 1
 
 
 def _undecodable(path: Path) -> str:
@@ -652,18 +661,11 @@ def _pipe_frames(container, max_side: int, source: FrameSource, timed: bool) -> 
     """(seconds, RGB) of every frame of an open container, downscaled, timed from the first frame; closes it."""
     import av
 
-    count, first = 0, None
+    count = 0
     with container:
-        stream = container.streams.video[0]
         try:
-            for frame in container.decode(stream):
-                width, height = _display_size(frame.width, frame.height, max_side)
-                if count == 0 and (width, height) != (frame.width, frame.height):
-                    source.note(f"frames were downscaled from {frame.width}x{frame.height} to {width}x{height} pixels")
-                rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
-                when = frame.time if timed else None
-                first = when if first is None else first
-                yield ((when - first) if when is not None and first is not None else count / source.fps), rgb
+            for item in _decoded(container, max_side, source, timed, rotate=False):
+                yield item
                 count += 1
         except av.FFmpegError:
             if count == 0:
