@@ -12,12 +12,17 @@ For each candidate checkpoint:
   at the real sheets' frequencies, py-feat's AU -> mesh movement on each frame's own mesh; ``mer.synth.inject``);
   with ECE raw and with the VALIDATION temperature.
 
+- ``heldout`` (with ``--test-subjects``): accuracy and UF1 on synthetic subjects held out of the training run (the
+  issue's "held-out synthetic subjects"), overall and per movement (Gaussian or anatomical, from the synthetic
+  set's ``ground_truth.csv``); read after the validation figures, like the real videos.
+
 Then how the validation score ranks the candidates against the measured one (Spearman's rho and Kendall's tau).
 The measured videos choose nothing: they are read after every validation figure is fixed.
 
     python -m benchmarks.naming --prepare --store DIR          # the events' crops, once (most of the time)
-    python -m benchmarks.naming --val-cache CACHE [--val-subjects S ...] --checkpoints A B ... [--names a b ...] \
-        --store DIR --out DIR
+    python -m benchmarks.naming --val-cache CACHE [--val-subjects S ...] [--test-subjects S ...] \
+        --checkpoints A B ... [--names a b ...] --store DIR --out DIR
+    python -m benchmarks.naming --epoch-state STATE --card-from CHECKPOINT --out DIR   # an epoch as a candidate
 """
 
 from __future__ import annotations
@@ -65,6 +70,66 @@ def validation_scores(
         "val_nll_t": nll(scaled, labels), "val_ece_t": expected_calibration_error(scaled, labels),
         "val_n": len(labels), "probs": probs, "labels": labels,
     }  # fmt: skip
+
+
+def heldout_scores(checkpoint: str | Path, cache_root: str | Path, subjects: list[str]) -> dict[str, Any]:
+    """Accuracy and UF1 of a checkpoint on the held-out synthetic `subjects` of a cache, overall and per movement
+    (``heldout_gaussian_accuracy``, ``heldout_anatomy_accuracy``: the synthetic set's ``ground_truth.csv``
+    ``movement`` column, when the cache's root has one)."""
+    from mer.engine.data import open_cache
+    from mer.engine.metrics import classification_metrics
+
+    got = validation_scores(checkpoint, cache_root, subjects)
+    names = open_cache(cache_root).class_names
+    out = {"heldout_accuracy": got["val_accuracy"], "heldout_uf1": got["val_uf1"], "heldout_n": got["val_n"]}
+    movements = sample_movements(cache_root, subjects)
+    if movements is not None:
+        for movement in sorted(set(movements)):
+            keep = movements == movement
+            true, pred = got["labels"][keep], got["probs"][keep].argmax(1)
+            metrics = classification_metrics([names[i] for i in true], [names[i] for i in pred], names)
+            out[f"heldout_{movement}_accuracy"] = metrics["accuracy"]
+            out[f"heldout_{movement}_n"] = int(keep.sum())
+    return out
+
+
+def sample_movements(cache_root: str | Path, subjects: list[str]) -> np.ndarray | None:
+    """Each sample's movement (``gaussian``/``anatomy``) of the cache's `subjects`, in the cache's order, from the
+    synthetic set's ``ground_truth.csv``; None when the cache was not made by ``mer synth`` with movements."""
+    from mer.engine.data import open_cache
+
+    cache = open_cache(cache_root)
+    truth_path = Path(str(cache.settings.get("root", ""))) / "ground_truth.csv"
+    if not truth_path.is_file():
+        return None
+    truth = pd.read_csv(truth_path, dtype={"sample": str})
+    if "movement" not in truth:
+        return None
+    truth["subject"] = [f"sub{int(s):02d}" for s in truth["subject"]]
+    movement = dict(zip(zip(truth["subject"], truth["sample"], strict=True), truth["movement"], strict=True))
+    rows = cache.index[cache.index["subject"].astype(str).isin(subjects)]
+    return np.array([movement[(str(s), str(k))] for s, k in zip(rows["subject"], rows["sample"], strict=True)])
+
+
+def epoch_checkpoint(state: str | Path, card_from: str | Path, out: str | Path) -> Path:
+    """A checkpoint folder of one epoch of a ``mer train`` run (a copy of its ``state.pt``), to compare as a
+    candidate: the model of `card_from` (the run's ``init``: same architecture, classes and inputs) with the
+    state's weights, and that card less its figures and calibration, saying which epoch it is."""
+    import torch
+
+    from mer.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    saved = torch.load(state, map_location="cpu", weights_only=True)
+    model, card = load_checkpoint(card_from)
+    model.float().load_state_dict(saved["model"])
+    for figure in ("metrics", "calibration"):
+        card.pop(figure, None)
+    card["note"] = (
+        f"Epoch {saved['epoch']} of a training run ({Path(state).name}), a candidate for benchmarks.naming only; "
+        f"card fields other than the weights are those of {Path(card_from).name}."
+    )
+    card["training"] = {**card.get("training", {}), "epochs_run": saved["epoch"], "history": saved["history"]}
+    return save_checkpoint(model, out, card, fp16=True)
 
 
 def event_inputs(truths: list[Any], pad_s: float = 0.3) -> list[tuple[str, Any]]:
@@ -174,9 +239,11 @@ def compare(
     limit: int | None = None,
     val_subjects: list[str] | None = None,
     store: Path | None = None,
+    test_subjects: list[str] | None = None,
 ) -> pd.DataFrame:
     """One row per candidate: its validation figures (on `val_subjects` of the cache, default all), then its
-    measured ones for each movement (event inputs kept in `store`)."""
+    measured ones for each movement (event inputs kept in `store`), then (with `test_subjects`) its figures on
+    those held-out synthetic subjects of the same cache."""
     from mer.inference import Predictor
 
     rows = []
@@ -196,6 +263,8 @@ def compare(
             row.update({f"{movement}_accuracy": got["accuracy"], f"{movement}_n": got["n"],
                         f"{movement}_ece_raw": got["ece_raw"], f"{movement}_ece_t": got["ece_t"],
                         f"{movement}_per_class": per_class})  # fmt: skip
+    for row in rows if test_subjects else []:
+        row.update(heldout_scores(row["checkpoint"], val_cache, test_subjects))
     return pd.DataFrame(rows)
 
 
@@ -218,11 +287,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--names", nargs="+", help="a short name per checkpoint (default: folder names)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/naming"))
     parser.add_argument("--val-subjects", nargs="+", help="only these subjects of the validation cache")
+    parser.add_argument("--test-subjects", nargs="+", help="held-out synthetic subjects of the validation cache")
+    parser.add_argument("--epoch-state", type=Path, help="write a candidate from this copy of a run's state.pt")
+    parser.add_argument("--card-from", type=Path, help="with --epoch-state: the run's init checkpoint")
     parser.add_argument("--store", type=Path, default=None, help="keep the events' inputs here (default: OUT)")
     parser.add_argument("--prepare", action="store_true", help="only find and keep the events' inputs")
     parser.add_argument("--limit", type=int, default=None, help="read at most this many frames per video (tests)")
     args = parser.parse_args(argv)
     store = args.store or args.out
+    if args.epoch_state:
+        if not args.card_from:
+            parser.error("--epoch-state needs --card-from (the run's init checkpoint)")
+        print(epoch_checkpoint(args.epoch_state, args.card_from, args.out))
+        return 0
     if args.prepare:
         for movement in MOVEMENTS:
             print(movement, len(cached_inputs(movement, args.limit, store)), "events")
@@ -230,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or [p.name for p in args.checkpoints]
     started = time.perf_counter()
     table = compare(dict(zip(names, args.checkpoints, strict=True)), args.val_cache, args.limit, args.val_subjects,
-                    store)  # fmt: skip
+                    store, args.test_subjects)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "naming.csv", index=False)
     summary = {"agreement": agreement(table), "seconds": round(time.perf_counter() - started, 1),
