@@ -291,6 +291,18 @@ def test_every_movement_is_an_event_called_micro_or_macro_with_its_reason():
     assert micro.to_json(fps)["start_s"] == pytest.approx(micro.onset / fps, abs=1e-4)
 
 
+@pytest.mark.parametrize("fps", [5.0, 10.0, 30.0])
+def test_a_window_that_starts_on_a_falling_face_has_no_event_before_its_first_frame(fps):
+    from mer.spotting import events
+
+    # the face moved back to rest from the window's first frame on: a movement that began before the window (the
+    # live page's slowed-down stream met this at 5 frames a second, and an onset of -1 stopped its analysis)
+    for n in (5, 8, 15):
+        curve = np.r_[0.0, np.linspace(3.0, 0.0, n - 1)]
+        found = events.peaks(curve, fps)
+        assert all(0 <= e.onset < e.apex <= e.offset < n for e in found), [(e.onset, e.apex, e.offset) for e in found]
+
+
 def test_a_small_slow_movement_is_macro_and_a_fast_onset_is_micro():
     from mer.spotting import events
 

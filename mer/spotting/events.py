@@ -165,8 +165,8 @@ def peaks(values: np.ndarray, fps: float) -> list[Event]:
     noise = np.array([noise_level(values[max(0, a - reach) : a + 1 + reach]) for a in apexes])
     events = []
     for apex, prominence, lo, hi, quiet in zip(apexes, prominences, left, right, noise, strict=True):
-        if prominence < NOISE_FACTOR * quiet:
-            continue
+        if prominence < NOISE_FACTOR * quiet or apex == 0:
+            continue  # (an apex at the reference frame: the face was already moving back; no onset in this window)
         onset = int(np.clip(np.floor(lo), 0, apex - 1))
         offset = int(np.clip(np.ceil(hi), apex, len(values) - 1))
         event = Event(onset, int(apex), offset, float(prominence), clear=float(prominence / max(quiet, 1e-6)))
