@@ -54,8 +54,12 @@ class AppServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def log_text(self) -> str:
+        """Everything the server has printed so far."""
+        return self.log_path.read_text(errors="replace")
+
     def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
+        return self.log_text()[-chars:]
 
 
 def free_port() -> int:

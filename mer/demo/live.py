@@ -49,6 +49,7 @@ RATE_PROBE_S = 1.0  # the first second of frames measures the camera's frame rat
 CAMERA_RATES = (5.0, 10.0, 12.0, 15.0, 20.0, 24.0, 25.0, 30.0, 50.0, 60.0)  # what cameras give; the measure snaps
 REFRESH_S = 1.0  # the chart is redrawn this often (and when an event comes): each redraw is a plotly figure to send
 STATUS_S = 0.25  # the status line at most this often: an update per frame costs the server and the browser time
+GONE_KEPT = 10_000  # visitors remembered as gone (a frame of theirs still on its way starts nothing)
 CLOSE_S = 30.0  # Stop waits this long for the Analyst to decide the rest
 BEHIND = 0.8  # analysing under this share of the rate for BEHIND_S: the session restarts at a rate it keeps up with
 BEHIND_S = 3.0
@@ -490,6 +491,7 @@ class Room:
         self.standby = standby
         self.prepared: list[Analyst] = []
         self.watchers: dict[str, Watcher] = {}
+        self.gone: dict[str, None] = {}  # the visitors who left, oldest first
         self.lock = threading.Lock()
 
     def prepare(self) -> None:
@@ -526,8 +528,10 @@ class Room:
         """A frame of `visitor`'s stream (a new Watcher for a new stream); the view to show now."""
         try:
             if watcher is None or watcher.stopped:
-                watcher = Watcher(self.analyst, self.clock)
                 with self.lock:
+                    if visitor in self.gone:  # a frame still on its way when the tab closed: nobody to show it to
+                        return watcher, LiveView(status="Ended: the page was closed.")
+                    watcher = Watcher(self.analyst, self.clock)
                     old = self.watchers.pop(visitor, None)
                     self.watchers[visitor] = watcher
                 if old is not None and old is not watcher:
@@ -562,6 +566,9 @@ class Room:
         """The visitor closed the tab (or reloaded it): their stream and its process end now."""
         with self.lock:
             watcher = self.watchers.pop(visitor, None)
+            self.gone[visitor] = None  # (a page load's session never comes back: a reload gets a new one)
+            while len(self.gone) > GONE_KEPT:
+                del self.gone[next(iter(self.gone))]
         if watcher is not None:
             watcher.release()
             log.info("a live visitor left: their stream ended; %d live stream(s) remain", len(self.watchers))
