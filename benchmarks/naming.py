@@ -23,6 +23,7 @@ The measured videos choose nothing: they are read after every validation figure 
     python -m benchmarks.naming --val-cache CACHE [--val-subjects S ...] [--test-subjects S ...] \
         --checkpoints A B ... [--names a b ...] --store DIR --out DIR
     python -m benchmarks.naming --epoch-state STATE --card-from CHECKPOINT --out DIR   # an epoch as a candidate
+    python -m benchmarks.naming --combine A/naming.csv B/naming.csv --out DIR    # tables of separate runs as one
 """
 
 from __future__ import annotations
@@ -268,6 +269,17 @@ def compare(
     return pd.DataFrame(rows)
 
 
+def combine(paths: list[Path]) -> pd.DataFrame:
+    """The ``naming.csv`` tables of separate runs as one (for the rank agreement over all their candidates); they
+    must have scored the same validation set (the same ``val_n``) and name each candidate once."""
+    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    if table["val_n"].nunique() != 1:
+        raise ValueError(f"the tables scored validation sets of different sizes: {sorted(set(table['val_n']))}")
+    if table["candidate"].duplicated().any():
+        raise ValueError(f"a candidate is named twice: {sorted(table['candidate'][table['candidate'].duplicated()])}")
+    return table
+
+
 def agreement(table: pd.DataFrame) -> dict[str, Any]:
     """How the validation accuracy and UF1 rank the candidates against each measured accuracy."""
     out = {}
@@ -290,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-subjects", nargs="+", help="held-out synthetic subjects of the validation cache")
     parser.add_argument("--epoch-state", type=Path, help="write a candidate from this copy of a run's state.pt")
     parser.add_argument("--card-from", type=Path, help="with --epoch-state: the run's init checkpoint")
+    parser.add_argument("--combine", type=Path, nargs="+", help="join these naming.csv tables (same validation set)")
     parser.add_argument("--store", type=Path, default=None, help="keep the events' inputs here (default: OUT)")
     parser.add_argument("--prepare", action="store_true", help="only find and keep the events' inputs")
     parser.add_argument("--limit", type=int, default=None, help="read at most this many frames per video (tests)")
@@ -304,14 +317,18 @@ def main(argv: list[str] | None = None) -> int:
         for movement in MOVEMENTS:
             print(movement, len(cached_inputs(movement, args.limit, store)), "events")
         return 0
-    names = args.names or [p.name for p in args.checkpoints]
     started = time.perf_counter()
-    table = compare(dict(zip(names, args.checkpoints, strict=True)), args.val_cache, args.limit, args.val_subjects,
-                    store, args.test_subjects)  # fmt: skip
+    if args.combine:
+        table = combine(args.combine)
+    else:
+        names = args.names or [p.name for p in args.checkpoints]
+        table = compare(dict(zip(names, args.checkpoints, strict=True)), args.val_cache, args.limit,
+                        args.val_subjects, store, args.test_subjects)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "naming.csv", index=False)
     summary = {"agreement": agreement(table), "seconds": round(time.perf_counter() - started, 1),
-               "val_cache": str(args.val_cache)}  # fmt: skip
+               "val_cache": str(args.val_cache) if args.val_cache else None,
+               "combined": [str(p) for p in args.combine or []]}  # fmt: skip
     (args.out / "agreement.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(table.drop(columns=[c for c in table if c.endswith("per_class")]).to_string(index=False))
     print(json.dumps(summary, indent=2))

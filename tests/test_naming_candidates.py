@@ -57,3 +57,16 @@ def test_an_epoch_state_becomes_a_candidate_with_its_weights_and_no_borrowed_fig
     assert "metrics" not in got_card and "calibration" not in got_card  # the source card's figures are not its own
     assert got_card["training"]["epochs_run"] == 3 and "Epoch 3" in read_card(out)["note"]
     assert got_card["class_names"] == card["class_names"]
+
+
+def test_tables_of_separate_runs_combine_only_on_one_validation_set(tmp_path):
+    first = pd.DataFrame({"candidate": ["a", "b"], "val_n": [80, 80], "val_uf1": [0.4, 0.5]})
+    second = pd.DataFrame({"candidate": ["c"], "val_n": [80], "val_uf1": [0.6]})
+    first.to_csv(tmp_path / "1.csv", index=False)
+    second.to_csv(tmp_path / "2.csv", index=False)
+    assert list(naming.combine([tmp_path / "1.csv", tmp_path / "2.csv"])["candidate"]) == ["a", "b", "c"]
+    second.assign(val_n=60).to_csv(tmp_path / "3.csv", index=False)
+    with pytest.raises(ValueError, match="different sizes"):
+        naming.combine([tmp_path / "1.csv", tmp_path / "3.csv"])
+    with pytest.raises(ValueError, match="named twice"):
+        naming.combine([tmp_path / "1.csv", tmp_path / "1.csv"])
