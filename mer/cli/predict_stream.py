@@ -43,7 +43,9 @@ def run_stream(args: argparse.Namespace) -> int:
         )
     source = open_pipe(sys.stdin.fileno(), fps=args.fps)  # a pipe that is not a video fails before the model loads
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
-    session = LiveSession(predictor, fps=source.fps)
+    # micro events named inside push(): a pipe waits for its reader (no frame is lost), and a label from the naming
+    # thread would come only with the next frame
+    session = LiveSession(predictor, fps=source.fps, name_in_background=False)
     for number, (seconds, frame) in enumerate(prefetched(source.frames())):
         if args.max_frames is not None and number >= args.max_frames:
             source.note(f"only the first {args.max_frames} frames were used, as asked (--max-frames)")

@@ -291,7 +291,7 @@ class Watcher:
                 answer = self._expect("closed" if message[0] == "close" else "update")
                 with self.lock:
                     self.latest, self.facts = answer[1], answer[2]
-                    self.events.extend(answer[1].new_events)
+                    _take(self.events, answer[1])
                     if answer[0] == "closed":
                         self.parts.append((answer[3], answer[4]))
                         self.closed = True
@@ -323,7 +323,7 @@ class Watcher:
         self.analyst.send(("restart", rate))
         answer = self._expect("restarted")
         with self.lock:
-            self.events.extend(answer[1].new_events if answer[1] is not None else [])
+            _take(self.events, answer[1])
             self.parts.append((answer[3], answer[4]))
             self.rate, self.rate_since, self.last_sent = rate, seconds, None
             self.restarts.append({"at_s": round(seconds, 3), "fps": rate})
@@ -609,6 +609,18 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic | np.ndarray):
         return value.tolist()
     return str(value)
+
+
+def _take(events: list[dict], update: LiveUpdate | None) -> None:
+    """Add an update's new events to `events`, and the label of each micro event it named since (reported earlier
+    without one: the model names them in a thread of its own, LiveUpdate.named_events) in place of its entry."""
+    if update is None:
+        return
+    events.extend(update.new_events)
+    for named in getattr(update, "named_events", []):
+        for k, item in enumerate(events):
+            if (item["kind"], item["onset"], item["offset"]) == (named["kind"], named["onset"], named["offset"]):
+                events[k] = named
 
 
 def _named(item: dict) -> tuple[str, float | None]:

@@ -5,12 +5,17 @@ into the crop, windows of crops measured, candidates kept) runs here with live s
 of CHUNK_S, and windows of WINDOW_S are measured every HOP_S (the offline spotter: 2 s chunks, 3 s windows every
 2 s, which would hold an event back for up to 5 s). After each window the candidates go through THE rule
 (:func:`mer.spotting.events.decide`), with the person's own noise measured over the first BASELINE_S seconds of
-their face, and an event is final, and reported, once no later window can change it: every window that starts at
-or before its offset has been measured (a macro event still held when its window ended waits as long again as the
-rule may join its way back to it: events.WINDOW_HOP_S). The last such window starts up to HOP_S before the offset
-and is measured once its last frame is tracked and warped (a chunk, and the eyes' smoothing: track.SMOOTH_S / 2),
-so an event comes out WINDOW_S - HOP_S to WINDOW_S + CHUNK_S + 0.1 s (0.7-1.4 s) after its offset in stream time,
-plus the time the machine takes; micro events are named by the Predictor's model as they come out. The short
+their face, and an event is final, and reported, once no later window can change it: every window that starts
+before its offset by more than the short signal's reach (two lags, 0.27 s: a later one measures none of the
+event's frames with its full lags) has been measured (a macro event still held when its window ended waits as long
+again as the rule may join its way back to it: events.WINDOW_HOP_S). Such a window is measured once its last frame
+is tracked and warped (the chunk it ends in, one frame more, and the eyes' smoothing: track.SMOOTH_S / 2), so an
+event comes out about 0.6-1.05 s after its offset in stream time (benchmarks/results/live), plus the time the
+machine takes.
+
+Overlapping windows share the short flows of their frame pairs (each pair measured once, by the first window that
+needs it, for every lag, region and candidate of every window that holds it). Micro events are
+named by the Predictor's model in a thread of its own (:class:`LiveUpdate` says how their labels come). The short
 movements' signal per frame is taken from a window that gives it its full lags (:class:`Centred`).
 
 State is bounded: per-frame values are kept for the last HISTORY_S (+ KEEP_S) seconds in rings, candidates for
@@ -19,7 +24,7 @@ stream of any length.
 
     session = LiveSession(Predictor.from_checkpoint(), fps=30.0)
     for seconds, frame in camera:                     # RGB uint8
-        update = session.push(seconds, frame)         # update.new_events, update.status, curves for a plot
+        update = session.push(seconds, frame)         # update.new_events, .named_events, .status, curves
     session.close(); session.to_csv(); session.to_json()
 """
 
@@ -28,6 +33,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import queue
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -49,6 +56,15 @@ WINDOW_S = 1.0  # live windows: the shortest that still measures short movements
 HOP_S = 1 / 3  # ...started this often: an event up to WINDOW_S - HOP_S long with its margins lies whole in one
 CHUNK_S = track.DETECT_EVERY_S  # the face is tracked in chunks of this many seconds (detected at both ends)
 KEEP_S = 8.0  # candidates are weighed by the rule this long (a macro event joins its way back within 5 s)
+# A micro event moves at least this many times the person's own short movement (the baseline's). The offline
+# spotter asks events.PERSON_FACTOR (2.0) together with a clearness of events.SHORT_NOISE_FACTOR (15) times its
+# curve's noise within events.NOISE_S of its apex, measured in its one 3 s window. The live spotter judges each
+# candidate in the best of the 2-3 windows of 1 s that hold it, each measuring that noise over about +-0.35 s: the
+# same movement's clearness swings by a factor of 4 from one window to the next (the man's 1.8 px mouth movement of
+# tests/test_live.py: 4.1-16.8, the offline spotter's 10.0), so its clearness guard is weaker than the offline one.
+# It takes the amplitude guard that the tuning clips chose beside a weaker clearness guard (2.5 beside 7, commit
+# 50964e8, events.py's history) rather than the one chosen beside 15.
+PERSON_FACTOR = 2.5
 BUSY_RATIO = 0.9  # analysing under this fraction of the stream's frame rate: the status says the machine is busy
 RATE_S = 2.0  # analysed_fps: over the last seconds of stream
 EVENT_FIELDS = ("onset", "apex", "offset", "start_s", "apex_s", "end_s", "kind", "label", "probability", "strength")
@@ -66,6 +82,13 @@ class LiveUpdate:
     without a face or not measured yet); short_curve: (n,) float32 crop px, the short-movement signal. analysed_fps:
     frames pushed per second of stream over the last RATE_S; skipped: frames missing so far (gaps in the pushed
     times); baseline_done: the person's noise is known and events are being reported.
+
+    Micro events are named by the model in a thread of their own (push() does not wait for it): a micro event comes
+    out in new_events with "label": None, "probabilities": {} and "naming": True, and in a later update's
+    named_events once named: the same event (same onset, offset, kind; the session's own dict is updated in
+    place) with its label and probabilities, "naming": False and named_s, the stream second the label came at.
+    close() waits for every name. A session made with name_in_background=False names them inside push() (each
+    micro event comes out named, as before).
     """
 
     new_events: list[dict]
@@ -76,6 +99,7 @@ class LiveUpdate:
     analysed_fps: float
     skipped: int
     baseline_done: bool
+    named_events: list[dict] = field(default_factory=list)
 
 
 class Recent:
@@ -155,6 +179,7 @@ class _LiveSpotter(_Spotter):
         self.motion, self.short = Recent(keep), Centred(keep, _short_reach(fps))
         self.eyelids = (Recent(keep), Recent(keep))
         self.closing = False
+        self.shared_flows = {}  # the overlapping windows share their frame pairs' short flows
 
     def _close_run(self, stop: int) -> None:
         """The windows of a stretch of face that ended: while streaming only whole windows from the next one on (one
@@ -168,7 +193,11 @@ class _LiveSpotter(_Spotter):
         self.run_start = None
 
     def _forget(self, start: int) -> None:
-        """Nothing here: the session prunes (:meth:`prune`) once it has reported what is final."""
+        """Only the short flows of frame pairs no later window reaches (a window is measured after every window
+        that starts a window length before it): the session prunes the candidates (:meth:`prune`) once it has
+        reported what is final."""
+        for key in [k for k in self.shared_flows if k[0] < start - self.length]:
+            del self.shared_flows[key]
 
     def frontier(self) -> int:
         """Every window still to come starts at this frame or later."""
@@ -185,7 +214,7 @@ class _LiveSpotter(_Spotter):
 
     def held(self) -> int:
         """How many frames, arrays and candidates the spotter holds now (a check that state stays bounded)."""
-        stores = (self.src, self.crops, self.crop_landmarks, self.landmarks, self.eyes, self.kept)
+        stores = (self.src, self.crops, self.crop_landmarks, self.landmarks, self.eyes, self.kept, self.shared_flows)
         return sum(len(s) for s in stores) + len(self.brief) + len(self.longer) + len(self.short_events)
 
 
@@ -197,6 +226,47 @@ class _Reported:
     item: dict = field(repr=False)
 
 
+class _Namer:
+    """Names micro events in a thread of its own (Predictor.name_event: the flow and the network, seconds on a busy
+    CPU), so that push() returns at once; what it named is collected by the session's own thread (:meth:`done`)."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.todo: queue.Queue = queue.Queue()
+        self.named: queue.Queue = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.seconds = 0.0  # wall seconds spent naming
+
+    def put(self, item: dict, frames: Any) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="mer-live-naming", daemon=True)
+            self.thread.start()
+        self.todo.put((item, frames))
+
+    def _run(self) -> None:
+        while True:
+            item, frames = self.todo.get()
+            tick = time.perf_counter()
+            try:
+                named = self.predictor.name_event(frames)
+            except Exception:  # noqa: BLE001  (an event the model cannot name stays unnamed; the stream goes on)
+                named = (None, {})
+            self.seconds += time.perf_counter() - tick
+            self.named.put((item, named))
+            self.todo.task_done()
+
+    def done(self, wait: bool = False) -> list[tuple[dict, tuple]]:
+        """(item, (label, probabilities)) of every event named since the last call; wait: first every one asked."""
+        if wait and self.thread is not None:
+            self.todo.join()
+        out = []
+        while True:
+            try:
+                out.append(self.named.get_nowait())
+            except queue.Empty:
+                return out
+
+
 class LiveSession:
     """One live stream: frames in by :meth:`push`, events out as they are decided (see the module docstring).
 
@@ -205,6 +275,8 @@ class LiveSession:
         fps: the rate frames are pushed at (windows and chunks are counted in frames of it).
         baseline_s: the first seconds of the face that measure the person's own noise; no event is reported in them.
         history_s: the seconds of curves an update carries.
+        name_in_background: name micro events in a thread of their own (see :class:`LiveUpdate`); False names
+            them inside push().
     """
 
     def __init__(
@@ -213,12 +285,18 @@ class LiveSession:
         fps: float = 30.0,
         baseline_s: float = BASELINE_S,
         history_s: float = HISTORY_S,
+        name_in_background: bool = True,
     ) -> None:
         self.predictor = predictor
+        self.namer = _Namer(predictor) if predictor is not None and name_in_background else None
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.baseline_s, self.history_s = float(baseline_s), float(history_s)
         self.history = max(2, int(round(self.history_s * self.fps)))
         self.keep = int(round(KEEP_S * self.fps))
+        # a window that starts within the short signal's reach before an event's offset measures none of the
+        # event's frames with its full lags (nor does its motion curve, measured from its first frame, see the
+        # event's start): the event is final once the windows before it are measured
+        self.settle = _short_reach(self.fps)
         self.spotter = _LiveSpotter(self.fps, self.history + 2 * self.keep)
         self.events: list[dict] = []
         self.reported: deque[_Reported] = deque(maxlen=64)
@@ -242,13 +320,13 @@ class LiveSession:
         self.spotter.push(float(seconds), self._scaled(frame))
         new = self._decide() if self.spotter.windows != self.last_windows else []
         self.wall["push"] += time.perf_counter() - tick
-        return self._update(new)
+        return self._update(new, self._named())
 
     def close(self) -> LiveUpdate:
         """End the stream: track and measure what is left and report every event still undecided."""
         if self.closed or self.spotter.count == 0:
             self.closed = True
-            return self._update([])
+            return self._update([], self._named(wait=True))
         self.closed = True
         sp = self.spotter
         sp.closing = True
@@ -256,7 +334,8 @@ class LiveSession:
         sp._advance(final=True)
         if sp.run_start is not None:
             sp._close_run(sp.count)
-        return self._update(self._decide(final=True))
+        new = self._decide(final=True)
+        return self._update(new, self._named(wait=True))
 
     @property
     def face_seen(self) -> bool:
@@ -310,7 +389,8 @@ class LiveSession:
         new = []
         for event in self._rule(frontier - self.keep):
             held_on = event.kind == "macro" and event.open_end and not final
-            if event.offset + (reach if held_on else 0) >= frontier or event.onset < end or self._reported(event):
+            last = event.offset - self.settle + (reach if held_on else 0)  # the last window that may change it
+            if last >= frontier or event.onset < end or self._reported(event):
                 continue
             item = self._item(event)
             self.reported.append(_Reported(event, item))
@@ -330,12 +410,15 @@ class LiveSession:
         base = min(starts)
         originals: dict[int, Event] = {}
         shifted = [[_shift(e, -base, originals) for e in g] for g in groups]
+        level = PERSON_FACTOR * ev.person_noise(self.noise)  # the live guard on a micro event's size (see there)
+        # (`shifted` keeps every copy alive: `originals` is keyed by their ids)
+        short = [e for e in shifted[2] if e.kind != "micro" or e.strength >= level]
         stop = max(sp.tracked, base + 1)
         eyelids = np.stack([side.window(base, stop) for side in sp.eyelids], axis=1)
         present = sp.present.window(base, stop)
         eyelids[~present] = np.nan
         facts = ev.ClipFacts(self.fps, self.noise, eyelids)
-        return [originals.get(id(e)) or _shift(e, base, originals) for e in ev.decide(*shifted, facts)]
+        return [originals.get(id(e)) or _shift(e, base, originals) for e in ev.decide(*shifted[:2], short, facts)]
 
     def _reported(self, event: Event) -> bool:
         return any(
@@ -373,25 +456,45 @@ class LiveSession:
         for key, frame in (("start_s", event.onset), ("apex_s", event.apex), ("end_s", event.offset)):
             seconds = sp.times[frame]
             item[key] = round(float(seconds), 4) if np.isfinite(seconds) else round(frame / self.fps, 4)
+        item["reported_s"] = round(float(self.last_seconds or 0.0), 4)
         if event.kind == "micro":
-            label, probabilities = self._name(event)
+            label, probabilities = self._name(event, item)
             item["label"] = label
             item["probabilities"] = {k: round(float(v), 6) for k, v in probabilities.items()}
-        item["reported_s"] = round(float(self.last_seconds or 0.0), 4)
         return item
 
-    def _name(self, event: Event) -> tuple[str | None, dict[str, float]]:
+    def _name(self, event: Event, item: dict) -> tuple[str | None, dict[str, float]]:
+        """The event's label and probabilities now, or (None, {}) with the naming asked of the namer's thread
+        (item["naming"] True until :meth:`_named` fills them in)."""
         kept = self.spotter.kept.get(id(getattr(event, "origin", None) or event))
         if self.predictor is None or kept is None:
+            return None, {}
+        if self.namer is not None:
+            item["naming"] = True
+            self.namer.put(item, kept[1])
             return None, {}
         tick = time.perf_counter()
         named = self.predictor.name_event(kept[1])
         self.wall["name"] += time.perf_counter() - tick
         return named
 
+    def _named(self, wait: bool = False) -> list[dict]:
+        """The events the namer's thread named since the last update, their dicts filled in (wait: every one)."""
+        if self.namer is None:
+            return []
+        out = []
+        for item, (label, probabilities) in self.namer.done(wait):
+            item["label"] = label
+            item["probabilities"] = {k: round(float(v), 6) for k, v in probabilities.items()}
+            item["naming"] = False
+            item["named_s"] = round(float(self.last_seconds or 0.0), 4)
+            out.append(item)
+        self.wall["name"] = self.namer.seconds
+        return out
+
     # ---------------------------------------------------------------------------------------------- for a view
 
-    def _update(self, new: list[dict]) -> LiveUpdate:
+    def _update(self, new: list[dict], named: list[dict] | None = None) -> LiveUpdate:
         sp = self.spotter
         first = max(0, sp.count - self.history)
         present = sp.present.window(first, sp.count)
@@ -408,6 +511,7 @@ class LiveSession:
             analysed_fps=float(rate),
             skipped=self.skipped,
             baseline_done=self.noise is not None,
+            named_events=named or [],
         )
 
     def _status(self, rate: float) -> str:

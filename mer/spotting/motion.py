@@ -121,10 +121,18 @@ class CurveGeometry(NamedTuple):
         """((P, 2) flow from small gray `first` to `second` at the inside pixels, the rigid part taken out, in
         small-crop pixels; (3, 2) that rigid (affine) part). `second`'s face brightness is matched to `first`'s and
         `first`'s frozen pixels are pasted into it (a blink does not spread into the regions around the eyes)."""
+        return self.split(self.flow(dis, first, second))
+
+    def flow(self, dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """(h, w, 2) float32 small-crop pixels: the whole flow from small gray `first` to `second`, brightness
+        matched and frozen pixels pasted as in :meth:`residual`, before the rigid part is taken out."""
         level = max(float(first[self.face_area].mean()), 1.0)
         second = cv2.convertScaleAbs(second, alpha=level / max(float(second[self.face_area].mean()), 1.0))
         second[self.frozen] = first[self.frozen]
-        flow = dis.calc(first, second, None)
+        return dis.calc(first, second, None)
+
+    def split(self, flow: np.ndarray) -> tuple:
+        """A whole flow (:meth:`flow`) as ((P, 2) residual at the inside pixels, (3, 2) rigid part)."""
         rigid = self.solve @ flow[self.fit]
         return flow[self.inside] - self.basis_in @ rigid, rigid
 

@@ -51,12 +51,21 @@ class ShortFlows:
         regions: dict[str, np.ndarray] | None,
         eyes: np.ndarray | None = None,
         nose: np.ndarray | None = None,
+        shared: dict | None = None,
+        start: int = 0,
     ):
         """eyes: (H, W) 0/1 of the eye openings (:func:`mer.spotting.face.eye_mask`) for the blink curve; without
         it, the part of the mask's hull outside the mask. nose: (H, W) 0/1 of the nose (ridge, tip, wings:
         :func:`mer.spotting.face.nose_mask`), the head-motion reference: its median flow (what the affine head
-        motion left) is taken out of every flow, as the field's spotters do; None leaves the flows as they are."""
+        motion left) is taken out of every flow, as the field's spotters do; None leaves the flows as they are.
+        shared: (stream frame, stream frame) -> whole flow, kept by the caller across overlapping windows of one
+        stream (the live spotter): a pair of frames measured by an earlier window is not measured again (its flow
+        was taken with that window's mask for the brightness match and the eyes pasted in; the rigid part is taken
+        out with this one's); start: the stream frame of `frames[0]`. Without it a pair is measured once per
+        window (each window's flows are kept while it is analysed either way)."""
         self.count = len(frames)
+        self.whole: dict = {} if shared is None else shared  # (stream frame, stream frame) -> whole flow
+        self.start = start
         height, width = np.asarray(frames).shape[1:3]
         self.geometry = _curve_geometry(height, width, mask, SHORT_SCALE)
         self.small = _small(np.asarray(frames), self.geometry.size)
@@ -75,7 +84,11 @@ class ShortFlows:
         """(P, 2) float32 crop pixels: flow from frame i to frame j inside the mask, the rigid (head) part taken out
         (and the nose's remaining motion, when given), j's brightness matched to i's and i's eyes pasted into j (a
         blink does not spread into the brows)."""
-        residual, _ = self.geometry.residual(self.dis, self.small[i], self.small[j])
+        key = (self.start + i, self.start + j)
+        whole = self.whole.get(key)
+        if whole is None:  # the same pair is asked for by several lags, regions and candidates (and windows)
+            whole = self.whole[key] = self.geometry.flow(self.dis, self.small[i], self.small[j])
+        residual, _ = self.geometry.split(whole)
         if self.nose is not None:  # what the head's affine motion left, as the nose moved
             residual = residual - np.median(residual[self.nose], axis=0)
         return residual / self.geometry.scale

@@ -104,7 +104,12 @@ class WindowFound:
 
 
 def analyse_window(
-    start: int, crops: np.ndarray, crop_landmarks: list[np.ndarray], fps: float, events: bool = True
+    start: int,
+    crops: np.ndarray,
+    crop_landmarks: list[np.ndarray],
+    fps: float,
+    events: bool = True,
+    shared: dict | None = None,
 ) -> WindowFound:
     """Measure one window and find its candidate events.
 
@@ -115,6 +120,8 @@ def analyse_window(
             cover the face as it is over the window.
         fps: frame rate.
         events: False measures the curves only (onset and apex given).
+        shared: short flows of frame pairs kept across overlapping windows of one stream
+            (:class:`mer.spotting.short_motion.ShortFlows`), None: each window measures its own.
     """
     from mer.spotting import face, motion, short_motion
 
@@ -129,7 +136,7 @@ def analyse_window(
     if ev.is_brief(start, stop, fps):
         return WindowFound(curves, None, peaks, [])
     eyes = np.max([face.eye_mask(lm) for lm in crop_landmarks], axis=0)
-    flows = short_motion.ShortFlows(crops, mask, regions, eyes)
+    flows = short_motion.ShortFlows(crops, mask, regions, eyes, shared=shared, start=start)
     bumps = flows.curves(fps)
     short = ev.find_short_events([(start, stop, bumps, flows)], fps)
     short_curve = np.max([v for name, v in bumps.items() if name != "blink"], axis=0)
@@ -247,6 +254,8 @@ class _Spotter:
         self.short_events: list[Event] = []
         self.kept: dict[int, tuple[Event, EventFrames]] = {}  # id(event) -> the event, its frames
         self.given_frames: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        self.detected: dict[int, list] = {}  # faces found on the frames after the last chunk (its lookahead)
+        self.shared_flows: dict | None = None  # short flows kept across windows (the live spotter's overlap)
         self.face_crop: np.ndarray | None = None
         self.seconds = {"track": 0.0, "align": 0.0, "spot": 0.0}
         self.shape: tuple[int, ...] | None = None
@@ -294,11 +303,15 @@ class _Spotter:
         seen = self.pending
         keep = len(seen) if keep is None else keep
         indices, self.pending = seen[:keep], seen[keep:]
+        known = {k: self.detected[i] for k, i in enumerate(seen) if i in self.detected}
+        self.detected = {}
         try:
-            followed = track.track_face([self.src[i] for i in seen], self.fps, name=self.name)
+            followed = track.track_face([self.src[i] for i in seen], self.fps, name=self.name, known=known)
         except InputError:  # no face in this chunk
             self.present.put(indices[0], np.zeros(len(indices), bool))
         else:
+            # the next chunk starts in this one's lookahead: its frames' detections are not made again
+            self.detected = {seen[k]: found for k, found in followed.found.items() if k >= keep}
             self.present.put(indices[0], followed.present[:keep])
             self.faces_found = max(self.faces_found, followed.faces_found)
             for k, i in enumerate(indices):
@@ -373,7 +386,7 @@ class _Spotter:
         tick = time.perf_counter()
         crops = np.stack([self.crops[j] for j in range(start, stop)])
         sampled = [self.crop_landmarks[j] for j in range(start, stop, self.sample)]
-        found = analyse_window(start, crops, sampled, self.fps, events=self.given is None)
+        found = analyse_window(start, crops, sampled, self.fps, events=self.given is None, shared=self.shared_flows)
         self.motion.put(start, found.curves["all"])
         if found.short_curve is not None:
             self.short.put(start, found.short_curve)

@@ -43,12 +43,14 @@ class FaceTrack:
     present: (N,) bool, True where a face was detected (or lies between two frames with one).
     faces_found: the most faces seen in one frame (the largest is followed).
     notes: what a user should know (face appears late, leaves, several faces).
+    found: frame -> the faces detected on it (:func:`mer.spotting.face.detect_meshes`), for the frames detected.
     """
 
     landmarks: np.ndarray
     present: np.ndarray
     faces_found: int
     notes: list[str] = field(default_factory=list)
+    found: dict[int, list] = field(default_factory=dict)
 
     @property
     def first(self) -> int:
@@ -60,16 +62,17 @@ class FaceTrack:
         return runs(self.present)
 
 
-def _detections(frames, step: int) -> dict[int, list]:
+def _detections(frames, step: int, known: dict[int, list] | None = None) -> dict[int, list]:
     """The faces (box, refined mesh; :func:`mer.spotting.face.detect_meshes`) on every `step`-th frame and the last,
-    then on every frame between two that disagree."""
+    then on every frame between two that disagree; those of `known` frames are taken from it."""
+    known = known or {}
     count = len(frames)
     keys = sorted(set(range(0, count, step)) | {count - 1})
-    found = {i: face.detect_meshes(frames[i]) for i in keys}
+    found = {i: known[i] if i in known else face.detect_meshes(frames[i]) for i in keys}
     for a, b in zip(keys, keys[1:], strict=False):
         if bool(found[a]) != bool(found[b]):
             for i in range(a + 1, b):
-                found[i] = face.detect_meshes(frames[i])
+                found[i] = known[i] if i in known else face.detect_meshes(frames[i])
     return found
 
 
@@ -155,13 +158,15 @@ def presence_notes(present: np.ndarray, fps: float, name: str) -> list[str]:
     return notes
 
 
-def track_face(frames, fps: float, name: str = "the clip") -> FaceTrack:
+def track_face(frames, fps: float, name: str = "the clip", known: dict[int, list] | None = None) -> FaceTrack:
     """Find and follow the largest face through a clip.
 
     Args:
         frames: sequence or (N, H, W, 3) array of RGB uint8 frames of one size.
         fps: the clip's frame rate (sets how often the face is detected and its landmarks fitted).
         name: names the clip in messages.
+        known: frame -> its faces already detected (FaceTrack.found of an earlier chunk that ended on the frame a
+            stream's next chunk starts on): not detected again.
 
     Raises:
         InputError: no face in any frame (or no frames).
@@ -171,7 +176,7 @@ def track_face(frames, fps: float, name: str = "the clip") -> FaceTrack:
         raise InputError(f"{name} has no frames; give at least one frame with a face")
     fps = float(fps) if fps and fps > 0 else 30.0
     step = max(1, int(round(DETECT_EVERY_S * fps)))
-    found = _detections(frames, step)
+    found = _detections(frames, step, known)
     if not any(found.values()):
         raise InputError(
             f"no face found in {name} (checked every {step} frames); use a well-lit, frontal, unobstructed face "
@@ -183,7 +188,7 @@ def track_face(frames, fps: float, name: str = "the clip") -> FaceTrack:
     notes = presence_notes(present, fps, name)
     if faces > 1:
         notes.append(f"{faces} faces found in {name}; followed the largest")
-    return FaceTrack(landmarks, present, faces, notes)
+    return FaceTrack(landmarks, present, faces, notes, found)
 
 
 def follow_transforms(track: FaceTrack, fps: float) -> np.ndarray:
