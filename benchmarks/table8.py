@@ -420,22 +420,28 @@ def _data_label(cache: Path) -> str:
 
 
 def training_span(out: Path) -> str:
-    """Wall clock of the training, over every invocation: from the first task log the local pool opened (its
-    name carries the time) to the last job's predictions (file times in ``DIR/grids``)."""
+    """Wall clock of the training, over every invocation, per model: from the first task log its local pool
+    opened (the name carries the time) to its last job's predictions (file times in ``DIR/grids/MODEL``). Per
+    model, because models trained at different times (a model re-run later would otherwise stretch one span)."""
+    spans = [_span(grid) for grid in sorted((out / "grids").glob("*")) if grid.is_dir()]
+    spans = [s for s in spans if s]
+    return "; ".join(spans) if spans else "unknown"
+
+
+def _span(grid: Path) -> str:
     import calendar
 
     starts = []
-    for log in (out / "grids").glob("*/logs/local/*-task*.log"):
+    for log in grid.glob("logs/local/*-task*.log"):
         with contextlib.suppress(ValueError):
             starts.append(calendar.timegm(time.strptime(log.name[:15], "%Y%m%dT%H%M%S")))
-    ends = [p.stat().st_mtime for p in (out / "grids").glob("*/*/jobs/*.csv")]
+    ends = [p.stat().st_mtime for p in grid.glob("*/jobs/*.csv")]
     if not starts or not ends:
-        return "unknown"
+        return ""
     first, last = min(starts), max(ends)
-    stamp = "%Y-%m-%d %H:%M:%S"
     return (
-        f"{time.strftime(stamp, time.gmtime(first))} to {time.strftime(stamp, time.gmtime(last))} UTC "
-        f"({(last - first) / 60:.0f} min)"
+        f"{grid.name} {time.strftime('%Y-%m-%d %H:%M', time.gmtime(first))} to "
+        f"{time.strftime('%H:%M', time.gmtime(last))} UTC ({(last - first) / 60:.0f} min)"
     )
 
 
