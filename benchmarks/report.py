@@ -375,8 +375,11 @@ def _facts(meta: dict[str, Any]) -> list[tuple[str, str]]:
     facts = [(label, str(host[k])) for k, label in HOST_FACTS.items() if host.get(k) not in (None, "")]
     facts += [(label, str(meta[k])) for k, label in RUN_FACTS.items() if meta.get(k) not in (None, "")]
     kept = meta.get("kept_from_earlier_run")
-    if kept:
-        facts.append(("kept from an earlier run", f"{', '.join(kept.get('sections', []))} ({kept.get('command')})"))
+    while kept:  # the run the kept sections came from, then the run that one had kept its own from
+        if kept.get("sections"):
+            when = f"started {kept.get('started')}: " if kept.get("started") else ""
+            facts.append(("kept from an earlier run", f"{', '.join(kept['sections'])} ({when}{kept.get('command')})"))
+        kept = kept.get("earlier")
     return facts
 
 

@@ -299,13 +299,7 @@ def run_suite(args: argparse.Namespace) -> int:
     tables = measure_sections(plan, args, host, kept)
     meta = run_meta(plan, args, host, started, time.perf_counter() - t0, load_note(load0, load_average()))
     if args.skip and kept_meta:
-        meta["kept_from_earlier_run"] = {
-            "sections": sorted(args.skip),
-            "started": kept_meta.get("started"),
-            "duration_s": kept_meta.get("duration_s"),
-            "command": kept_meta.get("command"),
-            "load_note": kept_meta.get("load_note"),
-        }
+        meta["kept_from_earlier_run"] = kept_provenance(args.skip, kept_meta)
     paths = report.write_outputs(out, tables, meta)
     if "realfaces" not in args.skip:  # spotting and naming on real videos: a section of its own files
         from benchmarks import realfaces
@@ -313,6 +307,24 @@ def run_suite(args: argparse.Namespace) -> int:
         paths += realfaces.write_section(out, realfaces.realfaces_table(args.checkpoint, args.quick))
     print(f"wrote {len(paths)} files to {out} (report: {out / 'report.md'}, {out / 'report.html'})")
     return 0
+
+
+def kept_provenance(skip: list[str] | set[str], kept_meta: dict[str, Any]) -> dict[str, Any]:
+    """Where the kept sections were measured: the run whose `meta.json` was in --out for the sections it measured,
+    and, under "earlier", the run that one had itself kept its other sections from (carried forward, so a chain of
+    --skip runs never loses where a figure came from)."""
+    before = kept_meta.get("kept_from_earlier_run") or {}
+    carried = set(skip) & set(before.get("sections", []))
+    kept = {
+        "sections": sorted(set(skip) - carried),
+        "started": kept_meta.get("started"),
+        "duration_s": kept_meta.get("duration_s"),
+        "command": kept_meta.get("command"),
+        "load_note": kept_meta.get("load_note"),
+    }
+    if carried:
+        kept["earlier"] = kept_provenance(carried, {**before, "kept_from_earlier_run": before.get("earlier")})
+    return kept
 
 
 def measure_sections(plan: Plan, args: argparse.Namespace, host: dict[str, Any], kept: dict) -> dict[str, pd.DataFrame]:

@@ -587,3 +587,20 @@ def test_accuracy_command_trains_through_the_grid_and_resumes(tmp_path: Path) ->
     assert [c.strip() for c in header.split("|")[2:7]] == ["accuracy", "macro precision", "macro recall", "UF1", "UAR"]
     again = run(*argv)  # resumable: every job is done, nothing trains again
     assert "0 failed and 0 missing" in again.stdout, again.stdout[-2000:]
+
+
+def test_a_chain_of_skip_runs_keeps_where_each_kept_section_was_measured():
+    from benchmarks import report
+    from benchmarks.run import kept_provenance
+
+    first = {"started": "day 1", "command": "run A", "kept_from_earlier_run": None}  # measured everything
+    second = {
+        "started": "day 2",
+        "command": "run B --skip e2e",
+        "kept_from_earlier_run": kept_provenance(["e2e"], first),
+    }
+    third = kept_provenance(["e2e", "speed"], second)  # run C --skip e2e speed: speed from B, e2e still from A
+    assert third["sections"] == ["speed"] and third["command"] == "run B --skip e2e"
+    assert third["earlier"]["sections"] == ["e2e"] and third["earlier"]["command"] == "run A"
+    facts = [value for label, value in report._facts({"kept_from_earlier_run": third}) if label.startswith("kept")]
+    assert facts == ["speed (started day 2: run B --skip e2e)", "e2e (started day 1: run A)"]
