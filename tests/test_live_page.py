@@ -92,10 +92,14 @@ def test_two_visitors_have_their_own_streams_and_a_closed_tab_lets_go() -> None:
     assert b.facts["frames"] == 50 and "failed" not in b.status()
     late, shown = room.frame(a, man[0], "visitor-a")  # a frame still on its way when the tab closed
     assert late is a and shown.status.startswith("Ended") and len(room) == 1  # starts no stream nor process
+    clock.t += live.LATE_S  # later, Record on the same page (should gradio ever take a live page for gone)...
+    back, _ = room.frame(a, man[0], "visitor-a")
+    assert back is not a and back.received == 1 and len(room) == 2  # ...starts a fresh stream
     again, _ = room.frame(None, man[0], "visitor-a2")  # the visitor reloads the page: a new session, a fresh stream
-    assert again is not a and again.received == 1 and len(room) == 2
+    assert again is not a and again.received == 1 and len(room) == 3
     room.close()
-    assert not b.analyst.process.is_alive() and not again.analyst.process.is_alive() and len(room) == 0
+    assert len(room) == 0
+    assert not any(w.analyst.process.is_alive() for w in (b, back, again))  # every process ended
 
 
 @pytest.mark.slow

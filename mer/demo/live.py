@@ -49,7 +49,7 @@ RATE_PROBE_S = 1.0  # the first second of frames measures the camera's frame rat
 CAMERA_RATES = (5.0, 10.0, 12.0, 15.0, 20.0, 24.0, 25.0, 30.0, 50.0, 60.0)  # what cameras give; the measure snaps
 REFRESH_S = 1.0  # the chart is redrawn this often (and when an event comes): each redraw is a plotly figure to send
 STATUS_S = 0.25  # the status line at most this often: an update per frame costs the server and the browser time
-GONE_KEPT = 10_000  # visitors remembered as gone (a frame of theirs still on its way starts nothing)
+LATE_S = 10.0  # a frame of a visitor who left, arriving this soon after, was on its way: it starts no new stream
 CLOSE_S = 30.0  # Stop waits this long for the Analyst to decide the rest
 BEHIND = 0.8  # analysing under this share of the rate for BEHIND_S: the session restarts at a rate it keeps up with
 BEHIND_S = 3.0
@@ -491,7 +491,7 @@ class Room:
         self.standby = standby
         self.prepared: list[Analyst] = []
         self.watchers: dict[str, Watcher] = {}
-        self.gone: dict[str, None] = {}  # the visitors who left, oldest first
+        self.gone: dict[str, float] = {}  # the visitors who left in the last LATE_S: when (clock seconds)
         self.lock = threading.Lock()
 
     def prepare(self) -> None:
@@ -529,7 +529,7 @@ class Room:
         try:
             if watcher is None or watcher.stopped:
                 with self.lock:
-                    if visitor in self.gone:  # a frame still on its way when the tab closed: nobody to show it to
+                    if visitor in self.gone and self.clock() - self.gone[visitor] < LATE_S:  # on its way as they left
                         return watcher, LiveView(status="Ended: the page was closed.")
                     watcher = Watcher(self.analyst, self.clock)
                     old = self.watchers.pop(visitor, None)
@@ -566,9 +566,9 @@ class Room:
         """The visitor closed the tab (or reloaded it): their stream and its process end now."""
         with self.lock:
             watcher = self.watchers.pop(visitor, None)
-            self.gone[visitor] = None  # (a page load's session never comes back: a reload gets a new one)
-            while len(self.gone) > GONE_KEPT:
-                del self.gone[next(iter(self.gone))]
+            now = self.clock()
+            self.gone = {v: t for v, t in self.gone.items() if now - t < LATE_S} | {visitor: now}
+            # (only for a while: should gradio ever take a live page for gone, its next Record starts afresh)
         if watcher is not None:
             watcher.release()
             log.info("a live visitor left: their stream ended; %d live stream(s) remain", len(self.watchers))
