@@ -51,8 +51,9 @@ REFRESH_S = 1.0  # the chart is redrawn this often (and when an event comes): ea
 STATUS_S = 0.25  # the status line at most this often: an update per frame costs the server and the browser time
 LATE_S = 10.0  # a frame of a visitor who left, arriving this soon after, was on its way: it starts no new stream
 CLOSE_S = 30.0  # Stop waits this long for the Analyst to decide the rest
-BEHIND = 0.8  # analysing under this share of the rate for BEHIND_S: the session restarts at a rate it keeps up with
+BEHIND = 0.9  # the Analyst busy this share of the last BEHIND_S: the session restarts at a rate it keeps up with...
 BEHIND_S = 3.0
+FIT_SHARE = 0.8  # ...the highest camera rate whose frames its recent time per frame fills to this share at most
 EVENT_COLUMNS = ["when (s)", "kind", "label", "how sure"]
 
 
@@ -204,6 +205,7 @@ class Watcher:
         self.rate = 0.0  # the frames a second the session analyses (the camera's, or lower once behind)
         self.rate_since = 0.0  # stream second the session began at that rate
         self.restarts: list[dict] = []
+        self.busy: deque[tuple[float, float]] = deque()  # (clock at the answer, seconds from the frame sent to it)
         self.last_sent: float | None = None
         self.error = ""
         self.stopped = self.released = False
@@ -287,16 +289,21 @@ class Watcher:
                     if message is None:
                         return
                     self.idle = False
+                sent = self.clock()
                 self.analyst.send(message)
                 answer = self._expect("closed" if message[0] == "close" else "update")
                 with self.lock:
+                    if message[0] == "frame":
+                        self.busy.append((self.clock(), self.clock() - sent))
+                        while self.busy and self.busy[0][0] < self.clock() - BEHIND_S:
+                            self.busy.popleft()
                     self.latest, self.facts = answer[1], answer[2]
                     _take(self.events, answer[1])
                     if answer[0] == "closed":
                         self.parts.append((answer[3], answer[4]))
                         self.closed = True
                         return
-                    slower = self._slower(answer[1], message[1])
+                    slower = self._slower(message[1])
                 if slower:
                     self._restart(slower, message[1])
         except (EOFError, OSError, ValueError) as err:
@@ -311,11 +318,17 @@ class Watcher:
                 self.idle = True
                 self.lock.notify_all()
 
-    def _slower(self, update: LiveUpdate, seconds: float) -> float | None:
-        """A lower rate to analyse at, when the session has been falling behind for BEHIND_S (None: keep up)."""
-        behind = update.analysed_fps < BEHIND * self.rate and seconds - self.rate_since >= BEHIND_S
-        lower = [r for r in CAMERA_RATES if r <= 0.9 * update.analysed_fps and r < self.rate]
-        return max(lower or [CAMERA_RATES[0]]) if behind and self.rate > CAMERA_RATES[0] else None
+    def _slower(self, seconds: float) -> float | None:
+        """A lower rate to analyse at when the Analyst has been busy for BEHIND of the last BEHIND_S (None: it keeps
+        up): the highest camera rate its recent time per frame fits. Not the frames analysed per second: a camera
+        that delivers fewer pictures than its rate (a browser's stream does) would read as a machine behind."""
+        if seconds - self.rate_since < BEHIND_S or self.rate <= CAMERA_RATES[0]:
+            return None
+        costs = [cost for _, cost in self.busy]
+        if sum(costs) < BEHIND * BEHIND_S:
+            return None
+        fits = [r for r in CAMERA_RATES if r < self.rate and r * float(np.median(costs)) <= FIT_SHARE]
+        return max(fits or [CAMERA_RATES[0]])
 
     def _restart(self, rate: float, seconds: float) -> None:
         """Close the session (its events decided) and start one at `rate`: frames then go evenly at that rate, so
@@ -326,6 +339,7 @@ class Watcher:
             _take(self.events, answer[1])
             self.parts.append((answer[3], answer[4]))
             self.rate, self.rate_since, self.last_sent = rate, seconds, None
+            self.busy.clear()
             self.restarts.append({"at_s": round(seconds, 3), "fps": rate})
         log.info("live analysis behind: restarted at %g frames a second at %.1f s", rate, seconds)
 
@@ -425,7 +439,7 @@ class Watcher:
         elif not self.stopped and "busy" not in said:
             words.append(f"analysing {update.analysed_fps:.0f} of {self.rate:g} frames a second")
         if update.skipped:
-            words.append(f"{update.skipped} frames skipped because the machine was behind")
+            words.append(f"{update.skipped} frames not analysed (the camera sent fewer, or the machine was behind)")
         if not self.stopped:
             n = len(self.events)
             words.append(f"{n} event{'s' if n != 1 else ''} so far")
