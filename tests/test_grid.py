@@ -73,6 +73,24 @@ def cache(tmp_path_factory) -> Path:
     return root / "cache"
 
 
+def group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until no process of group `pgid` runs any more (zombies left by SIGKILL count as gone)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                alive.append(stat.parent.name)
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes {alive} of the killed grid still run {timeout:.0f} s after SIGKILL")
+
+
 @pytest.fixture(scope="module")
 def killed_grid(cache, tmp_path_factory) -> dict:
     """A local grid SIGKILLed once 2 jobs are done, then rerun to the end. Returns what each step saw."""
@@ -88,6 +106,7 @@ def killed_grid(cache, tmp_path_factory) -> dict:
     assert proc.poll() is None, f"the grid ended before it could be killed:\n{proc.stdout.read()}"
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its pool's workers, mid-job
     proc.wait(timeout=30)
+    group_gone(proc.pid)  # (the pool's worker dies a moment after the driver on a busy machine)
     before = {p.name: p.stat().st_mtime_ns for p in jobs_dir.glob("*.csv")}
     grid = open_grid(out)
     status = {s: [j.key for j, _ in v] for s, v in grid_status(grid).items()}
