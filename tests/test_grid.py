@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer.engine.grid import Job, grid_status, merge_grid, open_grid
+from mer.engine.grid import Job, _proc_stat, grid_status, merge_grid, open_grid
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "mer_gfem"  # the smallest registered model
@@ -77,14 +77,8 @@ def group_gone(pgid: int, timeout: float = 30.0) -> None:
     """Wait until no process of group `pgid` runs any more (zombies left by SIGKILL count as gone)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        alive = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                alive.append(stat.parent.name)
+        stats = {pid.name: _proc_stat(int(pid.name)) for pid in Path("/proc").glob("[0-9]*")}
+        alive = [pid for pid, fields in stats.items() if fields and int(fields[2]) == pgid and fields[0] != "Z"]
         if not alive:
             return
         time.sleep(0.1)
