@@ -294,8 +294,9 @@ class Watcher:
                 answer = self._expect("closed" if message[0] == "close" else "update")
                 with self.lock:
                     if message[0] == "frame":
-                        self.busy.append((self.clock(), self.clock() - sent))
-                        while self.busy and self.busy[0][0] < self.clock() - BEHIND_S:
+                        now = self.clock()
+                        self.busy.append((now, now - sent))
+                        while self.busy and self.busy[0][0] < now - BEHIND_S:
                             self.busy.popleft()
                     self.latest, self.facts = answer[1], answer[2]
                     _take(self.events, answer[1])
