@@ -14,8 +14,9 @@ waiting (skipped: the session counts the gap and the status says so).
     view = room.stopped(watcher, folder)                     # Stop or the time limit: the rest decided, files
     room.left(session_hash)                                  # the tab closed: the stream and its process end
 
-The first second of frames measures the camera's frame rate (browsers ask for 30 but a camera in dim light gives
-15), which the session counts its windows in. Nothing here imports gradio: app.py lays out the tab and binds these.
+The first RATE_PROBE_S of frames measure the rate they come at (browsers ask for 30 but a camera in dim light gives
+15, and the page's stream stalls now and then), which the session counts its windows in. Nothing here imports
+gradio: app.py lays out the tab and binds these.
 """
 
 from __future__ import annotations
@@ -45,8 +46,12 @@ log = logging.getLogger("mer.demo.live")
 
 STREAM_EVERY_S = 1 / 30  # the browser takes a picture this often (a camera's 30 fps; faster only repeats frames)
 TIME_LIMIT_S = 600  # one live session at most, so that visitors waiting in the queue get their turn
-RATE_PROBE_S = 1.0  # the first second of frames measures the camera's frame rate
+RATE_PROBE_S = 2.0  # the camera's frame rate is measured over this many seconds of its first frames (the page's
+# stream stalls now and then: two seconds average over more stalls than one; the probe's frames are analysed after
+# it, so only the first answers wait)
 CAMERA_RATES = (5.0, 10.0, 12.0, 15.0, 20.0, 24.0, 25.0, 30.0, 50.0, 60.0)  # what cameras give; the measure snaps
+RATE_TOLERANCE = 0.03  # a camera's 30 measured as 29.6 (arrival times jitter) is still 30; 24 is not 25 (4 % off)
+STALL = 3.0  # a gap over this many times the median gap is a stall (a page's stream can stall as it starts)
 REFRESH_S = 1.0  # the chart is redrawn this often (and when an event comes): each redraw is a plotly figure to send
 STATUS_S = 0.25  # the status line at most this often: an update per frame costs the server and the browser time
 LATE_S = 10.0  # a frame of a visitor who left, arriving this soon after, was on its way: it starts no new stream
@@ -191,7 +196,9 @@ class Watcher:
         self.courier: threading.Thread | None = None
         self.fps: float | None = None  # the camera's rate, once measured
         self.start: float | None = None  # arrival of the first frame: the stream's second 0
-        self.backlog: deque[tuple[float, np.ndarray]] = deque()  # the first second's frames, analysed first
+        self.backlog: deque[tuple[float, np.ndarray]] = deque()  # the rate probe's frames, analysed first
+        self.probe: dict[str, Any] = {}  # how the camera's rate was measured: frames, stream seconds, frames a second
+        self.caught_up = False  # the probe's frames are analysed: the Analyst's load is the stream's from then on
         self.waiting: tuple[float, np.ndarray] | None = None  # the newest frame, not yet analysed
         self.previous: np.ndarray | None = None
         self.repeats = 0  # frames identical to the one before (the browser asked faster than the camera gives)
@@ -239,16 +246,18 @@ class Watcher:
         with self.lock:
             if self.fps is None:
                 self.backlog.append((seconds, frame))
-                if seconds < RATE_PROBE_S or len(self.backlog) < 3:
+                times = np.array([t for t, _ in self.backlog])
+                if len(times) < 3 or steady_gaps(times).sum() < RATE_PROBE_S:
                     return
-                self.fps = camera_rate(np.array([t for t, _ in self.backlog]))
+                self.fps = camera_rate(times)
+                self.probe = {"frames": len(times), "until_s": round(seconds, 3), "fps": round(arrival_rate(times), 2)}
                 self.backlog.pop()  # the frame being offered goes where new frames go
             self.waiting = (seconds, frame)
             self.lock.notify_all()
 
     def _next(self) -> tuple[str, Any] | None:
         """What the courier sends next, once there is something: ("close",) after Stop, else the next frame (the
-        first second's first, then the newest); None when the stream is over. Lock held."""
+        rate probe's first, then the newest); None when the stream is over. Lock held."""
         while True:
             if self.released or self.error:
                 return None
@@ -258,6 +267,9 @@ class Watcher:
                 seconds, frame = self.backlog.popleft()
             elif self.waiting is not None:
                 (seconds, frame), self.waiting = self.waiting, None
+                if not self.caught_up:  # the probe's frames kept the Analyst busy; judge its load from now on
+                    self.caught_up, self.rate_since = True, seconds
+                    self.busy.clear()
             else:
                 self.lock.wait()
                 continue
@@ -471,6 +483,7 @@ class Watcher:
             "analysis_ms_per_frame": round(1000.0 * self.facts.get("push_s", 0.0) / analysed, 1) if analysed else None,
             "repeats_dropped": self.repeats,
             "analysed_at_fps": self.rate,
+            "rate_probe": self.probe,
             "seconds": round(seconds, 3),
             "received_fps": round(self.received / seconds, 2) if seconds > 0 else 0.0,
             "timed_by": "arrival at the server (the browser's webcam stream does not say when a frame was taken)",
@@ -606,13 +619,29 @@ class Room:
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def camera_rate(times: np.ndarray) -> float:
-    """The camera's frame rate from arrival seconds of its frames (the median gap: the page's own start stalls a
-    few), snapped to the nearest rate cameras give."""
+def steady_gaps(times: np.ndarray) -> np.ndarray:
+    """The gaps (seconds) between the arrivals `times` (seconds, ascending), less the longest one when it is a stall
+    (over STALL times the median gap): a page's stream can stall as it starts (1.2 s before its second frame, once,
+    on a loaded machine)."""
     gaps = np.diff(np.asarray(times, dtype=float))
-    gaps = gaps[gaps > 0]
-    measured = 1.0 / float(np.median(gaps)) if len(gaps) else 1.0 / STREAM_EVERY_S
-    return float(min(CAMERA_RATES, key=lambda r: abs(r - measured)))
+    if len(gaps) >= 3 and gaps.max() > STALL * float(np.median(gaps)):
+        gaps = np.delete(gaps, int(np.argmax(gaps)))
+    return gaps
+
+
+def arrival_rate(times: np.ndarray) -> float:
+    """Frames a second that arrived at `times` (seconds): frames over the seconds they span, one stall left out.
+    Not the median gap: a browser's stream sends most frames 33 ms apart but stalls often, so the median reads 30
+    where 17-25 frames a second come (measured on the page), and a session counting 30 would stretch its windows."""
+    gaps = steady_gaps(times)
+    return len(gaps) / float(gaps.sum()) if len(gaps) and gaps.sum() > 0 else 1.0 / STREAM_EVERY_S
+
+
+def camera_rate(times: np.ndarray) -> float:
+    """The rate to analyse a camera at, from arrival seconds of its frames: the highest rate cameras give that is not
+    above the frames that come a second (within RATE_TOLERANCE), so that each of its slots has a frame."""
+    measured = arrival_rate(times)
+    return max([rate for rate in CAMERA_RATES if rate * (1.0 - RATE_TOLERANCE) <= measured] or [CAMERA_RATES[0]])
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
