@@ -154,6 +154,53 @@ def test_a_stream_the_analysis_cannot_keep_up_with_goes_on_at_an_even_lower_rate
     room.close()
 
 
+@pytest.mark.slow
+def test_a_stream_that_fell_behind_steps_back_up_once_the_analysis_keeps_up(tmp_path: Path) -> None:
+    """A camera at 24: the clock runs far faster than the analysis (the session falls to a lower rate), then frames
+    come at the camera's pace with each analysed before the clock moves (the analysis takes no time on it)."""
+    clock, fps = Clock(), 24.0
+    room = live.Room(UNNAMED, clock=clock, standby=0)
+    frames = frames_of("woman_expressions")
+    frames = frames + frames[::-1][1:]  # (no frame repeats the one before it)
+    watcher, _ = feed(room, "v", frames[:70], clock, fps)  # the rate probe: 24
+    for frame in frames[70:400]:
+        watcher, _ = room.frame(watcher, frame, "v")
+        clock.t += 1.0 / fps
+        time.sleep(0.01)  # ~10 ms of real time per 42 ms of the stream's: too fast for the analysis here
+        if watcher.restarts:
+            break
+    assert watcher.settle(120.0) and [r["why"] for r in watcher.restarts] == ["behind"], watcher.restarts
+    low = watcher.rate
+    assert low < fps
+    shown = 400
+    for frame in frames[shown : shown + int((live.STEADY_S + 6.0) * fps)]:  # each analysed before the clock moves
+        watcher, _ = room.frame(watcher, frame, "v")
+        assert watcher.settle(120.0), watcher.status()
+        clock.t += 1.0 / fps
+    fell, rose = watcher.restarts[:2]
+    assert rose["why"] == "keeps up" and rose["fps"] == fps == watcher.rate, watcher.restarts  # not above 24
+    assert rose["at_s"] - fell["at_s"] >= live.STEADY_S  # not before it ran STEADY_S at the lower rate
+    assert len(watcher.restarts) == 2  # and it stays there
+    assert "busy" not in watcher.status(), watcher.status()
+    stopped = room.stopped(watcher, lambda: tmp_path)
+    saved = json.loads(Path(stopped.files[1]).read_text())
+    assert [r["fps"] for r in saved["restarts"]] == [low, fps] and saved["page"]["analysed_at_fps"] == fps
+    room.close()
+
+
+def test_the_rate_steps_up_only_when_the_analysis_has_room_for_it() -> None:
+    at_10 = [0.02] * 50  # the last 5 s at 10 frames a second, 20 ms each: busy 20 %
+    assert live.step_up(10.0, 30.0, at_10, held_s=12.0) == 30.0  # 30 x 20 ms fills 60 %: up to the camera's rate
+    assert live.step_up(10.0, 24.0, at_10, held_s=12.0) == 24.0  # never above the camera's
+    assert live.step_up(10.0, 30.0, at_10, held_s=live.STEADY_S - 1) is None  # not before STEADY_S at its rate
+    assert live.step_up(30.0, 30.0, at_10, held_s=60.0) is None  # at the camera's rate already
+    windows = ([0.02] * 9 + [0.3]) * 5  # a window every 10 frames takes 300 ms: a mean of 48 ms, a median of 20
+    assert live.step_up(10.0, 30.0, windows, held_s=12.0) == 15.0  # 15 x 48 ms fills 72 %; 20 would fill 96 %
+    assert live.step_up(20.0, 30.0, [0.03] * 100, held_s=12.0) is None  # busy 60 % of the last 5 s: stays
+    assert live.step_up(10.0, 30.0, [0.09] * 25, held_s=12.0) is None  # busy 45 %, but 12 x 90 ms fill 108 %
+    assert live.step_up(10.0, 30.0, [], held_s=12.0) is None  # nothing measured
+
+
 def wait_ready(room: live.Room, seconds: float = 120.0) -> str:
     deadline = time.monotonic() + seconds
     while "ready" not in (said := room.readiness()) and time.monotonic() < deadline:

@@ -15,8 +15,9 @@ waiting (skipped: the session counts the gap and the status says so).
     room.left(session_hash)                                  # the tab closed: the stream and its process end
 
 The first RATE_PROBE_S of frames measure the rate they come at (browsers ask for 30 but a camera in dim light gives
-15, and the page's stream stalls now and then), which the session counts its windows in. Nothing here imports
-gradio: app.py lays out the tab and binds these.
+15, and the page's stream stalls now and then), which the session counts its windows in; when the Analyst falls
+behind, the session restarts at a lower rate, and back at a higher one (up to the camera's) once it keeps up
+again. Nothing here imports gradio: app.py lays out the tab and binds these.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ CLOSE_S = 30.0  # Stop waits this long for the Analyst to decide the rest
 BEHIND = 0.9  # the Analyst busy this share of the last BEHIND_S: the session restarts at a rate it keeps up with...
 BEHIND_S = 3.0
 FIT_SHARE = 0.8  # ...the highest camera rate whose frames its recent time per frame fills to this share at most
+UP_BUSY = 0.5  # at a rate below the camera's, the Analyst busy under this share of the last UP_S: the session
+UP_S = 5.0  # restarts at the highest rate up to the camera's that its mean time per frame fills to FIT_SHARE...
+STEADY_S = 10.0  # ...once it has run this long at its rate (each restart learns a new baseline: it must not flap)
 EVENT_COLUMNS = ["when (s)", "kind", "label", "how sure"]
 
 
@@ -308,7 +312,7 @@ class Watcher:
                     if message[0] == "frame":
                         now = self.clock()
                         self.busy.append((now, now - sent))
-                        while self.busy and self.busy[0][0] < now - BEHIND_S:
+                        while self.busy and self.busy[0][0] < now - max(BEHIND_S, UP_S):
                             self.busy.popleft()
                     self.latest, self.facts = answer[1], answer[2]
                     _take(self.events, answer[1])
@@ -317,8 +321,9 @@ class Watcher:
                         self.closed = True
                         return
                     slower = self._slower(message[1])
-                if slower:
-                    self._restart(slower, message[1])
+                    faster = None if slower else self._faster(message[1])
+                if slower or faster:
+                    self._restart(slower or faster, message[1])
         except (EOFError, OSError, ValueError) as err:
             if not (self.released or self.closed):
                 self.error = self.error or _failed("the analysis process ended")
@@ -337,24 +342,37 @@ class Watcher:
         that delivers fewer pictures than its rate (a browser's stream does) would read as a machine behind."""
         if seconds - self.rate_since < BEHIND_S or self.rate <= CAMERA_RATES[0]:
             return None
-        costs = [cost for _, cost in self.busy]
+        costs = self._costs(BEHIND_S)
         if sum(costs) < BEHIND * BEHIND_S:
             return None
         fits = [r for r in CAMERA_RATES if r < self.rate and r * float(np.median(costs)) <= FIT_SHARE]
         return max(fits or [CAMERA_RATES[0]])
 
+    def _faster(self, seconds: float) -> float | None:
+        """A higher rate to analyse at after a restart at a lower one (None: stay); see :func:`step_up`."""
+        if self.fps is None:
+            return None
+        return step_up(self.rate, self.fps, self._costs(UP_S), seconds - self.rate_since)
+
+    def _costs(self, span: float) -> list[float]:
+        """The Analyst's times (clock seconds) for the frames it answered in the last `span` seconds. Lock held."""
+        end = self.busy[-1][0] if self.busy else 0.0
+        return [cost for at, cost in self.busy if at >= end - span]
+
     def _restart(self, rate: float, seconds: float) -> None:
-        """Close the session (its events decided) and start one at `rate`: frames then go evenly at that rate, so
-        its windows span the seconds they should (frames skipped unevenly would stretch them)."""
+        """Close the session (its events decided) and start one at `rate` (lower: behind; higher: it keeps up again):
+        frames then go evenly at that rate, so its windows span the seconds they should (frames skipped unevenly
+        would stretch them)."""
         self.analyst.send(("restart", rate))
         answer = self._expect("restarted")
         with self.lock:
             _take(self.events, answer[1])
             self.parts.append((answer[3], answer[4]))
+            why = "behind" if rate < self.rate else "keeps up"
             self.rate, self.rate_since, self.last_sent = rate, seconds, None
             self.busy.clear()
-            self.restarts.append({"at_s": round(seconds, 3), "fps": rate})
-        log.info("live analysis behind: restarted at %g frames a second at %.1f s", rate, seconds)
+            self.restarts.append({"at_s": round(seconds, 3), "fps": rate, "why": why})
+        log.info("live analysis %s: restarted at %g frames a second at %.1f s", why, rate, seconds)
 
     def _expect(self, kind: str) -> tuple:
         answer = self.analyst.receive()
@@ -642,6 +660,20 @@ def camera_rate(times: np.ndarray) -> float:
     above the frames that come a second (within RATE_TOLERANCE), so that each of its slots has a frame."""
     measured = arrival_rate(times)
     return max([rate for rate in CAMERA_RATES if rate * (1.0 - RATE_TOLERANCE) <= measured] or [CAMERA_RATES[0]])
+
+
+def step_up(rate: float, camera: float, costs: list[float], held_s: float) -> float | None:
+    """The rate to step up to from `rate` (frames a second) after a restart at a lower rate than the `camera`'s, or
+    None to stay. `costs` are the Analyst's times (seconds) for the frames it answered in the last UP_S, `held_s` the
+    seconds the session has run at `rate`. When that is STEADY_S at least and the costs fill under UP_BUSY of UP_S:
+    the highest camera rate up to the camera's whose frames their mean fills to FIT_SHARE at most. The mean, not the
+    median: a window every few frames takes several times the others, and at the higher rate the Analyst must keep
+    up with them all (on the median it would step up to a rate it then falls back from)."""
+    if rate >= camera or held_s < STEADY_S or not costs or sum(costs) >= UP_BUSY * UP_S:
+        return None
+    mean = sum(costs) / len(costs)
+    fits = [r for r in CAMERA_RATES if rate < r <= camera and r * mean <= FIT_SHARE]
+    return max(fits) if fits else None
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
