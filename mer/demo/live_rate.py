@@ -1,0 +1,62 @@
+"""The rate a live stream is analysed at: the camera's, measured from the arrivals of its first frames, and when to
+restart the session at a lower rate (the analysis falls behind) or back at a higher one (it keeps up again). A
+:class:`mer.spotting.live.LiveSession` counts its windows in frames at its rate, so the frames it is given must
+come evenly at that rate: fewer would stretch its windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STREAM_EVERY_S = 1 / 30  # the browser takes a picture this often (a camera's 30 fps; faster only repeats frames)
+RATE_PROBE_S = 2.0  # the camera's frame rate is measured over this many seconds of its first frames (the page's
+# stream stalls now and then: two seconds average over more stalls than one; the probe's frames are analysed after
+# it, so only the first answers wait)
+CAMERA_RATES = (5.0, 10.0, 12.0, 15.0, 20.0, 24.0, 25.0, 30.0, 50.0, 60.0)  # what cameras give; the measure snaps
+RATE_TOLERANCE = 0.03  # a camera's 30 measured as 29.6 (arrival times jitter) is still 30; 24 is not 25 (4 % off)
+STALL = 3.0  # a gap over this many times the median gap is a stall (a page's stream can stall as it starts)
+BEHIND = 0.9  # the Analyst busy this share of the last BEHIND_S: the session restarts at a rate it keeps up with...
+BEHIND_S = 3.0
+FIT_SHARE = 0.8  # ...the highest camera rate whose frames its recent time per frame fills to this share at most
+UP_BUSY = 0.5  # at a rate below the camera's, the Analyst busy under this share of the last UP_S: the session
+UP_S = 5.0  # restarts at the highest rate up to the camera's that its mean time per frame fills to FIT_SHARE...
+STEADY_S = 10.0  # ...once it has run this long at its rate (each restart learns a new baseline: it must not flap)
+
+
+def steady_gaps(times: np.ndarray) -> np.ndarray:
+    """The gaps (seconds) between the arrivals `times` (seconds, ascending), less the longest one when it is a stall
+    (over STALL times the median gap): a page's stream can stall as it starts (1.2 s before its second frame, once,
+    on a loaded machine)."""
+    gaps = np.diff(np.asarray(times, dtype=float))
+    if len(gaps) >= 3 and gaps.max() > STALL * float(np.median(gaps)):
+        gaps = np.delete(gaps, int(np.argmax(gaps)))
+    return gaps
+
+
+def arrival_rate(times: np.ndarray) -> float:
+    """Frames a second that arrived at `times` (seconds): frames over the seconds they span, one stall left out.
+    Not the median gap: a browser's stream sends most frames 33 ms apart but stalls often, so the median reads 30
+    where 17-25 frames a second come (measured on the page), and a session counting 30 would stretch its windows."""
+    gaps = steady_gaps(times)
+    return len(gaps) / float(gaps.sum()) if len(gaps) and gaps.sum() > 0 else 1.0 / STREAM_EVERY_S
+
+
+def camera_rate(times: np.ndarray) -> float:
+    """The rate to analyse a camera at, from arrival seconds of its frames: the highest rate cameras give that is not
+    above the frames that come a second (within RATE_TOLERANCE), so that each of its slots has a frame."""
+    measured = arrival_rate(times)
+    return max([rate for rate in CAMERA_RATES if rate * (1.0 - RATE_TOLERANCE) <= measured] or [CAMERA_RATES[0]])
+
+
+def step_up(rate: float, camera: float, costs: list[float], held_s: float) -> float | None:
+    """The rate to step up to from `rate` (frames a second) after a restart at a lower rate than the `camera`'s, or
+    None to stay. `costs` are the Analyst's times (seconds) for the frames it answered in the last UP_S, `held_s` the
+    seconds the session has run at `rate`. When that is STEADY_S at least and the costs fill under UP_BUSY of UP_S:
+    the highest camera rate up to the camera's whose frames their mean fills to FIT_SHARE at most. The mean, not the
+    median: a window every few frames takes several times the others, and at the higher rate the Analyst must keep
+    up with them all (on the median it would step up to a rate it then falls back from)."""
+    if rate >= camera or held_s < STEADY_S or not costs or sum(costs) >= UP_BUSY * UP_S:
+        return None
+    mean = sum(costs) / len(costs)
+    fits = [r for r in CAMERA_RATES if rate < r <= camera and r * mean <= FIT_SHARE]
+    return max(fits) if fits else None
