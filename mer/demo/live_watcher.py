@@ -74,7 +74,7 @@ class Watcher:
         self.rate = 0.0  # the frames a second the session analyses (the camera's, or lower once behind)
         self.rate_since = 0.0  # stream second the session began at that rate
         self.restarts: list[dict] = []
-        self.busy: deque[tuple[float, float]] = deque()  # (clock at the answer, seconds from the frame sent to it)
+        self.busy: deque[tuple[float, float]] = deque()  # (clock at the answer, seconds the frame held the Analyst)
         self.last_sent: float | None = None
         self.error = ""
         self.stopped = self.released = False
@@ -136,6 +136,7 @@ class Watcher:
                 self.lock.wait()
                 continue
             if self.last_sent is not None and seconds < self.last_sent + 0.75 / self.rate:
+                self.lock.notify_all()  # (settle waits for the waiting frame to go, sent or not)
                 continue  # too soon after the last frame for the rate the session analyses at: skipped
             self.last_sent = seconds
             return ("frame", seconds, frame)
@@ -169,7 +170,10 @@ class Watcher:
                 with self.lock:
                     if message[0] == "frame":
                         now = self.clock()
-                        self.busy.append((now, now - sent))
+                        # held from the previous answer when the frame was already waiting then (the courier's own
+                        # work between two frames is the Analyst's load too), else from its arrival
+                        began = max(self.busy[-1][0], self.start + message[1]) if self.busy else sent
+                        self.busy.append((now, now - min(began, sent)))
                         while self.busy and self.busy[0][0] < now - max(BEHIND_S, UP_S):
                             self.busy.popleft()
                     self.latest, self.facts = answer[1], answer[2]
@@ -213,7 +217,8 @@ class Watcher:
         return step_up(self.rate, self.fps, self._costs(UP_S), seconds - self.rate_since)
 
     def _costs(self, span: float) -> list[float]:
-        """The Analyst's times (clock seconds) for the frames it answered in the last `span` seconds. Lock held."""
+        """The seconds (clock) each frame answered in the last `span` seconds held the Analyst: from the answer
+        before it when it was waiting then, else from its arrival. Lock held."""
         end = self.busy[-1][0] if self.busy else 0.0
         return [cost for at, cost in self.busy if at >= end - span]
 
