@@ -152,6 +152,7 @@ def test_a_stream_the_analysis_cannot_keep_up_with_goes_on_at_an_even_lower_rate
     assert csv_text.count("onset,apex,offset") == 1 and len(csv_text.splitlines()) == len(watcher.events) + 1
     saved = json.loads(saved)
     assert saved["restarts"] == watcher.restarts and saved["page"]["analysed_at_fps"] == watcher.rate
+    assert saved["page"]["frames_analysed"] > saved["frames"] >= 1  # every part's frames, not the last part's alone
     room.close()
 
 

@@ -354,19 +354,23 @@ class Watcher:
 
     def delivery(self) -> dict[str, Any]:
         """What the browser delivered: frames received (repeats of the previous picture not counted), over how many
-        seconds, and how they were timed; how many the Analyst analysed, and its time per frame."""
+        seconds, and how they were timed; how many the Analyst analysed (every part of a restarted stream) and how
+        many a second (against the rate the session counts in: fewer stretch its windows), and its time per frame
+        (the last part)."""
         end = self.ended if self.ended is not None else self.clock()
         seconds = end - self.start if self.start is not None else 0.0
-        analysed = int(self.facts.get("frames", 0))
+        last = int(self.facts.get("frames", 0))
+        analysed = last + sum(int(part["frames"]) for _, part in self.parts[: len(self.restarts)])
         return {
             "frames_received": self.received,
             "frames_analysed": analysed,
-            "analysis_ms_per_frame": round(1000.0 * self.facts.get("push_s", 0.0) / analysed, 1) if analysed else None,
+            "analysis_ms_per_frame": round(1000.0 * self.facts.get("push_s", 0.0) / last, 1) if last else None,
             "repeats_dropped": self.repeats,
             "analysed_at_fps": self.rate,
             "rate_probe": self.probe,
             "seconds": round(seconds, 3),
             "received_fps": round(self.received / seconds, 2) if seconds > 0 else 0.0,
+            "analysed_fps": round(analysed / seconds, 2) if seconds > 0 else 0.0,
             "timed_by": "arrival at the server (the browser's webcam stream does not say when a frame was taken)",
         }
 
