@@ -215,6 +215,26 @@ class _LiveSpotter(_Spotter):
         for key in [k for k in self.shared_flows if k[0] < start - self.length]:
             del self.shared_flows[key]
 
+    def _frames_of(self, event: Event) -> Any:
+        """A short micro event is named from the face before it moved: its onset crop is taken events.SHORT_PAD_S
+        before its detected onset (where events.find_short_events measures the movement from; the detected onset,
+        half-way up the bump's flank, often holds part of the movement already), never before the window's first
+        frame nor before the end of an earlier movement of at least half its size. The event keeps its frames."""
+        if event.kind == "micro" and event.signal == "short":
+            start = self._named_from(event)
+            if start != event.onset:
+                return super()._frames_of(replace(event, onset=start))
+        return super()._frames_of(event)
+
+    def _named_from(self, event: Event) -> int:
+        start = event.onset - max(1, int(round(ev.SHORT_PAD_S * self.fps)))
+        for other in (*self.short_events, *self.longer, *self.brief):
+            if other.offset < event.onset and other.strength >= 0.5 * event.strength:
+                start = max(start, other.offset + 1)
+        while start < event.onset and (start not in self.src or start not in self.landmarks):
+            start += 1
+        return start
+
     def frontier(self) -> int:
         """Every window still to come starts at this frame or later."""
         return self.next_window if self.run_start is not None else self.warped
