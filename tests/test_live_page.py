@@ -88,7 +88,7 @@ def test_two_visitors_have_their_own_streams_and_a_closed_tab_lets_go() -> None:
 
     room.left("visitor-a")  # the tab closed
     assert not a.analyst.process.is_alive() and len(room) == 1  # its process ended
-    assert a.status().startswith("Ended") and a.events == [] and a.waiting is None  # nothing of it is kept
+    assert a.status().startswith("Ended") and a.events == [] and not a.queue  # nothing of it is kept
     b, _ = feed(room, "visitor-b", woman[:5], clock, FPS, b)  # the other visitor goes on
     assert b.facts["frames"] == 75 and "failed" not in b.status()
     late, shown = room.frame(a, man[0], "visitor-a")  # a frame still on its way when the tab closed
@@ -188,6 +188,74 @@ def test_a_stream_that_fell_behind_steps_back_up_once_the_analysis_keeps_up(tmp_
     saved = json.loads(Path(stopped.files[1]).read_text())
     assert [r["fps"] for r in saved["restarts"]] == [low, fps] and saved["page"]["analysed_at_fps"] == fps
     room.close()
+
+
+def offer_at(room: live.Room, frames, times, clock: Clock, watcher=None):
+    """Offer `frames` arriving at the stream seconds `times`, each analysed before the clock moves on."""
+    for frame, at in zip(frames, times, strict=False):
+        clock.t = at
+        watcher, _ = room.frame(watcher, frame, "v")
+        assert watcher.settle(120.0), watcher.status()
+    return watcher
+
+
+def both_ways(name: str) -> list[np.ndarray]:
+    frames = frames_of(name)
+    return frames + frames[::-1][1:]  # (no frame repeats the one before it)
+
+
+@pytest.mark.slow
+def test_a_stream_whose_frames_come_slower_after_the_probe_goes_on_at_their_rate(tmp_path: Path) -> None:
+    """The page's stream: 25 frames a second while the rate is probed, then (the analysis loads the machine) bursts
+    of three 10 ms apart every quarter second, 12 a second. The session restarts at the rate they come at, early
+    (its new baseline over before a visitor's first expression), its frames come evenly at it, and it stays."""
+    clock = Clock()
+    room = live.Room(UNNAMED, clock=clock, standby=0)
+    frames = both_ways("woman_expressions")
+    probe = [i / 25.0 for i in range(55)]  # 2.2 s at 25
+    bursts = [probe[-1] + 0.25 * (1 + k // 3) + 0.01 * (k % 3) for k in range(12 * 28)]  # 28 s at 12 a second
+    watcher = offer_at(room, frames, probe + bursts, clock)
+    assert watcher.fps == 25.0, watcher.probe
+    assert watcher.restarts and watcher.restarts[0]["why"] == "frames come slower", watcher.restarts
+    assert watcher.restarts[0]["at_s"] < 6.0  # early: DELIVERY_S (3 s) after the probe
+    assert watcher.rate in (10.0, 12.0) and len(watcher.restarts) <= 2, watcher.restarts  # no flapping
+    assert all(r["fps"] in (10.0, 12.0) for r in watcher.restarts), watcher.restarts
+    since = watcher.restarts[-1]["at_s"]
+    analysed = watcher.facts["frames"] / (clock.t - since)  # frames a second the last part was given
+    assert abs(analysed - watcher.rate) <= 0.1 * watcher.rate, (analysed, watcher.rate)
+    assert "frames arrive at ~12 a second" in watcher.status(), watcher.status()
+    assert watcher.latest.skipped <= 2  # a burst's frames spread over the rate's slots: no gaps between them
+    saved = json.loads(Path(room.stopped(watcher, lambda: tmp_path).files[1]).read_text())
+    assert saved["page"]["restarts"] and saved["restarts"] == watcher.restarts
+    room.close()
+
+
+@pytest.mark.slow
+def test_a_steady_camera_stays_at_its_rate() -> None:
+    """A camera at 30 whose frames jitter by up to 5 ms: the session runs at 30 and never restarts."""
+    clock, rng = Clock(), np.random.default_rng(1)
+    room = live.Room(UNNAMED, clock=clock, standby=0)
+    times = np.arange(12 * FPS) / FPS + rng.uniform(0.0, 0.005, int(12 * FPS))
+    watcher = offer_at(room, both_ways("woman_expressions"), times, clock)
+    assert watcher.fps == watcher.rate == FPS and not watcher.restarts, watcher.restarts
+    assert watcher.facts["frames"] == len(times)  # every frame analysed
+    room.close()
+
+
+def test_the_frames_coming_slower_is_judged_after_delivery_s_with_a_margin() -> None:
+    at = 2.0 + np.arange(0.0, 4.0, 1 / 12.0)  # 12 a second from 2 s (the probe's end)
+    assert live.fewer(25.0, at, now=at[-1], since=2.0) == 12.0  # under 85 % of 25: restart at 12
+    assert live.fewer(25.0, at, now=2.0 + live.DELIVERY_S - 0.1, since=2.0) is None  # not before DELIVERY_S
+    assert live.fewer(12.0, at, now=at[-1], since=2.0) is None  # at its rate already
+    at_22 = 2.0 + np.arange(0.0, 4.0, 1 / 22.0)
+    assert live.fewer(25.0, at_22, now=at_22[-1], since=2.0) is None  # 88 % of 25: no new baseline for that
+    at_17 = 2.0 + np.arange(0.0, 4.0, 1 / 17.0)
+    assert live.fewer(25.0, at_17, now=at_17[-1], since=2.0) == 15.0  # snapped down
+    stalled = at[at < 4.5]  # nothing came for the last 1.5 s: that counts
+    assert live.fewer(12.0, stalled, now=6.0, since=2.0) == 5.0
+    # stepping back up needs the frames to come at the higher rate
+    assert live.step_up(12.0, 25.0, [0.01] * 60, held_s=12.0, arriving=12.3) is None
+    assert live.step_up(12.0, 25.0, [0.01] * 60, held_s=12.0, arriving=20.5) == 20.0
 
 
 def test_the_rate_steps_up_only_when_the_analysis_has_room_for_it() -> None:

@@ -6,8 +6,9 @@ only hands the frame to the visitor's :class:`Watcher` and returns, so the camer
 analysis. The analysis (a :class:`mer.spotting.live.LiveSession`) runs in a process of its own, an
 :class:`Analyst`: in the server's process its Python work would hold the interpreter lock that the server needs for
 every frame it receives (measured here: one busy Python thread beside gradio cut the frames it delivered from 28 to
-5 a second). The Analyst is given one frame at a time; a frame that arrives while it is busy replaces the one
-waiting (skipped: the session counts the gap and the status says so).
+5 a second). The Analyst is given one frame at a time, at the session's rate: a frame that comes sooner is not
+analysed (a burst after a pause is taken whole), and frames wait for it in a short queue (when it is full, the
+oldest goes: the session counts the gap and the status says so).
 
     room = Room(Recipe(checkpoint))                          # room.prepare(): an Analyst loads the model ahead
     watcher, view = room.frame(watcher, rgb, session_hash)   # each frame; view: status, chart, event rows
@@ -16,8 +17,9 @@ waiting (skipped: the session counts the gap and the status says so).
 
 The first RATE_PROBE_S of frames measure the rate they come at (browsers ask for 30 but a camera in dim light gives
 15, and the page's stream stalls now and then), which the session counts its windows in; when the Analyst falls
-behind, the session restarts at a lower rate, and back at a higher one (up to the camera's) once it keeps up
-again. Nothing here imports gradio: app.py lays out the tab and binds these.
+behind, or the frames come slower than that (the page's stream slows once the analysis loads the machine), the
+session restarts at a lower rate, and back at a higher one (up to the camera's) once it keeps up again and the
+frames come fast enough. Nothing here imports gradio: app.py lays out the tab and binds these.
 
 This module is the Room (every visitor, their leaving, the Analysts prepared ahead) and the tab's public entry; the
 pieces: :mod:`mer.demo.live_watcher` (one visitor's stream), :mod:`mer.demo.live_rate` (the rate it is analysed
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from mer.demo.live_analyst import Analyst, Recipe
-from mer.demo.live_rate import STEADY_S, STREAM_EVERY_S, arrival_rate, camera_rate, step_up
+from mer.demo.live_rate import DELIVERY_S, STEADY_S, STREAM_EVERY_S, arrival_rate, camera_rate, fewer, step_up
 from mer.demo.live_view import EVENT_COLUMNS, LiveView, event_rows, marks
 from mer.demo.live_watcher import Watcher, failure
 from mer.spotting.live import BASELINE_S, HISTORY_S
@@ -161,6 +163,7 @@ class Room:
 
 __all__ = [
     "BASELINE_S",
+    "DELIVERY_S",
     "EVENT_COLUMNS",
     "HISTORY_S",
     "LATE_S",
@@ -175,6 +178,7 @@ __all__ = [
     "arrival_rate",
     "camera_rate",
     "event_rows",
+    "fewer",
     "marks",
     "step_up",
 ]

@@ -1,10 +1,13 @@
 """The rate a live stream is analysed at: the camera's, measured from the arrivals of its first frames, and when to
-restart the session at a lower rate (the analysis falls behind) or back at a higher one (it keeps up again). A
-:class:`mer.spotting.live.LiveSession` counts its windows in frames at its rate, so the frames it is given must
-come evenly at that rate: fewer would stretch its windows.
+restart the session at a lower rate (the analysis falls behind, or the frames come slower than they did) or back at
+a higher one (it keeps up again, and the frames come fast enough). A :class:`mer.spotting.live.LiveSession` counts
+its windows in frames at its rate, so the frames it is given must come at that rate: fewer would stretch its
+windows.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -21,6 +24,15 @@ FIT_SHARE = 0.8  # ...the highest camera rate whose frames its recent time per f
 UP_BUSY = 0.5  # at a rate below the camera's, the Analyst busy under this share of the last UP_S: the session
 UP_S = 5.0  # restarts at the highest rate up to the camera's that its mean time per frame fills to FIT_SHARE...
 STEADY_S = 10.0  # ...once it has run this long at its rate (each restart learns a new baseline: it must not flap)
+# and the frames came over the last UP_S at the higher rate at least (within RATE_TOLERANCE)
+DELIVERY_S = 3.0  # once a session has run this long (from the probe's end, or its restart), the frames that came
+SLOWER = 0.85  # over the last DELIVERY_S under this share of its rate: it restarts at their rate, snapped down (the
+# page's stream comes at ~28 a second during the probe, then at 12-21 once the analysis loads the machine). Short, so
+# that the restart's new baseline is over before a visitor's first expression (a stream's first seconds are still)
+BUCKET = 3.0  # frames: up to this many that come together after a pause are all taken (the page's stream comes in
+# bursts: frames spaced evenly would throw most of a burst away), while over a second no more than the rate are
+QUEUE_S = 0.25  # frames taken but not yet analysed wait in a queue of this many seconds of the rate at most (at
+# least 2 frames): a burst waits its turn instead of replacing the frame before it; when full, the oldest goes
 
 
 def steady_gaps(times: np.ndarray) -> np.ndarray:
@@ -41,22 +53,57 @@ def arrival_rate(times: np.ndarray) -> float:
     return len(gaps) / float(gaps.sum()) if len(gaps) and gaps.sum() > 0 else 1.0 / STREAM_EVERY_S
 
 
-def camera_rate(times: np.ndarray) -> float:
-    """The rate to analyse a camera at, from arrival seconds of its frames: the highest rate cameras give that is not
-    above the frames that come a second (within RATE_TOLERANCE), so that each of its slots has a frame."""
-    measured = arrival_rate(times)
+def snapped(measured: float) -> float:
+    """The highest rate cameras give (frames a second) not above `measured` (within RATE_TOLERANCE), at least the
+    lowest one."""
     return max([rate for rate in CAMERA_RATES if rate * (1.0 - RATE_TOLERANCE) <= measured] or [CAMERA_RATES[0]])
 
 
-def step_up(rate: float, camera: float, costs: list[float], held_s: float) -> float | None:
+def camera_rate(times: np.ndarray) -> float:
+    """The rate to analyse a camera at, from arrival seconds of its frames: the highest rate cameras give that is not
+    above the frames that come a second (within RATE_TOLERANCE), so that each of its slots has a frame."""
+    return snapped(arrival_rate(times))
+
+
+def recent_rate(times: np.ndarray, now: float, span: float) -> float:
+    """Frames a second that arrived at `times` (seconds) in the `span` seconds up to `now`: their count over the
+    span. Stalls count (the frames that did not come are missing from the session's windows too)."""
+    times = np.asarray(times, dtype=float)
+    return float(np.count_nonzero((times > now - span) & (times <= now))) / span
+
+
+def fewer(rate: float, times: np.ndarray, now: float, since: float) -> float | None:
+    """The lower rate to restart at when the frames come slower than the session's `rate` (frames a second), or
+    None: `times` are the arrival seconds of the frames, `now` the stream's second, `since` the second the session's
+    rate was set (the probe's end or its restart). Once it has run DELIVERY_S, the frames of the last DELIVERY_S under
+    SLOWER of its rate: their rate, with a burst's slack, snapped down (e.g. 12.4 a second at 25: 12)."""
+    if now - since < DELIVERY_S:
+        return None
+    measured = recent_rate(times, now, DELIVERY_S)
+    if measured >= SLOWER * rate:
+        return None
+    # a burst's slack: where the span begins and ends cuts a burst (up to BUCKET frames) in or out (12 a second in
+    # bursts of 3 counted 25-34 frames over 2.5-3 s, 10 read where 12 came)
+    lower = snapped(measured + BUCKET / DELIVERY_S)
+    return lower if lower < rate else None
+
+
+def step_up(rate: float, camera: float, costs: list[float], held_s: float, arriving: float = math.inf) -> float | None:
     """The rate to step up to from `rate` (frames a second) after a restart at a lower rate than the `camera`'s, or
     None to stay. `costs` are the Analyst's times (seconds) for the frames it answered in the last UP_S, `held_s` the
     seconds the session has run at `rate`. When that is STEADY_S at least and the costs fill under UP_BUSY of UP_S:
     the highest camera rate up to the camera's whose frames their mean fills to FIT_SHARE at most. The mean, not the
     median: a window every few frames takes several times the others, and at the higher rate the Analyst must keep
-    up with them all (on the median it would step up to a rate it then falls back from)."""
+    up with them all (on the median it would step up to a rate it then falls back from). And no rate above the
+    frames `arriving` a second over the last UP_S (within RATE_TOLERANCE): a session that fell because the frames
+    came slower steps up only once they come faster again (else it would step up and fall back, each time a new
+    baseline)."""
     if rate >= camera or held_s < STEADY_S or not costs or sum(costs) >= UP_BUSY * UP_S:
         return None
     mean = sum(costs) / len(costs)
-    fits = [r for r in CAMERA_RATES if rate < r <= camera and r * mean <= FIT_SHARE]
+    fits = [
+        r
+        for r in CAMERA_RATES
+        if rate < r <= camera and r * mean <= FIT_SHARE and r * (1.0 - RATE_TOLERANCE) <= arriving
+    ]
     return max(fits) if fits else None

@@ -1,7 +1,8 @@
 """One visitor's live stream, a :class:`Watcher`: frames offered as they arrive (timed by their arrival: the
-browser's webcam stream does not say when a picture was taken), the rate measured, the newest frame handed to the
-visitor's Analyst by a courier thread (so the page's server never waits for the analysis), the session restarted at
-another rate when the analysis falls behind or keeps up again, the status line, the view, and the events' files.
+browser's webcam stream does not say when a picture was taken), the rate measured, the frames taken at that rate
+(bursts kept whole) handed to the visitor's Analyst by a courier thread (so the page's server never waits for the
+analysis), the session restarted at another rate when the analysis falls behind, the frames come slower, or both
+come back, the status line, the view, and the events' files.
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from mer.demo.live_analyst import Analyst, AnalystFailed
 from mer.demo.live_rate import (
     BEHIND,
     BEHIND_S,
+    BUCKET,
     CAMERA_RATES,
+    DELIVERY_S,
     FIT_SHARE,
+    QUEUE_S,
     RATE_PROBE_S,
     UP_S,
     arrival_rate,
     camera_rate,
+    fewer,
+    recent_rate,
     steady_gaps,
     step_up,
 )
@@ -61,7 +67,14 @@ class Watcher:
         self.backlog: deque[tuple[float, np.ndarray]] = deque()  # the rate probe's frames, analysed first
         self.probe: dict[str, Any] = {}  # how the camera's rate was measured: frames, stream seconds, frames a second
         self.caught_up = False  # the probe's frames are analysed: the Analyst's load is the stream's from then on
-        self.waiting: tuple[float, np.ndarray] | None = None  # the newest frame, not yet analysed
+        self.queue: deque[tuple[float, float, np.ndarray]] = deque()  # frames taken at the rate, not yet analysed:
+        # (the second the session is told, its arrival second, the frame)
+        self.told: float | None = None  # the second the last frame taken was told as (see _allowed)
+        self.arrived = 0.0  # arrival second of the frame with the Analyst
+        self.arrivals: deque[float] = deque()  # stream seconds of the frames received in the last DELIVERY_S / UP_S
+        self.tokens, self.tokens_at = BUCKET, 0.0  # frames the rate allows now (a bucket: see live_rate.BUCKET)
+        self.delivery_since = 0.0  # stream second from which the frames' rate is judged (the probe's end, a restart)
+        self.taken = self.dropped = 0  # frames taken at the rate; of them, those the full queue let go
         self.previous: np.ndarray | None = None
         self.repeats = 0  # frames identical to the one before (the browser asked faster than the camera gives)
         self.received = 0
@@ -75,7 +88,6 @@ class Watcher:
         self.rate_since = 0.0  # stream second the session began at that rate
         self.restarts: list[dict] = []
         self.busy: deque[tuple[float, float]] = deque()  # (clock at the answer, seconds the frame held the Analyst)
-        self.last_sent: float | None = None
         self.error = ""
         self.stopped = self.released = False
         self.ended: float | None = None  # when the stream was stopped (clock seconds)
@@ -106,6 +118,9 @@ class Watcher:
         self.received += 1
         seconds = now - self.start
         with self.lock:
+            self.arrivals.append(seconds)
+            while self.arrivals[0] < seconds - max(DELIVERY_S, UP_S):
+                self.arrivals.popleft()
             if self.fps is None:
                 self.backlog.append((seconds, frame))
                 times = np.array([t for t, _ in self.backlog])
@@ -114,12 +129,36 @@ class Watcher:
                 self.fps = camera_rate(times)
                 self.probe = {"frames": len(times), "until_s": round(seconds, 3), "fps": round(arrival_rate(times), 2)}
                 self.backlog.pop()  # the frame being offered goes where new frames go
-            self.waiting = (seconds, frame)
+                self.tokens, self.tokens_at, self.delivery_since = BUCKET, seconds, seconds
+            if not self._allowed(seconds):
+                return  # the frames come faster than the session's rate: this one is not analysed
+            self.taken += 1
+            # a burst is spread over the rate's slots: its frames were taken 1/rate apart (the stream bunched them),
+            # and the session counts a gap between two frames' seconds as frames missing
+            told = seconds if self.told is None else max(seconds, self.told + 1.0 / (self.rate or self.fps))
+            self.told = told
+            self.queue.append((told, seconds, frame))
+            while len(self.queue) > max(2, round(QUEUE_S * (self.rate or self.fps))):
+                self.queue.popleft()  # the Analyst is behind (it will restart lower): the oldest waiting goes
+                self.dropped += 1
             self.lock.notify_all()
+
+    def _allowed(self, seconds: float) -> bool:
+        """Whether a frame arriving at `seconds` is analysed: the rate allows one a 1/rate seconds, a burst of up to
+        BUCKET after a pause (a bucket of frames, filled at the rate). Frames spaced at least 0.75/rate apart, as it
+        was, threw most of each burst of the page's stream away: 11 of its 21 frames a second reached a session
+        counting 25. Lock held."""
+        rate = self.rate or self.fps
+        self.tokens = min(BUCKET, self.tokens + (seconds - self.tokens_at) * rate)
+        self.tokens_at = seconds
+        if self.tokens < 1.0 - 1e-6:
+            return False
+        self.tokens -= 1.0
+        return True
 
     def _next(self) -> tuple[str, Any] | None:
         """What the courier sends next, once there is something: ("close",) after Stop, else the next frame (the
-        rate probe's first, then the newest); None when the stream is over. Lock held."""
+        rate probe's first, then those taken since, in order); None when the stream is over. Lock held."""
         while True:
             if self.released or self.error:
                 return None
@@ -127,18 +166,15 @@ class Watcher:
                 return ("close",) if self.started else None
             if self.backlog:
                 seconds, frame = self.backlog.popleft()
-            elif self.waiting is not None:
-                (seconds, frame), self.waiting = self.waiting, None
+                self.arrived = seconds
+            elif self.queue:
+                seconds, self.arrived, frame = self.queue.popleft()
                 if not self.caught_up:  # the probe's frames kept the Analyst busy; judge its load from now on
                     self.caught_up, self.rate_since = True, seconds
                     self.busy.clear()
             else:
                 self.lock.wait()
                 continue
-            if self.last_sent is not None and seconds < self.last_sent + 0.75 / self.rate:
-                self.lock.notify_all()  # (settle waits for the waiting frame to go, sent or not)
-                continue  # too soon after the last frame for the rate the session analyses at: skipped
-            self.last_sent = seconds
             return ("frame", seconds, frame)
 
     def _courier(self) -> None:
@@ -172,7 +208,7 @@ class Watcher:
                         now = self.clock()
                         # held from the previous answer when the frame was already waiting then (the courier's own
                         # work between two frames is the Analyst's load too), else from its arrival
-                        began = max(self.busy[-1][0], self.start + message[1]) if self.busy else sent
+                        began = max(self.busy[-1][0], self.start + self.arrived) if self.busy else sent
                         self.busy.append((now, now - min(began, sent)))
                         while self.busy and self.busy[0][0] < now - max(BEHIND_S, UP_S):
                             self.busy.popleft()
@@ -182,10 +218,14 @@ class Watcher:
                         self.parts.append((answer[3], answer[4]))
                         self.closed = True
                         return
+                    now = self.clock() - self.start
                     slower = self._slower(message[1])
-                    faster = None if slower else self._faster(message[1])
+                    why = "behind" if slower else ""
+                    if slower is None and (slower := fewer(self.rate, self.arrivals, now, self.delivery_since)):
+                        why = "frames come slower"
+                    faster = None if slower else self._faster(message[1], now)
                 if slower or faster:
-                    self._restart(slower or faster, message[1])
+                    self._restart(slower or faster, message[1], why or "keeps up")
         except (EOFError, OSError, ValueError) as err:
             if not (self.released or self.closed):
                 self.error = self.error or failure("the analysis process ended")
@@ -210,11 +250,13 @@ class Watcher:
         fits = [r for r in CAMERA_RATES if r < self.rate and r * float(np.median(costs)) <= FIT_SHARE]
         return max(fits or [CAMERA_RATES[0]])
 
-    def _faster(self, seconds: float) -> float | None:
-        """A higher rate to analyse at after a restart at a lower one (None: stay); see :func:`step_up`."""
+    def _faster(self, seconds: float, now: float) -> float | None:
+        """A higher rate to analyse at after a restart at a lower one (None: stay); see :func:`step_up` (the frames
+        that came over the last UP_S bound it). `seconds`: the frame's stream second, `now` the stream's."""
         if self.fps is None:
             return None
-        return step_up(self.rate, self.fps, self._costs(UP_S), seconds - self.rate_since)
+        arriving = recent_rate(self.arrivals, now, UP_S)
+        return step_up(self.rate, self.fps, self._costs(UP_S), seconds - self.rate_since, arriving)
 
     def _costs(self, span: float) -> list[float]:
         """The seconds (clock) each frame answered in the last `span` seconds held the Analyst: from the answer
@@ -222,17 +264,19 @@ class Watcher:
         end = self.busy[-1][0] if self.busy else 0.0
         return [cost for at, cost in self.busy if at >= end - span]
 
-    def _restart(self, rate: float, seconds: float) -> None:
-        """Close the session (its events decided) and start one at `rate` (lower: behind; higher: it keeps up again):
-        frames then go evenly at that rate, so its windows span the seconds they should (frames skipped unevenly
-        would stretch them)."""
+    def _restart(self, rate: float, seconds: float, why: str) -> None:
+        """Close the session (its events decided) and start one at `rate` (lower: `why` "behind" or "frames come
+        slower"; higher: "keeps up"): frames then go at that rate, so its windows span the seconds they should
+        (fewer frames would stretch them). What is left of the rate probe's frames goes (they came faster)."""
         self.analyst.send(("restart", rate))
         answer = self._expect("restarted")
         with self.lock:
             _take(self.events, answer[1])
             self.parts.append((answer[3], answer[4]))
-            why = "behind" if rate < self.rate else "keeps up"
-            self.rate, self.rate_since, self.last_sent = rate, seconds, None
+            now = self.clock() - self.start
+            self.rate, self.rate_since, self.delivery_since = rate, seconds, now
+            self.tokens, self.tokens_at, self.told = min(self.tokens, 1.0), now, None
+            self.backlog.clear()
             self.busy.clear()
             self.restarts.append({"at_s": round(seconds, 3), "fps": rate, "why": why})
         log.info("live analysis %s: restarted at %g frames a second at %.1f s", why, rate, seconds)
@@ -254,10 +298,10 @@ class Watcher:
         with self.lock:
             if self.fps is None:  # still measuring the camera's rate: nothing is being analysed yet
                 return True
-            while not self.error and (self.backlog or self.waiting is not None or not self.idle or not self.started):
+            while not self.error and (self.backlog or self.queue or not self.idle or not self.started):
                 if not self.lock.wait(max(0.0, deadline - time.monotonic())):
                     break
-            return self.error != "" or (not self.backlog and self.waiting is None and self.idle)
+            return self.error != "" or (not self.backlog and not self.queue and self.idle)
 
     # ----------------------------------------------------------------------------------------------- the end
 
@@ -269,7 +313,7 @@ class Watcher:
                 return
             self.stopped, self.ended = True, self.clock()
             self.backlog.clear()
-            self.waiting = None
+            self.queue.clear()
             self.lock.notify_all()
         if self.courier is not None and self.started:  # (before that, nothing is left to decide)
             self.courier.join(CLOSE_S)
@@ -281,7 +325,8 @@ class Watcher:
         with self.lock:
             self.stopped = self.released = True
             self.backlog.clear()
-            self.waiting, self.previous, self.latest, self.events, self.parts = None, None, None, [], []
+            self.queue.clear()
+            self.previous, self.latest, self.events, self.parts = None, None, [], []
             self.lock.notify_all()
         if self.analyst is not None:
             self.analyst.end()
@@ -328,7 +373,11 @@ class Watcher:
         if not update.baseline_done and not self.stopped and "neutral" not in said:
             baseline = self.facts.get("baseline_s", BASELINE_S)
             words.append(f"the first {baseline:g} s of your face are its neutral baseline")
-        if not self.stopped and self.rate < self.fps:
+        why = next((r["why"] for r in reversed(self.restarts) if r["why"] != "keeps up"), "")
+        if not self.stopped and self.rate < self.fps and why == "frames come slower":
+            arriving = recent_rate(self.arrivals, self.clock() - self.start, DELIVERY_S)
+            words.append(f"frames arrive at ~{arriving:.0f} a second: analysing at {self.rate:g}")
+        elif not self.stopped and self.rate < self.fps:
             words.append(f"the machine is busy: analysing {self.rate:g} of the camera's {self.fps:g} frames a second")
         elif not self.stopped and "busy" not in said:
             words.append(f"analysing {update.analysed_fps:.0f} of {self.rate:g} frames a second")
@@ -368,10 +417,16 @@ class Watcher:
             "repeats_dropped": self.repeats,
             "analysed_at_fps": self.rate,
             "rate_probe": self.probe,
+            "frames_taken": self.taken,
+            "queue_dropped": self.dropped,
+            "restarts": [f"{r['at_s']:.1f}s->{r['fps']:g} ({r['why']})" for r in self.restarts],
             "seconds": round(seconds, 3),
             "received_fps": round(self.received / seconds, 2) if seconds > 0 else 0.0,
             "analysed_fps": round(analysed / seconds, 2) if seconds > 0 else 0.0,
-            "timed_by": "arrival at the server (the browser's webcam stream does not say when a frame was taken)",
+            "timed_by": (
+                "arrival at the server, a burst's frames spread 1/rate apart (the browser's webcam stream does not"
+                " say when a frame was taken)"
+            ),
         }
 
 
