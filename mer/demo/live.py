@@ -16,10 +16,10 @@ oldest goes: the session counts the gap and the status says so).
     room.left(session_hash)                                  # the tab closed: the stream and its process end
 
 The first RATE_PROBE_S of frames measure the rate they come at (browsers ask for 30 but a camera in dim light gives
-15, and the page's stream stalls now and then), which the session counts its windows in; when the Analyst falls
-behind, or the frames come slower than that (the page's stream slows once the analysis loads the machine), the
-session restarts at a lower rate, and back at a higher one (up to the camera's) once it keeps up again and the
-frames come fast enough. Nothing here imports gradio: app.py lays out the tab and binds these.
+15, and the page's stream stalls now and then), which the session, started after them, counts its windows in; when
+the Analyst falls behind, or the frames come slower than that (the page's stream slows once the analysis loads the
+machine), the session restarts at a lower rate, and back at a higher one (up to the camera's) once it keeps up again
+and the frames come fast enough. Nothing here imports gradio: app.py lays out the tab and binds these.
 
 This module is the Room (every visitor, their leaving, the Analysts prepared ahead) and the tab's public entry; the
 pieces: :mod:`mer.demo.live_watcher` (one visitor's stream), :mod:`mer.demo.live_rate` (the rate it is analysed

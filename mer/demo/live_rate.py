@@ -13,8 +13,7 @@ import numpy as np
 
 STREAM_EVERY_S = 1 / 30  # the browser takes a picture this often (a camera's 30 fps; faster only repeats frames)
 RATE_PROBE_S = 2.0  # the camera's frame rate is measured over this many seconds of its first frames (the page's
-# stream stalls now and then: two seconds average over more stalls than one; the probe's frames are analysed after
-# it, so only the first answers wait)
+# stream stalls now and then: two seconds average over more stalls than one); the session starts after them
 CAMERA_RATES = (5.0, 10.0, 12.0, 15.0, 20.0, 24.0, 25.0, 30.0, 50.0, 60.0)  # what cameras give; the measure snaps
 RATE_TOLERANCE = 0.03  # a camera's 30 measured as 29.6 (arrival times jitter) is still 30; 24 is not 25 (4 % off)
 STALL = 3.0  # a gap over this many times the median gap is a stall (a page's stream can stall as it starts)
@@ -29,6 +28,7 @@ DELIVERY_S = 3.0  # once a session has run this long (from the probe's end, or i
 SLOWER = 0.85  # over the last DELIVERY_S under this share of its rate: it restarts at their rate, snapped down (the
 # page's stream comes at ~28 a second during the probe, then at 12-21 once the analysis loads the machine). Short, so
 # that the restart's new baseline is over before a visitor's first expression (a stream's first seconds are still)
+STALL_S = 0.5  # a gap this long is a stall, not the rate (a camera's slowest frames come 0.2 s apart)
 BUCKET = 3.0  # frames: up to this many that come together after a pause are all taken (the page's stream comes in
 # bursts: frames spaced evenly would throw most of a burst away), while over a second no more than the rate are
 QUEUE_S = 0.25  # frames taken but not yet analysed wait in a queue of this many seconds of the rate at most (at
@@ -72,20 +72,40 @@ def recent_rate(times: np.ndarray, now: float, span: float) -> float:
     return float(np.count_nonzero((times > now - span) & (times <= now))) / span
 
 
+def flowing_rate(times: np.ndarray, now: float, span: float) -> float:
+    """Frames a second that arrived at `times` (seconds) in the `span` seconds up to `now`, one stall left out: the
+    longest gap (the span's ends included) when it is over STALL_S. The page's stream stalls for 1-2 s as the
+    analysis begins (measured in Chromium: 28 frames a second in the probe, then 12, 0 and 13 in the next three
+    seconds, then 21-29 for good), which is not the rate it comes at; a second stall in the span counts."""
+    times = np.asarray(times, dtype=float)
+    inside = np.sort(times[(times > now - span) & (times <= now)])
+    gaps = np.diff(np.r_[now - span, inside, now])
+    left = span - (gaps.max() if gaps.max() > STALL_S else 0.0)
+    return len(inside) / max(left, 1e-6)
+
+
 def fewer(rate: float, times: np.ndarray, now: float, since: float) -> float | None:
     """The lower rate to restart at when the frames come slower than the session's `rate` (frames a second), or
     None: `times` are the arrival seconds of the frames, `now` the stream's second, `since` the second the session's
-    rate was set (the probe's end or its restart). Once it has run DELIVERY_S, the frames of the last DELIVERY_S under
-    SLOWER of its rate: their rate, with a burst's slack, snapped down (e.g. 12.4 a second at 25: 12)."""
+    rate was set (the probe's end or its restart). Once it has run DELIVERY_S, the frames of the last DELIVERY_S (one
+    stall left out: :func:`flowing_rate`) under SLOWER of its rate: their rate, with a burst's slack, snapped down
+    (e.g. 12.4 a second at 25: 12)."""
     if now - since < DELIVERY_S:
         return None
-    measured = recent_rate(times, now, DELIVERY_S)
+    measured = flowing_rate(times, now, DELIVERY_S)
     if measured >= SLOWER * rate:
         return None
     # a burst's slack: where the span begins and ends cuts a burst (up to BUCKET frames) in or out (12 a second in
     # bursts of 3 counted 25-34 frames over 2.5-3 s, 10 read where 12 came)
     lower = snapped(measured + BUCKET / DELIVERY_S)
     return lower if lower < rate else None
+
+
+def fitting(cost: float, most: float) -> float:
+    """The highest camera rate up to `most` (frames a second) whose frames a mean time per frame of `cost` seconds
+    fills to FIT_SHARE at most; the lowest camera rate when none does."""
+    fits = [r for r in CAMERA_RATES if r <= most and r * cost <= FIT_SHARE]
+    return max(fits or [CAMERA_RATES[0]])
 
 
 def step_up(rate: float, camera: float, costs: list[float], held_s: float, arriving: float = math.inf) -> float | None:

@@ -25,13 +25,13 @@ from mer.demo.live_rate import (
     BUCKET,
     CAMERA_RATES,
     DELIVERY_S,
-    FIT_SHARE,
     QUEUE_S,
     RATE_PROBE_S,
     UP_S,
     arrival_rate,
     camera_rate,
     fewer,
+    fitting,
     recent_rate,
     steady_gaps,
     step_up,
@@ -47,6 +47,7 @@ log = logging.getLogger("mer.demo.live")
 REFRESH_S = 1.0  # the chart is redrawn this often (and when an event comes): each redraw is a plotly figure to send
 STATUS_S = 0.25  # the status line at most this often: an update per frame costs the server and the browser time
 CLOSE_S = 30.0  # Stop waits this long for the Analyst to decide the rest
+COUNTED_S = 30  # the page's JSON gives the frames received and taken in each of the first this many seconds
 
 
 class Watcher:
@@ -64,9 +65,9 @@ class Watcher:
         self.courier: threading.Thread | None = None
         self.fps: float | None = None  # the camera's rate, once measured
         self.start: float | None = None  # arrival of the first frame: the stream's second 0
-        self.backlog: deque[tuple[float, np.ndarray]] = deque()  # the rate probe's frames, analysed first
+        self.backlog: deque[tuple[float, np.ndarray]] = deque()  # the rate probe's frames (they measure the rate)
         self.probe: dict[str, Any] = {}  # how the camera's rate was measured: frames, stream seconds, frames a second
-        self.caught_up = False  # the probe's frames are analysed: the Analyst's load is the stream's from then on
+        self.caught_up = False  # the stream's first frame is with the Analyst: its load is judged from then on
         self.queue: deque[tuple[float, float, np.ndarray]] = deque()  # frames taken at the rate, not yet analysed:
         # (the second the session is told, its arrival second, the frame)
         self.told: float | None = None  # the second the last frame taken was told as (see _allowed)
@@ -75,6 +76,7 @@ class Watcher:
         self.tokens, self.tokens_at = BUCKET, 0.0  # frames the rate allows now (a bucket: see live_rate.BUCKET)
         self.delivery_since = 0.0  # stream second from which the frames' rate is judged (the probe's end, a restart)
         self.taken = self.dropped = 0  # frames taken at the rate; of them, those the full queue let go
+        self.by_second = np.zeros((2, COUNTED_S), dtype=int)  # frames received, taken, in each of the first seconds
         self.previous: np.ndarray | None = None
         self.repeats = 0  # frames identical to the one before (the browser asked faster than the camera gives)
         self.received = 0
@@ -119,6 +121,8 @@ class Watcher:
         seconds = now - self.start
         with self.lock:
             self.arrivals.append(seconds)
+            if seconds < COUNTED_S:
+                self.by_second[0, int(seconds)] += 1
             while self.arrivals[0] < seconds - max(DELIVERY_S, UP_S):
                 self.arrivals.popleft()
             if self.fps is None:
@@ -128,11 +132,17 @@ class Watcher:
                     return
                 self.fps = camera_rate(times)
                 self.probe = {"frames": len(times), "until_s": round(seconds, 3), "fps": round(arrival_rate(times), 2)}
-                self.backlog.pop()  # the frame being offered goes where new frames go
+                # the probe's frames are not analysed: catching up on them (2 s of frames, 2-5 s of a core's work)
+                # would load the 2 cores that the browser, the server and the Analyst share just as the page's stream
+                # stalls (1-2 s as the analysis begins, see live_rate.flowing_rate). The session starts with the
+                # first frame after the probe.
+                self.backlog.clear()
                 self.tokens, self.tokens_at, self.delivery_since = BUCKET, seconds, seconds
             if not self._allowed(seconds):
                 return  # the frames come faster than the session's rate: this one is not analysed
             self.taken += 1
+            if seconds < COUNTED_S:
+                self.by_second[1, int(seconds)] += 1
             # a burst is spread over the rate's slots: its frames were taken 1/rate apart (the stream bunched them),
             # and the session counts a gap between two frames' seconds as frames missing
             told = seconds if self.told is None else max(seconds, self.told + 1.0 / (self.rate or self.fps))
@@ -169,7 +179,7 @@ class Watcher:
                 self.arrived = seconds
             elif self.queue:
                 seconds, self.arrived, frame = self.queue.popleft()
-                if not self.caught_up:  # the probe's frames kept the Analyst busy; judge its load from now on
+                if not self.caught_up:  # the stream's first frame analysed: judge the Analyst's load from now on
                     self.caught_up, self.rate_since = True, seconds
                     self.busy.clear()
             else:
@@ -223,6 +233,9 @@ class Watcher:
                     why = "behind" if slower else ""
                     if slower is None and (slower := fewer(self.rate, self.arrivals, now, self.delivery_since)):
                         why = "frames come slower"
+                        costs = self._costs(BEHIND_S)  # and no faster than the Analyst keeps up with (one restart,
+                        if len(costs) >= 10:  # not a second one 3 s later for being behind)
+                            slower = fitting(float(np.mean(costs)), slower)
                     faster = None if slower else self._faster(message[1], now)
                 if slower or faster:
                     self._restart(slower or faster, message[1], why or "keeps up")
@@ -240,15 +253,16 @@ class Watcher:
 
     def _slower(self, seconds: float) -> float | None:
         """A lower rate to analyse at when the Analyst has been busy for BEHIND of the last BEHIND_S (None: it keeps
-        up): the highest camera rate its recent time per frame fits. Not the frames analysed per second: a camera
-        that delivers fewer pictures than its rate (a browser's stream does) would read as a machine behind."""
+        up): the highest camera rate its recent mean time per frame fits (the mean: on the median, which leaves out
+        the windows' frames, it fell from 15 to 12 and 5 s later to 10 on the page). Not the frames analysed per
+        second: a camera that delivers fewer pictures than its rate (a browser's stream does) would read as a
+        machine behind."""
         if seconds - self.rate_since < BEHIND_S or self.rate <= CAMERA_RATES[0]:
             return None
         costs = self._costs(BEHIND_S)
         if sum(costs) < BEHIND * BEHIND_S:
             return None
-        fits = [r for r in CAMERA_RATES if r < self.rate and r * float(np.median(costs)) <= FIT_SHARE]
-        return max(fits or [CAMERA_RATES[0]])
+        return fitting(float(np.mean(costs)), self.rate - 1e-6)
 
     def _faster(self, seconds: float, now: float) -> float | None:
         """A higher rate to analyse at after a restart at a lower one (None: stay); see :func:`step_up` (the frames
@@ -419,6 +433,8 @@ class Watcher:
             "rate_probe": self.probe,
             "frames_taken": self.taken,
             "queue_dropped": self.dropped,
+            "received_by_second": self.by_second[0, : int(seconds) + 1].tolist(),
+            "taken_by_second": self.by_second[1, : int(seconds) + 1].tolist(),
             "restarts": [f"{r['at_s']:.1f}s->{r['fps']:g} ({r['why']})" for r in self.restarts],
             "seconds": round(seconds, 3),
             "received_fps": round(self.received / seconds, 2) if seconds > 0 else 0.0,
