@@ -389,7 +389,9 @@ class Watcher:
             words.append(f"the first {baseline:g} s of your face are its neutral baseline")
         why = next((r["why"] for r in reversed(self.restarts) if r["why"] != "keeps up"), "")
         if not self.stopped and self.rate < self.fps and why == "frames come slower":
-            arriving = recent_rate(self.arrivals, self.clock() - self.start, DELIVERY_S)
+            with self.lock:  # (the courier's thread and the server's add to it)
+                arrivals = list(self.arrivals)
+            arriving = recent_rate(arrivals, self.clock() - self.start, DELIVERY_S)
             words.append(f"frames arrive at ~{arriving:.0f} a second: analysing at {self.rate:g}")
         elif not self.stopped and self.rate < self.fps:
             words.append(f"the machine is busy: analysing {self.rate:g} of the camera's {self.fps:g} frames a second")
