@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mer.demo import live
+from mer.demo import live, live_rate
 from mer.synth.real_media import available, media_path
 
 pytestmark = pytest.mark.skipif(
@@ -257,6 +257,12 @@ def test_the_frames_coming_slower_is_judged_after_delivery_s_with_a_margin() -> 
     assert live.fewer(25.0, stalled, now=stalled[-1], since=2.0) is None  # the one stall is left out
     twice = stalled[(stalled < 4.4) | (stalled > 5.0)]  # a second stall of 0.6 s counts
     assert live.fewer(25.0, twice, now=twice[-1], since=2.0) == 15.0
+    dip = np.r_[np.arange(2.0, 9.0, 1 / 20.0), np.arange(9.0, 12.0, 1 / 15.0)]  # 20 a second, then 3 s at 15
+    assert live.fewer(20.0, dip, now=12.0, since=2.0) is None  # judged over the last 6 s: 17.5 a second, 88 %
+    assert live.fewer(20.0, dip, now=12.0, since=8.5) == 15.0  # a session 3.5 s old: its frames came at ~15
+    # a fall leaves the Analyst room (its time per frame grows when the machine's load does)
+    assert live_rate.fitting(0.04, 25.0) == 15.0  # 15 x 40 ms fill 60 %; 20 would fill 80 %
+    assert live_rate.fitting(0.04, 12.0) == 12.0 and live_rate.fitting(0.5, 25.0) == 5.0
     # stepping back up needs the frames to come at the higher rate
     assert live.step_up(12.0, 25.0, [0.01] * 60, held_s=12.0, arriving=12.3) is None
     assert live.step_up(12.0, 25.0, [0.01] * 60, held_s=12.0, arriving=20.5) == 20.0

@@ -20,6 +20,9 @@ STALL = 3.0  # a gap over this many times the median gap is a stall (a page's st
 BEHIND = 0.9  # the Analyst busy this share of the last BEHIND_S: the session restarts at a rate it keeps up with...
 BEHIND_S = 3.0
 FIT_SHARE = 0.8  # ...the highest camera rate whose frames its recent time per frame fills to this share at most
+FALL_SHARE = 0.65  # a fall (behind, or the frames come slower) picks a rate the mean time per frame fills to this
+# share at most: the page's machine is shared, and its time per frame rose from ~35 to ~50 ms within seconds there
+# (load 5-7 on 2 cores): filled to 80 %, the session fell a second time 4-6 s after the first, into an expression
 UP_BUSY = 0.5  # at a rate below the camera's, the Analyst busy under this share of the last UP_S: the session
 UP_S = 5.0  # restarts at the highest rate up to the camera's that its mean time per frame fills to FIT_SHARE...
 STEADY_S = 10.0  # ...once it has run this long at its rate (each restart learns a new baseline: it must not flap)
@@ -28,6 +31,8 @@ DELIVERY_S = 3.0  # once a session has run this long (from the probe's end, or i
 SLOWER = 0.85  # over the last DELIVERY_S under this share of its rate: it restarts at their rate, snapped down (the
 # page's stream comes at ~28 a second during the probe, then at 12-21 once the analysis loads the machine). Short, so
 # that the restart's new baseline is over before a visitor's first expression (a stream's first seconds are still)
+DELIVERY_LONG_S = 6.0  # later, over the session's last this many seconds at most: over 3 s the page's stream came
+# at 13-26 a second from one second to the next, and a session at 20 fell to 12 at 15 s, into an expression
 STALL_S = 0.5  # a gap this long is a stall, not the rate (a camera's slowest frames come 0.2 s apart)
 BUCKET = 3.0  # frames: up to this many that come together after a pause are all taken (the page's stream comes in
 # bursts: frames spaced evenly would throw most of a burst away), while over a second no more than the rate are
@@ -87,24 +92,25 @@ def flowing_rate(times: np.ndarray, now: float, span: float) -> float:
 def fewer(rate: float, times: np.ndarray, now: float, since: float) -> float | None:
     """The lower rate to restart at when the frames come slower than the session's `rate` (frames a second), or
     None: `times` are the arrival seconds of the frames, `now` the stream's second, `since` the second the session's
-    rate was set (the probe's end or its restart). Once it has run DELIVERY_S, the frames of the last DELIVERY_S (one
-    stall left out: :func:`flowing_rate`) under SLOWER of its rate: their rate, with a burst's slack, snapped down
-    (e.g. 12.4 a second at 25: 12)."""
+    rate was set (the probe's end or its restart). Once it has run DELIVERY_S, the frames since (the last
+    DELIVERY_LONG_S at most; one stall left out: :func:`flowing_rate`) under SLOWER of its rate: their rate, with a
+    burst's slack, snapped down (e.g. 12.4 a second at 25: 12)."""
     if now - since < DELIVERY_S:
         return None
-    measured = flowing_rate(times, now, DELIVERY_S)
+    span = min(now - since, DELIVERY_LONG_S)
+    measured = flowing_rate(times, now, span)
     if measured >= SLOWER * rate:
         return None
     # a burst's slack: where the span begins and ends cuts a burst (up to BUCKET frames) in or out (12 a second in
     # bursts of 3 counted 25-34 frames over 2.5-3 s, 10 read where 12 came)
-    lower = snapped(measured + BUCKET / DELIVERY_S)
+    lower = snapped(measured + BUCKET / span)
     return lower if lower < rate else None
 
 
 def fitting(cost: float, most: float) -> float:
-    """The highest camera rate up to `most` (frames a second) whose frames a mean time per frame of `cost` seconds
-    fills to FIT_SHARE at most; the lowest camera rate when none does."""
-    fits = [r for r in CAMERA_RATES if r <= most and r * cost <= FIT_SHARE]
+    """The rate to fall to: the highest camera rate up to `most` (frames a second) whose frames a mean time per frame
+    of `cost` seconds fills to FALL_SHARE at most; the lowest camera rate when none does."""
+    fits = [r for r in CAMERA_RATES if r <= most and r * cost <= FALL_SHARE]
     return max(fits or [CAMERA_RATES[0]])
 
 

@@ -24,6 +24,7 @@ from mer.demo.live_rate import (
     BEHIND_S,
     BUCKET,
     CAMERA_RATES,
+    DELIVERY_LONG_S,
     DELIVERY_S,
     QUEUE_S,
     RATE_PROBE_S,
@@ -72,7 +73,7 @@ class Watcher:
         # (the second the session is told, its arrival second, the frame)
         self.told: float | None = None  # the second the last frame taken was told as (see _allowed)
         self.arrived = 0.0  # arrival second of the frame with the Analyst
-        self.arrivals: deque[float] = deque()  # stream seconds of the frames received in the last DELIVERY_S / UP_S
+        self.arrivals: deque[float] = deque()  # stream seconds of the frames received in the last 6 s
         self.tokens, self.tokens_at = BUCKET, 0.0  # frames the rate allows now (a bucket: see live_rate.BUCKET)
         self.delivery_since = 0.0  # stream second from which the frames' rate is judged (the probe's end, a restart)
         self.taken = self.dropped = 0  # frames taken at the rate; of them, those the full queue let go
@@ -123,7 +124,7 @@ class Watcher:
             self.arrivals.append(seconds)
             if seconds < COUNTED_S:
                 self.by_second[0, int(seconds)] += 1
-            while self.arrivals[0] < seconds - max(DELIVERY_S, UP_S):
+            while self.arrivals[0] < seconds - max(DELIVERY_LONG_S, UP_S):
                 self.arrivals.popleft()
             if self.fps is None:
                 self.backlog.append((seconds, frame))
@@ -253,10 +254,10 @@ class Watcher:
 
     def _slower(self, seconds: float) -> float | None:
         """A lower rate to analyse at when the Analyst has been busy for BEHIND of the last BEHIND_S (None: it keeps
-        up): the highest camera rate its recent mean time per frame fits (the mean: on the median, which leaves out
-        the windows' frames, it fell from 15 to 12 and 5 s later to 10 on the page). Not the frames analysed per
-        second: a camera that delivers fewer pictures than its rate (a browser's stream does) would read as a
-        machine behind."""
+        up): the highest camera rate its recent mean time per frame fits (live_rate.fitting; the mean: on the median,
+        which leaves out the windows' frames, it fell from 15 to 12 and 5 s later to 10 on the page). Not the frames
+        analysed per second: a camera that delivers fewer pictures than its rate (a browser's stream does) would read
+        as a machine behind."""
         if seconds - self.rate_since < BEHIND_S or self.rate <= CAMERA_RATES[0]:
             return None
         costs = self._costs(BEHIND_S)
