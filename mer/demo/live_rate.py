@@ -23,6 +23,9 @@ FIT_SHARE = 0.8  # ...the highest camera rate whose frames its recent time per f
 FALL_SHARE = 0.65  # a fall (behind, or the frames come slower) picks a rate the mean time per frame fills to this
 # share at most: the page's machine is shared, and its time per frame rose from ~35 to ~50 ms within seconds there
 # (load 5-7 on 2 cores): filled to 80 %, the session fell a second time 4-6 s after the first, into an expression
+LOWEST_FALL = 10.0  # a fall never goes under this rate: at 5 a second the live spotter's 1 s windows hold 5 frames
+# and a 0.3 s movement 1-2 of them (on the page, busy readings at 15 a second took a quiet machine's session down to 5
+# and its restart's new baseline over the micro-expression); a machine slower than that analyses 10, skipping frames
 UP_BUSY = 0.5  # at a rate below the camera's, the Analyst busy under this share of the last UP_S: the session
 UP_S = 5.0  # restarts at the highest rate up to the camera's that its mean time per frame fills to FIT_SHARE...
 STEADY_S = 10.0  # ...once it has run this long at its rate (each restart learns a new baseline: it must not flap)
@@ -109,9 +112,9 @@ def fewer(rate: float, times: np.ndarray, now: float, since: float) -> float | N
 
 def fitting(cost: float, most: float) -> float:
     """The rate to fall to: the highest camera rate up to `most` (frames a second) whose frames a mean time per frame
-    of `cost` seconds fills to FALL_SHARE at most; the lowest camera rate when none does."""
-    fits = [r for r in CAMERA_RATES if r <= most and r * cost <= FALL_SHARE]
-    return max(fits or [CAMERA_RATES[0]])
+    of `cost` seconds fills to FALL_SHARE at most; LOWEST_FALL (or `most`, when lower) when none does."""
+    fits = [r for r in CAMERA_RATES if LOWEST_FALL <= r <= most and r * cost <= FALL_SHARE]
+    return max(fits or [min(LOWEST_FALL, most)])
 
 
 def step_up(rate: float, camera: float, costs: list[float], held_s: float, arriving: float = math.inf) -> float | None:

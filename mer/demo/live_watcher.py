@@ -23,9 +23,9 @@ from mer.demo.live_rate import (
     BEHIND,
     BEHIND_S,
     BUCKET,
-    CAMERA_RATES,
     DELIVERY_LONG_S,
     DELIVERY_S,
+    LOWEST_FALL,
     QUEUE_S,
     RATE_PROBE_S,
     UP_S,
@@ -95,7 +95,7 @@ class Watcher:
         self.stopped = self.released = False
         self.ended: float | None = None  # when the stream was stopped (clock seconds)
         self.chart = Chart()
-        self.shown_events = -1
+        self.shown_events: list[tuple] | None = None  # (kind, start, label) of the rows on the page
         self.last_chart = -1e9
         self.last_status, self.last_status_at = "", -1e9
         self.lock = threading.Condition()
@@ -258,7 +258,7 @@ class Watcher:
         which leaves out the windows' frames, it fell from 15 to 12 and 5 s later to 10 on the page). Not the frames
         analysed per second: a camera that delivers fewer pictures than its rate (a browser's stream does) would read
         as a machine behind."""
-        if seconds - self.rate_since < BEHIND_S or self.rate <= CAMERA_RATES[0]:
+        if seconds - self.rate_since < BEHIND_S or self.rate <= LOWEST_FALL:
             return None
         costs = self._costs(BEHIND_S)
         if sum(costs) < BEHIND * BEHIND_S:
@@ -354,9 +354,10 @@ class Watcher:
             events, latest = list(self.events), self.latest
         now = self.clock()
         rows = None
-        if force or len(events) != self.shown_events:
+        shown = [(e["kind"], e["start_s"], e.get("label")) for e in events]  # a label follows its event: shown too
+        if force or shown != self.shown_events:
             rows = event_rows(events)
-            self.shown_events = len(events)
+            self.shown_events = shown
         chart = None
         if latest is not None and (force or now - self.last_chart >= REFRESH_S or rows is not None):
             chart = self.chart.json(latest, events)
@@ -384,6 +385,8 @@ class Watcher:
                 return "Starting: measuring your camera's frame rate…"
             return f"Starting at {self.fps:g} frames a second: loading the model…"
         said = update.status
+        if self.stopped and len(self.parts) > 1 and said.startswith("stopped: ") and "event(s) found" in said:
+            said = f"stopped: {len(self.events)} event(s) found"  # every part's, not the last rate's alone
         words = [f"**{said[:1].upper()}{said[1:]}**"]
         if not update.baseline_done and not self.stopped and "neutral" not in said:
             baseline = self.facts.get("baseline_s", BASELINE_S)
@@ -474,5 +477,6 @@ def _take(events: list[dict], update: LiveUpdate | None) -> None:
     events.extend(update.new_events)
     for named in getattr(update, "named_events", []):
         for k, item in enumerate(events):
-            if (item["kind"], item["onset"], item["offset"]) == (named["kind"], named["onset"], named["offset"]):
+            key = ("kind", "onset", "offset", "start_s")  # start_s: a restarted stream's parts count frames anew
+            if all(item.get(k) == named.get(k) for k in key):
                 events[k] = named
