@@ -130,6 +130,13 @@ def test_stop_decides_the_rest_and_writes_the_events_as_csv_and_json(tmp_path: P
     assert page["frames_analysed"] == 300 - page["rate_probe"]["frames"] + 1
     assert abs(page["received_fps"] - fps) < 0.5 and "arrival" in page["timed_by"]
     assert all(e["start_s"] >= 3.0 for e in events)  # nothing is reported inside the baseline
+    # a frame on its way as Stop was pressed starts no stream and does not let go of the stopped one; Record again
+    # (frames after STOP_LATE_S) starts a new one
+    late, shown = room.frame(watcher, np.zeros((480, 640, 3), np.uint8), "v")
+    assert late is watcher and shown.status is None and not watcher.released and len(room) == 1
+    clock.t += live.STOP_LATE_S
+    again, _ = room.frame(watcher, np.zeros((480, 640, 3), np.uint8), "v")
+    assert again is not watcher and not again.stopped and watcher.released
     room.close()
 
 

@@ -46,6 +46,9 @@ log = logging.getLogger("mer.demo.live")
 
 TIME_LIMIT_S = 600  # one live session at most, so that visitors waiting in the queue get their turn
 LATE_S = 10.0  # a frame of a visitor who left, arriving this soon after, was on its way: it starts no new stream
+STOP_LATE_S = 2.0  # a frame arriving this soon after Stop was on its way then: it starts no new stream either (it
+# did, and the new stream let go of the one being stopped, whose end then read "Ended: the page was closed." in a
+# clean-clone run of the Chromium plain-stream check, 2026-12-06 13:35 UTC)
 
 
 class Room:
@@ -100,6 +103,9 @@ class Room:
     def frame(self, watcher: Watcher | None, frame: np.ndarray | None, visitor: str) -> tuple[Watcher, LiveView]:
         """A frame of `visitor`'s stream (a new Watcher for a new stream); the view to show now."""
         try:
+            if watcher is not None and watcher.stopped and watcher.ended is not None:
+                if self.clock() - watcher.ended < STOP_LATE_S:  # on its way as Stop was pressed: nothing new
+                    return watcher, LiveView(status=None)
             if watcher is None or watcher.stopped:
                 with self.lock:
                     if visitor in self.gone and self.clock() - self.gone[visitor] < LATE_S:  # on its way as they left
@@ -168,6 +174,7 @@ __all__ = [
     "HISTORY_S",
     "LATE_S",
     "STEADY_S",
+    "STOP_LATE_S",
     "STREAM_EVERY_S",
     "TIME_LIMIT_S",
     "Analyst",
