@@ -32,6 +32,9 @@ class LiveView:
     files: list[str] | None = None
 
 
+NONE = "—"  # a cell with nothing to say: no label (an ordinary expression, a micro one not named yet)
+
+
 def _named(item: dict) -> tuple[str, float | None]:
     """(label, its probability) of a micro event, ("", None) when it has none."""
     label = item.get("label") or ""
@@ -48,7 +51,10 @@ def event_rows(events: list[dict]) -> list[list[str]]:
         kind = "micro-expression" if micro else "ordinary expression"
         if micro and p is not None and p < CONFIDENCE_LINE:
             kind = f"weak candidate (under {CONFIDENCE_LINE:.0%})"
-        rows.append([f"{item['start_s']:.2f}–{item['end_s']:.2f}", kind, label, f"{p:.0%}" if p is not None else ""])
+        # NONE, never "": gradio's table keeps a cell's old text when its new value is empty (a row moved down by a
+        # newer event showed the label of the row that had been there: Chromium, 2026-12-06 13:40 UTC)
+        sure = f"{p:.0%}" if p is not None else NONE
+        rows.append([f"{item['start_s']:.2f}–{item['end_s']:.2f}", kind, label or NONE, sure])
     return rows
 
 
