@@ -568,7 +568,7 @@ LIVE_MICRO_MISSED = pytest.mark.xfail(
     "happiness 100 % in one, its label never shown in the other (the list was not redrawn for a label; fixed since). "
     "In 2 more it was named happiness 92-96 % but shown in rows that read 'ordinary expression' (gradio's table kept "
     "cells' old text when the new one was empty; fixed since, probably the cause). In 3 it was read as a slightly "
-    "longer, ordinary movement (0.5-0.7 s) or not found. Offline, at the page's rates through its JPEG, the live "
+    "longer, ordinary movement (0.5-0.9 s) or not found. Offline, at the page's rates through its JPEG, the live "
     "spotter finds and names it (tests/test_live.py)",
     strict=False,
 )
