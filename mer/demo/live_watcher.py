@@ -66,7 +66,7 @@ class Watcher:
         self.courier: threading.Thread | None = None
         self.fps: float | None = None  # the camera's rate, once measured
         self.start: float | None = None  # arrival of the first frame: the stream's second 0
-        self.backlog: deque[tuple[float, np.ndarray]] = deque()  # the rate probe's frames (they measure the rate)
+        self.probe_times: list[float] = []  # arrival seconds of the rate probe's frames (they only measure the rate)
         self.probe: dict[str, Any] = {}  # how the camera's rate was measured: frames, stream seconds, frames a second
         self.caught_up = False  # the stream's first frame is with the Analyst: its load is judged from then on
         self.queue: deque[tuple[float, float, np.ndarray]] = deque()  # frames taken at the rate, not yet analysed:
@@ -127,8 +127,8 @@ class Watcher:
             while self.arrivals[0] < seconds - max(DELIVERY_LONG_S, UP_S):
                 self.arrivals.popleft()
             if self.fps is None:
-                self.backlog.append((seconds, frame))
-                times = np.array([t for t, _ in self.backlog])
+                self.probe_times.append(seconds)
+                times = np.array(self.probe_times)
                 if len(times) < 3 or steady_gaps(times).sum() < RATE_PROBE_S:
                     return
                 self.fps = camera_rate(times)
@@ -137,7 +137,7 @@ class Watcher:
                 # would load the 2 cores that the browser, the server and the Analyst share just as the page's stream
                 # stalls (1-2 s as the analysis begins, see live_rate.flowing_rate). The session starts with the
                 # first frame after the probe.
-                self.backlog.clear()
+                self.probe_times.clear()
                 self.tokens, self.tokens_at, self.delivery_since = BUCKET, seconds, seconds
             if not self._allowed(seconds):
                 return  # the frames come faster than the session's rate: this one is not analysed
@@ -168,17 +168,14 @@ class Watcher:
         return True
 
     def _next(self) -> tuple[str, Any] | None:
-        """What the courier sends next, once there is something: ("close",) after Stop, else the next frame (the
-        rate probe's first, then those taken since, in order); None when the stream is over. Lock held."""
+        """What the courier sends next, once there is something: ("close",) after Stop, else the next frame taken
+        (in order); None when the stream is over. Lock held."""
         while True:
             if self.released or self.error:
                 return None
             if self.stopped:
                 return ("close",) if self.started else None
-            if self.backlog:
-                seconds, frame = self.backlog.popleft()
-                self.arrived = seconds
-            elif self.queue:
+            if self.queue:
                 seconds, self.arrived, frame = self.queue.popleft()
                 if not self.caught_up:  # the stream's first frame analysed: judge the Analyst's load from now on
                     self.caught_up, self.rate_since = True, seconds
@@ -282,7 +279,7 @@ class Watcher:
     def _restart(self, rate: float, seconds: float, why: str) -> None:
         """Close the session (its events decided) and start one at `rate` (lower: `why` "behind" or "frames come
         slower"; higher: "keeps up"): frames then go at that rate, so its windows span the seconds they should
-        (fewer frames would stretch them). What is left of the rate probe's frames goes (they came faster)."""
+        (fewer frames would stretch them)."""
         self.analyst.send(("restart", rate))
         answer = self._expect("restarted")
         with self.lock:
@@ -291,7 +288,6 @@ class Watcher:
             now = self.clock() - self.start
             self.rate, self.rate_since, self.delivery_since = rate, seconds, now
             self.tokens, self.tokens_at, self.told = min(self.tokens, 1.0), now, None
-            self.backlog.clear()
             self.busy.clear()
             self.restarts.append({"at_s": round(seconds, 3), "fps": rate, "why": why})
         log.info("live analysis %s: restarted at %g frames a second at %.1f s", why, rate, seconds)
@@ -313,10 +309,10 @@ class Watcher:
         with self.lock:
             if self.fps is None:  # still measuring the camera's rate: nothing is being analysed yet
                 return True
-            while not self.error and (self.backlog or self.queue or not self.idle or not self.started):
+            while not self.error and (self.queue or not self.idle or not self.started):
                 if not self.lock.wait(max(0.0, deadline - time.monotonic())):
                     break
-            return self.error != "" or (not self.backlog and not self.queue and self.idle)
+            return self.error != "" or (not self.queue and self.idle)
 
     # ----------------------------------------------------------------------------------------------- the end
 
@@ -327,7 +323,7 @@ class Watcher:
             if self.stopped:
                 return
             self.stopped, self.ended = True, self.clock()
-            self.backlog.clear()
+            self.probe_times.clear()
             self.queue.clear()
             self.lock.notify_all()
         if self.courier is not None and self.started:  # (before that, nothing is left to decide)
@@ -339,7 +335,7 @@ class Watcher:
         """The visitor left: the Analyst's process ends, the frames and events go."""
         with self.lock:
             self.stopped = self.released = True
-            self.backlog.clear()
+            self.probe_times.clear()
             self.queue.clear()
             self.previous, self.latest, self.events, self.parts = None, None, [], []
             self.lock.notify_all()
