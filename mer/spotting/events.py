@@ -113,7 +113,11 @@ def noise_level(values: np.ndarray) -> float:
     (white noise of std s has second differences of std s * sqrt(6); smooth movements have almost none)."""
     if len(values) < 4:
         return 0.0
-    second = np.diff(values, 2)
+    return second_difference_noise(np.diff(values, 2))
+
+
+def second_difference_noise(second: np.ndarray) -> float:
+    """The frame-to-frame noise (px) that second differences `second` of a curve show (see :func:`noise_level`)."""
     return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))
 
 

@@ -643,9 +643,7 @@ def _jitter(parts: list[np.ndarray]) -> float:
     """Frame-to-frame noise (px) of a curve given in pieces (events.noise_level over their second differences
     together, none taken across a gap); 0 with fewer than 3 of them."""
     second = np.concatenate([np.diff(part.astype(np.float64), 2) for part in parts] or [np.zeros(0)])
-    if len(second) < 3:
-        return 0.0
-    return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))
+    return ev.second_difference_noise(second) if len(second) >= 3 else 0.0
 
 
 def _short_reach(fps: float) -> int:
