@@ -70,6 +70,9 @@ CSS = """
 .mer-scale { display: flex; align-items: center; gap: 8px; font-size: 0.9em; }
 .mer-scale .bar { flex: 1; max-width: 320px; height: 12px; border-radius: 3px;
   background: linear-gradient(90deg, #00007f, #0000ff, #007fff, #00ffff, #7fff7f, #ffff00, #ff7f00, #ff0000, #7f0000); }
+.mer-live-table { width: 100%; border-collapse: collapse; font-size: 0.95em; }
+.mer-live-table th, .mer-live-table td { text-align: left; padding: 4px 8px;
+  border-bottom: 1px solid var(--border-color-primary); }
 """
 SCALE = (
     '<div class="mer-scale"><span>Colour scale of every map: low</span><div class="bar"></div><span>high</span></div>'
@@ -273,7 +276,7 @@ def _live_shown(shown: live.LiveView) -> tuple:
     """A LiveView in the order of the Live tab's outputs (status, chart, events); what did not change is skipped."""
     chart = PlotData(type="plotly", plot=shown.chart) if shown.chart is not None else gr.skip()
     status = shown.status if shown.status is not None else gr.skip()
-    return status, chart, shown.rows if shown.rows is not None else gr.skip()
+    return status, chart, live.events_table(shown.rows) if shown.rows is not None else gr.skip()
 
 
 def live_frame(frame: Any, watcher: live.Watcher | None, request: gr.Request) -> tuple:
@@ -485,13 +488,8 @@ def _live_tab(page: gr.Blocks, tab: gr.Tab) -> None:
             status = gr.Markdown("Press **Record** under the camera to start.", elem_id="mer-live-status")
             chart = gr.Plot(label=f"The last {live.HISTORY_S:.0f} s", elem_id="mer-live-chart")
             gr.Markdown(LIVE_CHART_NOTE)
-            events = gr.Dataframe(
-                headers=live.EVENT_COLUMNS,
-                label="Events so far (newest first)",
-                interactive=False,
-                wrap=True,
-                elem_id="mer-live-events",
-            )
+            gr.Markdown("**Events so far** (newest first)")
+            events = gr.HTML(live.events_table([]), max_height=360, elem_id="mer-live-events")
             files = gr.File(
                 label="This session's events (CSV and JSON)",
                 file_count="multiple",

@@ -398,12 +398,16 @@ def test_the_event_list_and_the_chart_marks() -> None:
     macro = {"kind": "macro", "start_s": 1.0, "apex_s": 1.5, "end_s": 2.5, "signal": "motion"}
     micro["probabilities"] = {"surprise": 0.95, "others": 0.05}
     weak["probabilities"] = {"disgust": 0.6, "others": 0.4}
-    rows = live.event_rows([macro, micro, weak])
+    rows = live.event_rows([micro, weak, macro])  # in the order decided: newest first by when each happened
     assert rows == [
         ["8.00–8.20", "weak candidate (under 90%)", "disgust", "60%"],
         ["5.00–5.30", "micro-expression", "surprise", "95%"],
         ["1.00–2.50", "ordinary expression", "—", "—"],
     ]
+    table = live.events_table(rows + [["1.00–1.20", "ordinary expression", "<b>", "—"]])
+    assert table.count("<tr>") == 5 and "<td>weak candidate (under 90%)</td>" in table  # a header and 4 rows
+    assert "<b>" not in table and "&lt;b&gt;" in table  # text, never markup
+    assert "No events yet" in live.events_table([]) and "No events yet" not in table
     times = np.arange(2.0, 10.0, 1 / 30)
     marks = live.marks([macro, micro, weak], times)
     assert [(m.name, m.kind) for m in marks] == [

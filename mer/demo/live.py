@@ -38,7 +38,7 @@ import numpy as np
 
 from mer.demo.live_analyst import Analyst, Recipe
 from mer.demo.live_rate import DELIVERY_S, STEADY_S, STREAM_EVERY_S, arrival_rate, camera_rate, fewer, step_up
-from mer.demo.live_view import EVENT_COLUMNS, LiveView, event_rows, marks
+from mer.demo.live_view import EVENT_COLUMNS, LiveView, event_rows, events_table, marks
 from mer.demo.live_watcher import Watcher, failure
 from mer.spotting.live import BASELINE_S, HISTORY_S
 
@@ -185,6 +185,7 @@ __all__ = [
     "arrival_rate",
     "camera_rate",
     "event_rows",
+    "events_table",
     "fewer",
     "marks",
     "step_up",

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,17 +46,29 @@ def _named(item: dict) -> tuple[str, float | None]:
 def event_rows(events: list[dict]) -> list[list[str]]:
     """The events as the list shows them, newest first: when, kind, label and how sure (micro ones)."""
     rows = []
-    for item in reversed(events):
+    # newest first by when it happened: an ordinary expression is decided later than a micro one after it
+    for item in sorted(events, key=lambda e: e["start_s"], reverse=True):
         label, p = _named(item)
         micro = item.get("kind") == "micro"
         kind = "micro-expression" if micro else "ordinary expression"
         if micro and p is not None and p < CONFIDENCE_LINE:
             kind = f"weak candidate (under {CONFIDENCE_LINE:.0%})"
-        # NONE, never "": gradio's table keeps a cell's old text when its new value is empty (a row moved down by a
-        # newer event showed the label of the row that had been there: Chromium, 2026-12-06 13:40 UTC)
         sure = f"{p:.0%}" if p is not None else NONE
         rows.append([f"{item['start_s']:.2f}–{item['end_s']:.2f}", kind, label or NONE, sure])
     return rows
+
+
+def events_table(rows: list[list[str]]) -> str:
+    """The list as an HTML table (EVENT_COLUMNS), its text escaped; a row saying so when there is none yet.
+
+    Not a gr.Dataframe: gradio 6.31's table, updated while streaming, kept cells' old text (Chromium, 2026-12-06
+    15:00 UTC: the server sent "micro-expression", the page showed "ordinary expression" from the row there
+    before; rows went missing), as gradio-app/gradio#13611 and #11470 report."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in EVENT_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    if not rows:
+        body = f'<tr><td colspan="{len(EVENT_COLUMNS)}">No events yet.</td></tr>'
+    return f'<table class="mer-live-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def marks(events: list[dict], times: np.ndarray) -> list[plots.Mark]:
