@@ -225,6 +225,34 @@ def test_the_camera_stream_as_the_page_sends_it(predictor, camera, rate):
 
 @real_media
 @pytest.mark.slow
+def test_a_restarted_session_goes_on_with_the_persons_baseline(predictor, camera):
+    """The page restarts a stream's session at a lower rate when the machine falls behind, mid-stream. The new part
+    carries the person's baseline (measured while they were told to keep still) and reports events after
+    CARRIED_QUIET_S; a new baseline would be learnt over whatever the face does then (here his smile, 12.9-13.5 s)
+    and report nothing for 3 s: the micro-expression at 14.0 s, 1.5 s after the restart, is found only with it."""
+    rate, restart = 20.0, 12.5
+    micro, plain = (_as_the_page_sends_it(camera[k], rate) for k in ("micro", "plain"))
+    first = LiveSession(None, fps=rate)
+    for k in range(int(6 * rate)):  # the stream's first part: its baseline measured
+        first.push(k / rate, micro[k])
+    assert first.noise is not None
+
+    def part(frames: list[np.ndarray], baseline: np.ndarray | None) -> list[dict]:
+        session = LiveSession(predictor, fps=rate, baseline=baseline)
+        start = int(restart * rate)
+        events = [e for k in range(start, len(frames)) for e in session.push(k / rate, frames[k]).new_events]
+        return events + session.close().new_events
+
+    onset, offset = _camera_event()
+    found = [e for e in part(micro, first.noise) if e["kind"] == "micro"]
+    assert len(found) == 1 and found[0]["label"] == "happiness", found
+    assert abs(found[0]["start_s"] - onset / FPS) <= 0.1 and abs(found[0]["end_s"] - offset / FPS) <= 0.15, found
+    assert not [e for e in part(plain, first.noise) if e["kind"] == "micro"]
+    assert not [e for e in part(micro, None) if e["kind"] == "micro"]  # a new baseline: not yet watching
+
+
+@real_media
+@pytest.mark.slow
 def test_the_unmodified_video_gives_its_smiles(plain):
     assert [e for e in plain if e["kind"] == "macro"], "the smile should be reported"
     assert all(e["start_s"] >= 3.0 for e in plain)  # nothing from the baseline seconds

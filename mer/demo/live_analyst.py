@@ -52,8 +52,8 @@ def _warm_up() -> None:
 
 def _serve(conn: Any, recipe: Recipe) -> None:
     """The Analyst's process: load the model, then ("start", fps), ("frame", seconds, rgb)... ("close",), each
-    answered; ("restart", fps) closes the session and starts another at a lower rate. Any failure is sent back as
-    ("error", its type, its traceback) and ends it."""
+    answered; ("restart", fps) closes the session and starts another at that rate, with its baseline. Any failure
+    is sent back as ("error", its type, its traceback) and ends it."""
     try:
         from mer.inference import Predictor
         from mer.spotting.live import LiveSession
@@ -85,7 +85,8 @@ def _serve(conn: Any, recipe: Recipe) -> None:
                     update = None
                     conn.send(("warning", traceback.format_exc()))
                 conn.send(("restarted", update, _facts(session), session.to_csv(), session.to_json()))
-                session = LiveSession(predictor, fps=message[1])
+                # the person's baseline goes on: a new one would be learnt over whatever the face does now
+                session = LiveSession(predictor, fps=message[1], baseline=session.noise)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return
     except Exception as err:  # noqa: BLE001  (the visitor reads what happened; the server logs it)

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from mer.inference import Predictor
 
 BASELINE_S = 3.0  # the first seconds of the face are the person's neutral baseline (their own noise for the rule)
+CARRIED_QUIET_S = 1.0  # a session given an earlier part's baseline (a restart at another rate) reports no event
+# starting in its first this many seconds of the face: its first windows (WINDOW_S) have no frames before them yet
 HISTORY_S = 20.0  # the curves an update carries (a rolling plot)
 WINDOW_S = 1.0  # live windows: the shortest that still measures short movements (events.SHORT_MIN_S)...
 HOP_S = 1 / 3  # ...started this often: an event up to WINDOW_S - HOP_S long with its margins lies whole in one
@@ -311,6 +313,13 @@ class LiveSession:
         predictor: names micro events (:meth:`mer.inference.Predictor.name_event`); None leaves them unnamed.
         fps: the rate frames are pushed at (windows and chunks are counted in frames of it).
         baseline_s: the first seconds of the face that measure the person's own noise; no event is reported in them.
+        baseline: the person's baseline values (:attr:`noise`) of an earlier part of the same stream, restarted at
+            another rate: used as this session's, so that it reports events after CARRIED_QUIET_S instead of
+            learning a new baseline over whatever the face does then (a restart is not asked for and the person is
+            not told to keep still: a new baseline over a smile hid the micro-expression after it, on the page).
+            The short signal is measured over fixed seconds at any rate (short_motion.CURVE_FRAME_RATE, LAG_S): on
+            the man's still face its person_noise read 0.41-0.45 at 10-30 frames a second (0.79 at 15, where his
+            looped 9-frame still aliases).
         history_s: the seconds of curves an update carries.
         name_in_background: name micro events in a thread of their own (see :class:`LiveUpdate`); False names
             them inside push().
@@ -323,6 +332,7 @@ class LiveSession:
         baseline_s: float = BASELINE_S,
         history_s: float = HISTORY_S,
         name_in_background: bool = True,
+        baseline: np.ndarray | None = None,
     ) -> None:
         self.predictor = predictor
         self.namer = _Namer(predictor) if predictor is not None and name_in_background else None
@@ -337,7 +347,10 @@ class LiveSession:
         self.spotter = _LiveSpotter(self.fps, self.history + 2 * self.keep)
         self.events: list[dict] = []
         self.reported: deque[_Reported] = deque(maxlen=64)
-        self.noise: np.ndarray | None = None  # the baseline's short-movement values once measured
+        self.noise: np.ndarray | None = None  # the baseline's short-movement values once measured (or carried)
+        self.carried = baseline is not None and len(baseline) > 0
+        if self.carried:
+            self.noise = np.asarray(baseline, dtype=np.float32).copy()
         self.baseline_start: int | None = None  # the first frame with the face
         self.recent: deque[float] = deque()  # stream seconds of the frames pushed in the last RATE_S
         self.skipped = 0
@@ -422,7 +435,7 @@ class LiveSession:
             sp.prune(frontier - self.keep)
             return []
         reach = int(round(ev.WINDOW_HOP_S * self.fps))
-        end = self.baseline_start + int(round(self.baseline_s * self.fps))
+        end = self.baseline_start + int(round((CARRIED_QUIET_S if self.carried else self.baseline_s) * self.fps))
         new = []
         for event in self._rule(frontier - self.keep):
             held_on = event.kind == "macro" and event.open_end and not final
@@ -606,6 +619,7 @@ class LiveSession:
             "fps": self.fps,
             "duration_s": round(float(self.last_seconds or 0.0), 4),
             "baseline_s": self.baseline_s,
+            "baseline_carried": self.carried,  # the person's baseline came from the stream's earlier part
             "skipped": int(self.skipped),
             "settings": {"window_s": WINDOW_S, "hop_s": round(HOP_S, 4), "chunk_s": CHUNK_S, "keep_s": KEEP_S},
         }
