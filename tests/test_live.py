@@ -225,6 +225,22 @@ def test_the_camera_stream_as_the_page_sends_it(predictor, camera, rate):
 
 @real_media
 @pytest.mark.slow
+def test_a_session_closed_mid_stream_reports_what_it_was_still_weighing(camera):
+    """Stop, or a restart at another rate, closes a session: the events of its last seconds still being weighed (a
+    macro one may join its way back for seconds) are decided then, each once. Closed at 12 s, the man's smiles at
+    9.4-10.2 s and 11.1-11.4 s had not been reported yet, and close() lost them (its rule saw only candidates
+    ending at the last frame)."""
+    rate = 25.0
+    frames = _as_the_page_sends_it(camera["plain"], rate)[: int(12.0 * rate)]
+    _, fed, closing = _run(None, frames, rate)
+    events = [e for _, e in fed] + closing
+    smiles = [e for e in events if e["kind"] == "macro" and 9.0 <= e["start_s"] <= 11.5]
+    assert len(smiles) >= 2, events
+    assert len({(e["onset"], e["offset"]) for e in events}) == len(events), events  # none reported twice
+
+
+@real_media
+@pytest.mark.slow
 def test_a_restarted_session_goes_on_with_the_persons_baseline(predictor, camera):
     """The page restarts a stream's session at a lower rate when the machine falls behind, mid-stream. The new part
     carries the person's baseline (measured while they were told to keep still) and reports events after

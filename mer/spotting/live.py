@@ -437,7 +437,12 @@ class LiveSession:
         reach = int(round(ev.WINDOW_HOP_S * self.fps))
         end = self.baseline_start + int(round((CARRIED_QUIET_S if self.carried else self.baseline_s) * self.fps))
         new = []
-        for event in self._rule(frontier - self.keep):
+        # at the end, every candidate still held (those ending before frontier - keep were pruned when decided); the
+        # frontier pushed keep past the last frame only lets every event through `last >= frontier`: counted from
+        # it, the rule saw only candidates ending at the last frame, and a session closed (Stop, or a restart at
+        # another rate) lost the events of its last seconds that were still being weighed (a macro one joins its
+        # way back for up to 5 s)
+        for event in self._rule(0 if final else frontier - self.keep):
             held_on = event.kind == "macro" and event.open_end and not final
             last = event.offset - self.settle + (reach if held_on else 0)  # the last window that may change it
             if last >= frontier or event.onset < end or self._reported(event):
