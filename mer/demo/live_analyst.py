@@ -34,6 +34,20 @@ def _facts(session: Any) -> dict[str, Any]:
     }
 
 
+THREADS = 1  # each Analyst computes on one thread (OpenCV's and torch's): the stream's frames come one at a time,
+# and the cores are the browser's and the server's too. The man's stream at 25 frames a second, this machine, quiet:
+# 22.4 ms a frame on its default threads but 36.2 ms of CPU (1.6 cores), 26.8 ms on one thread and 28.1 ms of CPU
+# (/tmp script of the 2026-12-06 session); a visitor each, several Analysts share the cores without overbooking them
+
+
+def _one_thread() -> None:
+    import cv2
+    import torch
+
+    cv2.setNumThreads(THREADS)
+    torch.set_num_threads(THREADS)
+
+
 def _warm_up() -> None:
     """Load now what a session's first face would load: the face models and the modules the spotter imports as it
     first needs them (scipy's signal and ndimage bring scipy.stats: 0.7 s on this machine). Loaded by a visitor's
@@ -58,6 +72,7 @@ def _serve(conn: Any, recipe: Recipe) -> None:
         from mer.inference import Predictor
         from mer.spotting.live import LiveSession
 
+        _one_thread()
         predictor = Predictor.from_checkpoint(recipe.checkpoint, device=recipe.device) if recipe.checkpoint else None
         _warm_up()
         conn.send(("ready",))
