@@ -28,7 +28,7 @@ LOWEST_FALL = 10.0  # a fall never goes under this rate: at 5 a second the live 
 # and its restart's new baseline over the micro-expression); a machine slower than that analyses 10, skipping frames
 UP_BUSY = 0.5  # at a rate below the camera's, the Analyst busy under this share of the last UP_S: the session
 UP_S = 5.0  # restarts at the highest rate up to the camera's that its mean time per frame fills to FIT_SHARE...
-STEADY_S = 10.0  # ...once it has run this long at its rate (each restart learns a new baseline: it must not flap)
+STEADY_S = 10.0  # ...once it has run this long at its rate (each restart is a second blind: it must not flap)
 # and the frames came over the last UP_S at the higher rate at least (within RATE_TOLERANCE)
 DELIVERY_S = 3.0  # once a session has run this long (from the probe's end, or its restart), the frames that came
 SLOWER = 0.85  # over the last DELIVERY_S under this share of its rate: it restarts at their rate, snapped down (the

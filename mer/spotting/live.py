@@ -617,7 +617,7 @@ class LiveSession:
 
     def to_json(self) -> dict:
         """The session's events (in time order) and what they were found with: {"events": [...], "frames", "fps",
-        "duration_s", "baseline_s", "skipped", "settings"}."""
+        "duration_s", "baseline_s", "baseline_carried", "skipped", "settings"}."""
         return {
             "events": sorted(self.events, key=lambda e: (e["onset"], e["offset"])),
             "frames": int(self.frames),
