@@ -49,6 +49,7 @@ class Plan:
     matmul_n: int
     e2e_runs: int
     e2e_frames: int
+    e2e_long_clips: tuple[float, ...] = ()  # seconds of each long video, analysed once in a fresh process
     compile_batch_sizes: list[int] | None = None  # compiled backends only at these batch sizes (None: all)
     training_batch_sizes: list[int] | None = None
     training_precisions: list[str] | None = None
@@ -140,7 +141,7 @@ def build_parser(commands: Sequence[Callable[[Any], None]] = ()) -> argparse.Arg
     run.add_argument(
         "--quick",
         action="store_true",
-        help="a few minutes on a laptop CPU: one model, batch 1 and 4, few repeats, no compile",
+        help="a few minutes on a laptop CPU: one model, batch 1 and 4, few repeats, no compile, one 10 s long video",
     )
     run.set_defaults(func=run_suite)
     comp = sub.add_parser("complexity", help="params and GMACs (fvcore) beside the paper", add_help=False)
@@ -162,6 +163,7 @@ def available_models() -> list[str]:
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
+    from benchmarks.e2e import LONG_CLIPS_S
     from benchmarks.speed import BACKENDS, DEFAULT_BACKENDS, TimingPolicy
 
     device = resolve_device(args.device)
@@ -200,6 +202,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         matmul_n=args.matmul_n,
         e2e_runs=1 if args.quick else 3,
         e2e_frames=200,
+        # --quick: one 10 s video for the long-video path (the 60 s and 5 minute ones took 3.5 of its 4 minutes)
+        e2e_long_clips=(10.0,) if args.quick else LONG_CLIPS_S,
         compile_batch_sizes=args.compile_batch_sizes,
         compile_budget_s=args.compile_budget_s,
         training_batch_sizes=args.training_batch_sizes or ([2] if args.quick else [16]),
@@ -388,7 +392,7 @@ def measure_sections(plan: Plan, args: argparse.Namespace, host: dict[str, Any],
         tables["e2e"] = (
             kept.get("e2e", skipped)
             if "e2e" in skip
-            else e2e.e2e_table(str(plan.device), plan.e2e_runs, args.checkpoint, plan.e2e_frames)
+            else e2e.e2e_table(str(plan.device), plan.e2e_runs, args.checkpoint, plan.e2e_frames, plan.e2e_long_clips)
         )
         bar.update(1)
     return tables

@@ -142,6 +142,8 @@ def test_quick_run_writes_every_table(tmp_path: Path) -> None:
 
     e2e = pd.read_csv(out / "e2e.csv")
     assert (e2e["status"] == "ok").all() and {"align", "model", "total"} <= set(e2e["stage"])
+    long = e2e[e2e["peak_rss_mb"].notna()]  # --quick: one 10 s long video, in a fresh process, with its memory
+    assert len(long) == 1 and long["clip"].iloc[0].startswith("300 frames") and long["peak_rss_mb"].iloc[0] > 0
 
 
 def test_accuracy_rows_pool_over_folds_and_spread_over_seeds(tmp_path: Path) -> None:
