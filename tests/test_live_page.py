@@ -565,20 +565,6 @@ def server():
     return shared_server()
 
 
-LIVE_MICRO_MISSED = pytest.mark.xfail(
-    reason="issue 26, open: on this 2-core machine the browser, the server and the analysis share the cores; the page "
-    "receives ~24 pictures a second and analyses 11-18, falling to 10-15 when busy. 15 runs on a quiet machine "
-    "(2026-12-06 15:05-15:52 UTC, after the list became an HTML table and the Analyst one thread): the 0.3 s "
-    "movement was listed as a micro-expression at its time and named happiness (64-100 %) in 11 and passed in 8; in 3 "
-    "its label came 3.1-3.3 s after its end (the test allows 3 s; the naming thread waits for the busy Analyst); in 4 "
-    "it was read as ordinary or not found, each time the page analysed 10-15 frames a second over it (offline, 12 a "
-    "second never finds it, and 15 with a tenth of the frames dropped neither). Offline at 15-30 evenly it is found "
-    "and named (tests/test_live.py)",
-    strict=False,
-)
-
-
-@LIVE_MICRO_MISSED
 @pytest.mark.browser
 @pytest.mark.slow
 def test_live_a_micro_expression_appears_at_its_time_with_its_label(server, tmp_path: Path) -> None:
