@@ -202,7 +202,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         matmul_n=args.matmul_n,
         e2e_runs=1 if args.quick else 3,
         e2e_frames=200,
-        # --quick: one 10 s video for the long-video path (the 60 s and 5 minute ones took 3.5 of its 4 minutes)
+        # --quick: one 10 s video for the long-video path (the 60 s and 5 minute ones took 3.5 of its 4.5 minutes)
         e2e_long_clips=(10.0,) if args.quick else LONG_CLIPS_S,
         compile_batch_sizes=args.compile_batch_sizes,
         compile_budget_s=args.compile_budget_s,
