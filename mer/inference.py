@@ -225,6 +225,29 @@ def _named_overlays(apex: np.ndarray, expl: Any) -> tuple[dict[str, np.ndarray],
     return dict(zip(names, drawn.values(), strict=True)), dict(zip(names, drawn, strict=True))
 
 
+@dataclass
+class _Named:
+    """The model's names for one clip's micro events: event index -> label and -> class probabilities; salient:
+    the most salient named event (None without one), its explanation and raw model input."""
+
+    salient: int | None = None
+    labels: dict[int, str] = field(default_factory=dict)
+    probabilities: dict[int, dict[str, float]] = field(default_factory=dict)
+    expl: Any = None
+    raw: np.ndarray | None = None
+
+    def shown(self, events: list[Event]) -> int | None:
+        """The event whose onset/apex the answer shows: the salient one, else the strongest, else None."""
+        if self.salient is not None:
+            return self.salient
+        return max(range(len(events)), key=lambda k: events[k].strength, default=None)
+
+
+def spotting_crops(spotting: Any) -> dict[int, dict[str, np.ndarray]]:
+    """Event index -> {"onset", "apex"} aligned crops, as spotting kept them."""
+    return {k: {"onset": f.onset, "apex": f.apex} for k, f in spotting.frames.items()}
+
+
 class Predictor:
     """Loads a model once and turns clips into :class:`Prediction` objects.
 
@@ -340,21 +363,13 @@ class Predictor:
             return self._predict(clip, onset, apex, explain, fps, index, progress)
 
     def _predict(self, clip, onset, apex, explain, fps, index, progress) -> Prediction:
-        from mer.spotting import events as ev
         from mer.spotting.spot import spot
 
         report = progress or (lambda fraction, message: None)
-        timings: dict[str, float] = {}
         t_start = time.perf_counter()
         if (onset is None) != (apex is None):
             raise InputError("give both the onset and the apex, or neither to find every movement")
-        if isinstance(clip, Clip):
-            frames, expected, clip_fps = clip.timed(), len(clip), clip.fps
-        else:
-            if not isinstance(clip, FrameSource):
-                clip = open_source(clip, max_side=self.max_side, fps=fps, max_frames=self.max_frames)
-            # decoded ahead in a thread: FFmpeg decodes on one core while the face and motion use the other
-            frames, expected, clip_fps = prefetched(clip.frames()), clip.expected, clip.fps
+        clip, frames, expected = self._stream(clip, fps)
         given = None
         if onset is not None:
             given = {"onset": int(onset), "apex": int(apex)}  # as given (file numbers, or the positions)
@@ -362,60 +377,80 @@ class Predictor:
         report(0.0, "reading the clip and following the face")
         spotting = spot(
             frames,
-            clip_fps,
+            clip.fps,
             name=f"'{Path(clip.source).name}'",
             given=(onset, apex) if given is not None else None,
             progress=lambda f, m: report(0.85 * f, m),
             expected=expected,
         )
-        timings.update(spotting.seconds)
+        timings = dict(spotting.seconds)
         timings["read"] = max(0.0, time.perf_counter() - t_start - sum(spotting.seconds.values()))
+        named = self._name_micro(spotting, explain, timings, report)
+        tick = time.perf_counter()
+        shown = named.shown(spotting.events)
+        flow_rgb = self._flow_picture(spotting_crops(spotting)[shown], named.raw) if shown in spotting.frames else None
+        overlays, captions = (
+            ({}, {}) if named.expl is None else _named_overlays(spotting.frames[named.salient].apex, named.expl)
+        )
+        timings["overlays"] = time.perf_counter() - tick
+        timings["total"] = time.perf_counter() - t_start
+        report(1.0, "done")
+        return self._answer(clip, spotting, named, shown, given, index, timings, (flow_rgb, overlays, captions))
+
+    def _stream(self, clip: Any, fps: float | None) -> tuple[Clip | FrameSource, Any, int | None]:
+        """(the clip opened, its (seconds, frame) pairs, the frame count expected) for a path, Clip or FrameSource."""
+        if isinstance(clip, Clip):
+            return clip, clip.timed(), len(clip)
+        if not isinstance(clip, FrameSource):
+            clip = open_source(clip, max_side=self.max_side, fps=fps, max_frames=self.max_frames)
+        # decoded ahead in a thread: FFmpeg decodes on one core while the face and motion use the other
+        return clip, prefetched(clip.frames()), clip.expected
+
+    def _name_micro(self, spotting: Any, explain: bool, timings: dict[str, float], report: Callable) -> _Named:
+        """Each micro event named by the model; the most salient one explained (Grad-CAM, CBAM) when asked."""
         events = spotting.events
         micro = [k for k, e in enumerate(events) if e.kind == "micro"]
         report(0.85, f"naming {len(micro)} micro-expression(s)" if micro else "no micro-expression to name")
         tick = time.perf_counter()
         inputs = {k: self._inputs(spotting.frames[k]) for k in micro if k in spotting.frames}
         timings["input"] = time.perf_counter() - tick
-        crops = {k: {"onset": f.onset, "apex": f.apex} for k, f in spotting.frames.items()}
-        labels, event_probabilities = {}, {}
-        salient = max(inputs, key=lambda k: events[k].strength, default=None)
-        shown = (
-            salient if salient is not None else max(range(len(events)), key=lambda k: events[k].strength, default=None)
-        )
-        expl, raw = None, None
+        named = _Named(salient=max(inputs, key=lambda k: events[k].strength, default=None))
         timings["model"], timings["gradcam"] = 0.0, 0.0
-        for k, (x, raw_k) in inputs.items():
-            if k == salient:
+        for k, (x, raw) in inputs.items():
+            if k == named.salient:
                 report(0.9, "explaining the answer (Grad-CAM, CBAM)")
-            e_expl = self._run_model(x, explain and k == salient, timings)
-            probs = _softmax(e_expl.logits, self.temperature)
-            event_probabilities[k] = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
-            labels[k] = self.class_names[int(np.argmax(probs))]
-            if k == salient:
-                expl, raw = e_expl, raw_k
-        tick = time.perf_counter()
-        flow_rgb = self._flow_picture(crops[shown], raw) if shown is not None and shown in crops else None
-        overlays, overlay_captions = _named_overlays(crops[salient]["apex"], expl) if expl is not None else ({}, {})
-        timings["overlays"] = time.perf_counter() - tick
-        timings["total"] = time.perf_counter() - t_start
-        report(1.0, "done")
-        first = int(np.argmax(spotting.present))
+            expl = self._run_model(x, explain and k == named.salient, timings)
+            probs = _softmax(expl.logits, self.temperature)
+            named.probabilities[k] = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
+            named.labels[k] = self.class_names[int(np.argmax(probs))]
+            if k == named.salient:
+                named.expl, named.raw = expl, raw
+        return named
+
+    def _answer(self, clip, spotting, named, shown, given, index, timings, pictures) -> Prediction:
+        """The Prediction: spotting's facts, the names, the maps of the salient event and the pictures."""
+        from mer.spotting import events as ev
+
+        flow_rgb, overlays, overlay_captions = pictures
+        events, salient, expl = spotting.events, named.salient, named.expl
         if shown is not None:
             onset_shown, apex_shown = events[shown].onset, events[shown].apex
-        else:
+        else:  # the first two frames with a face
+            first = int(np.argmax(spotting.present))
             onset_shown, apex_shown = first, min(first + 1, spotting.count - 1)
-        salient_event = events[salient] if salient is not None else None
+        label = named.labels.get(salient)
+        probabilities = named.probabilities.get(salient, {})
         gradcam = expl.gradcam if expl else {}
         cbam = expl.cbam_spatial if expl else {}
         return Prediction(
-            label=labels.get(salient) if salient is not None else None,
-            probabilities=dict(event_probabilities[salient]) if salient is not None else {},
+            label=label,
+            probabilities=dict(probabilities),
             onset=int(onset_shown),
             apex=int(apex_shown),
-            fps=float(clip_fps),
+            fps=float(clip.fps),
             motion_curve=spotting.motion_curve,
             spotting_note=spotting.note,
-            model_input=raw,
+            model_input=named.raw,
             gradcam=gradcam,
             cbam=cbam,
             overlays=overlays,
@@ -429,11 +464,7 @@ class Predictor:
             onset_apex_given=given is not None,
             events=events,
             summary=ev.summary(
-                events,
-                clip_fps,
-                salient_event,
-                labels.get(salient),
-                event_probabilities.get(salient, {}).get(labels.get(salient)),
+                events, clip.fps, events[salient] if salient is not None else None, label, probabilities.get(label)
             ),
             face_present=spotting.present,
             index=index,
@@ -445,10 +476,10 @@ class Predictor:
             times=spotting.times,
             short_curve=spotting.short_curve,
             face_crop=spotting.face_crop,
-            crops=crops,
+            crops=spotting_crops(spotting),
             raw_maps={f"gradcam_{k}": v for k, v in gradcam.items()} | {f"cbam_{k}": v for k, v in cbam.items()},
-            labels=labels,
-            event_probabilities=event_probabilities,
+            labels=named.labels,
+            event_probabilities=named.probabilities,
             overlay_captions=overlay_captions,
         )
 
