@@ -65,6 +65,21 @@ def build_parser(commands: Sequence[Callable[[Any], None]] = ()) -> argparse.Arg
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="measure and write CSV, Markdown and HTML tables")
+    add_speed_arguments(run)
+    add_section_arguments(run)
+    run.set_defaults(func=run_suite)
+    comp = sub.add_parser("complexity", help="params and GMACs (fvcore) beside the paper", add_help=False)
+    comp.set_defaults(func=None)
+    for add_parser in commands:
+        add_parser(sub)
+    rep = sub.add_parser("report", help="re-render report.md and report.html from the CSVs in DIR")
+    rep.add_argument("dir", type=Path)
+    rep.set_defaults(func=rerender)
+    return parser
+
+
+def add_speed_arguments(run: argparse.ArgumentParser) -> None:
+    """``run``'s options of what is timed: device, models, batch sizes, backends, precisions, layouts."""
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     run.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results/<device-name>)")
     run.add_argument(
@@ -103,6 +118,10 @@ def build_parser(commands: Sequence[Callable[[Any], None]] = ()) -> argparse.Arg
         help="time the compiled backends (compile, cudagraphs) only at these batch sizes (default: every batch "
         "size); each compiles once per batch size, the slow part of a GPU run",
     )
+
+
+def add_section_arguments(run: argparse.ArgumentParser) -> None:
+    """``run``'s options of the other sections (training, matmul, accuracy, end to end) and of the run as a whole."""
     run.add_argument(
         "--training-batch-sizes",
         nargs="+",
@@ -143,15 +162,6 @@ def build_parser(commands: Sequence[Callable[[Any], None]] = ()) -> argparse.Arg
         action="store_true",
         help="a few minutes on a laptop CPU: one model, batch 1 and 4, few repeats, no compile, one 10 s long video",
     )
-    run.set_defaults(func=run_suite)
-    comp = sub.add_parser("complexity", help="params and GMACs (fvcore) beside the paper", add_help=False)
-    comp.set_defaults(func=None)
-    for add_parser in commands:
-        add_parser(sub)
-    rep = sub.add_parser("report", help="re-render report.md and report.html from the CSVs in DIR")
-    rep.add_argument("dir", type=Path)
-    rep.set_defaults(func=rerender)
-    return parser
 
 
 def available_models() -> list[str]:
