@@ -243,7 +243,7 @@ class _Named:
         return max(range(len(events)), key=lambda k: events[k].strength, default=None)
 
 
-def spotting_crops(spotting: Any) -> dict[int, dict[str, np.ndarray]]:
+def _crops(spotting: Any) -> dict[int, dict[str, np.ndarray]]:
     """Event index -> {"onset", "apex"} aligned crops, as spotting kept them."""
     return {k: {"onset": f.onset, "apex": f.apex} for k, f in spotting.frames.items()}
 
@@ -388,14 +388,16 @@ class Predictor:
         named = self._name_micro(spotting, explain, timings, report)
         tick = time.perf_counter()
         shown = named.shown(spotting.events)
-        flow_rgb = self._flow_picture(spotting_crops(spotting)[shown], named.raw) if shown in spotting.frames else None
+        crops = _crops(spotting)
+        flow_rgb = self._flow_picture(crops[shown], named.raw) if shown in crops else None
         overlays, captions = (
             ({}, {}) if named.expl is None else _named_overlays(spotting.frames[named.salient].apex, named.expl)
         )
         timings["overlays"] = time.perf_counter() - tick
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
-        return self._answer(clip, spotting, named, shown, given, index, timings, (flow_rgb, overlays, captions))
+        pictures = (crops, flow_rgb, overlays, captions)
+        return self._answer(clip, spotting, named, shown, given, index, timings, pictures)
 
     def _stream(self, clip: Any, fps: float | None) -> tuple[Clip | FrameSource, Any, int | None]:
         """(the clip opened, its (seconds, frame) pairs, the frame count expected) for a path, Clip or FrameSource."""
@@ -428,10 +430,11 @@ class Predictor:
         return named
 
     def _answer(self, clip, spotting, named, shown, given, index, timings, pictures) -> Prediction:
-        """The Prediction: spotting's facts, the names, the maps of the salient event and the pictures."""
+        """The Prediction: spotting's facts, the names, the maps of the salient event and the pictures (the events'
+        aligned crops, the shown event's flow, the overlays and their captions)."""
         from mer.spotting import events as ev
 
-        flow_rgb, overlays, overlay_captions = pictures
+        crops, flow_rgb, overlays, overlay_captions = pictures
         events, salient, expl = spotting.events, named.salient, named.expl
         if shown is not None:
             onset_shown, apex_shown = events[shown].onset, events[shown].apex
@@ -476,7 +479,7 @@ class Predictor:
             times=spotting.times,
             short_curve=spotting.short_curve,
             face_crop=spotting.face_crop,
-            crops=spotting_crops(spotting),
+            crops=crops,
             raw_maps={f"gradcam_{k}": v for k, v in gradcam.items()} | {f"cbam_{k}": v for k, v in cbam.items()},
             labels=named.labels,
             event_probabilities=named.probabilities,
