@@ -22,6 +22,8 @@ The measured videos choose nothing: they are read after every validation figure 
     python -m benchmarks.naming --prepare --store DIR          # the events' crops, once (most of the time)
     python -m benchmarks.naming --val-cache CACHE [--val-subjects S ...] [--test-subjects S ...] \
         --checkpoints A B ... [--names a b ...] --store DIR --out DIR
+    python -m benchmarks.naming --checkpoints A B ... --plans 4 9 --store DIR --out DIR   # card temperatures,
+                                                               # fresh plans (benchmarks.realfaces reads 1-3)
     python -m benchmarks.naming --epoch-state STATE --card-from CHECKPOINT --out DIR   # an epoch as a candidate
     python -m benchmarks.naming --combine A/naming.csv B/naming.csv --out DIR    # tables of separate runs as one
 """
@@ -37,7 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.realfaces import REPEATS
+
 MOVEMENTS = ("gaussian", "anatomy")
+PLANS = range(REPEATS)  # the injection plans benchmarks.realfaces itself measures (0-based; 39 events a movement)
 
 
 def validation_scores(
@@ -172,7 +177,7 @@ def measured_scores(
     raw = np.array([softmax(_logits(predictor, x)) for x in xs])
     right = raw.argmax(1) == labels
     return {
-        "accuracy": float(right.mean()), "n": len(items),
+        "accuracy": float(right.mean()), "n": len(items), "right": int(right.sum()),
         "ece_raw": expected_calibration_error(raw, labels),
         "ece_t": expected_calibration_error(apply_temperature(raw, temperature), labels),
         "per_class": {c: float(right[labels == i].mean()) if (labels == i).any() else float("nan")
@@ -180,7 +185,8 @@ def measured_scores(
     }  # fmt: skip
 
 
-def model_inputs(items: list[tuple[str, Any]], checkpoint: str | Path, store: Path | None, movement: str) -> list:
+def model_inputs(items: list[tuple[str, Any]], checkpoint: str | Path, store: Path | None, movement: str,
+                 plans: range = PLANS) -> list:  # fmt: skip
     """The raw model input of each event's crops (its onset -> apex optical flow: most of the time), as
     ``Predictor.name_event`` builds it for `checkpoint`'s preprocessing; kept in `store` (every candidate here
     shares one preprocessing, checked in ``measured_scores``)."""
@@ -189,7 +195,7 @@ def model_inputs(items: list[tuple[str, Any]], checkpoint: str | Path, store: Pa
 
     predictor = Predictor.from_checkpoint(checkpoint)
     key = f"{predictor.modality}_{predictor.flow}"
-    path = store / f"inputs_{movement}_{key}_{len(items)}.npy" if store else None
+    path = store / f"inputs_{movement}_{key}_plans{plans[0] + 1}-{plans[-1] + 1}_{len(items)}.npy" if store else None
     if path is not None and path.is_file():
         return list(np.load(path))
     xs = [inputs.build_input(f.onset, f.apex, f.landmarks, modality=predictor.modality, flow=predictor.flow)
@@ -217,56 +223,77 @@ def rank_agreement(a: list[float], b: list[float]) -> dict[str, float]:
     return {"spearman": float(spearmanr(a, b).statistic), "kendall": float(kendalltau(a, b).statistic)}
 
 
-def cached_inputs(movement: str, limit: int | None, store: Path | None) -> list[tuple[str, Any]]:
-    """``event_inputs(measured_truths(movement, limit))``, kept in `store` (a folder) and read back from it: they do
-    not depend on the candidate, and finding them is most of the time."""
+def cached_inputs(movement: str, limit: int | None, store: Path | None, plans: range = PLANS) -> list[tuple]:
+    """``event_inputs(measured_truths(movement, limit, plans))``, kept in `store` (a folder, one file per plan) and
+    read back from it: they do not depend on the candidate, and finding them is most of the time."""
     import pickle
 
-    path = store / f"events_{movement}{'_limit' + str(limit) if limit else ''}.pkl" if store else None
-    if path is not None and path.is_file():
-        return pickle.loads(path.read_bytes())
     from benchmarks.realfaces import measured_truths
 
-    items = event_inputs(measured_truths(movement, limit))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(items))
+    items = []
+    for plan in plans[:1] if limit else plans:
+        name = f"events_{movement}{'_limit' + str(limit) if limit else ''}_plan{plan + 1}.pkl"
+        path = store / name if store else None
+        if path is not None and path.is_file():
+            items += pickle.loads(path.read_bytes())
+            continue
+        found = event_inputs(measured_truths(movement, limit, range(plan, plan + 1)))
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps(found))
+        items += found
     return items
 
 
 def compare(
     checkpoints: dict[str, Path],
-    val_cache: Path,
+    val_cache: Path | None,
     limit: int | None = None,
     val_subjects: list[str] | None = None,
     store: Path | None = None,
     test_subjects: list[str] | None = None,
+    plans: range = PLANS,
 ) -> pd.DataFrame:
     """One row per candidate: its validation figures (on `val_subjects` of the cache, default all), then its
-    measured ones for each movement (event inputs kept in `store`), then (with `test_subjects`) its figures on
-    those held-out synthetic subjects of the same cache."""
+    measured ones for each movement on the injection `plans` (event inputs kept in `store`), then (with
+    `test_subjects`) its figures on those held-out synthetic subjects of the same cache. Without `val_cache` the
+    measured figures only, calibrated with the card's own temperature (``temperature_from``)."""
     from mer.inference import Predictor
 
-    rows = []
-    for name, path in checkpoints.items():
-        val = validation_scores(path, val_cache, val_subjects)
-        rows.append({"candidate": name, "checkpoint": str(path), **{k: v for k, v in val.items() if k not in
-                     ("probs", "labels")}})  # fmt: skip
+    plans = plans[:1] if limit else plans  # a shortened video is read for its first plan only
+    rows = [{"candidate": name, "checkpoint": str(path), **calibration(path, val_cache, val_subjects)}
+            for name, path in checkpoints.items()]  # fmt: skip
     for movement in MOVEMENTS:  # the real videos are read only now, after every validation figure is fixed
-        items = cached_inputs(movement, limit, store)
+        items = cached_inputs(movement, limit, store, plans)
         first = rows[0]["checkpoint"]
-        xs = model_inputs(items, first, store, movement)
+        xs = model_inputs(items, first, store, movement, plans)
         reference = Predictor.from_checkpoint(first)
         key = f"{reference.modality}_{reference.flow}"
         for row in rows:
             got = measured_scores(row["checkpoint"], items, row["val_temperature"], xs, key)
             per_class = json.dumps({k: round(v, 3) for k, v in got["per_class"].items()})
             row.update({f"{movement}_accuracy": got["accuracy"], f"{movement}_n": got["n"],
-                        f"{movement}_ece_raw": got["ece_raw"], f"{movement}_ece_t": got["ece_t"],
-                        f"{movement}_per_class": per_class})  # fmt: skip
+                        f"{movement}_right": got["right"], f"{movement}_ece_raw": got["ece_raw"],
+                        f"{movement}_ece_t": got["ece_t"], f"{movement}_per_class": per_class,
+                        "plans": f"{plans[0] + 1}-{plans[-1] + 1}"})  # fmt: skip
     for row in rows if test_subjects else []:
         row.update(heldout_scores(row["checkpoint"], val_cache, test_subjects))
     return pd.DataFrame(rows)
+
+
+def calibration(checkpoint: Path, val_cache: Path | None, val_subjects: list[str] | None) -> dict[str, Any]:
+    """A candidate's validation figures and the temperature fitted there (``validation_scores``), or without a
+    validation cache the temperature its card carries (1 when it has none)."""
+    if val_cache is not None:
+        got = validation_scores(checkpoint, val_cache, val_subjects)
+        return {"temperature_from": "validation", **{k: v for k, v in got.items() if k not in ("probs", "labels")}}
+    from mer.engine.checkpoint import read_card
+
+    card = read_card(checkpoint)
+    return {
+        "temperature_from": "card",
+        "val_temperature": float((card.get("calibration") or {}).get("temperature", 1.0)),
+    }
 
 
 def combine(paths: list[Path]) -> pd.DataFrame:
@@ -287,14 +314,16 @@ def agreement(table: pd.DataFrame) -> dict[str, Any]:
         sign = -1 if val == "val_nll" else 1  # a lower NLL is better
         for movement in MOVEMENTS:
             column = f"{movement}_accuracy"
-            if column in table:
+            if column in table and val in table:  # no validation figures without --val-cache
                 out[f"{val} vs {column}"] = rank_agreement(list(sign * table[val]), list(table[column]))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naming", description=__doc__.split("\n")[0])
-    parser.add_argument("--val-cache", type=Path, help="validation cache of training identities")
+    parser.add_argument(
+        "--val-cache", type=Path, help="validation cache of training identities (without it: the card's temperature)"
+    )
     parser.add_argument("--checkpoints", type=Path, nargs="+", default=[])
     parser.add_argument("--names", nargs="+", help="a short name per checkpoint (default: folder names)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/naming"))
@@ -306,8 +335,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, default=None, help="keep the events' inputs here (default: OUT)")
     parser.add_argument("--prepare", action="store_true", help="only find and keep the events' inputs")
     parser.add_argument("--limit", type=int, default=None, help="read at most this many frames per video (tests)")
+    parser.add_argument(
+        "--plans",
+        type=int,
+        nargs=2,
+        metavar=("FIRST", "LAST"),
+        default=(1, REPEATS),
+        help=f"the injection plans to measure on (default 1 {REPEATS}: benchmarks.realfaces' own)",
+    )
     args = parser.parse_args(argv)
     store = args.store or args.out
+    if not 1 <= args.plans[0] <= args.plans[1]:
+        parser.error(f"--plans FIRST LAST: 1 <= FIRST <= LAST, got {args.plans[0]} {args.plans[1]}")
+    plans = range(args.plans[0] - 1, args.plans[1])
     if args.epoch_state:
         if not args.card_from:
             parser.error("--epoch-state needs --card-from (the run's init checkpoint)")
@@ -315,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.prepare:
         for movement in MOVEMENTS:
-            print(movement, len(cached_inputs(movement, args.limit, store)), "events")
+            print(movement, len(cached_inputs(movement, args.limit, store, plans)), "events")
         return 0
     started = time.perf_counter()
     if args.combine:
@@ -323,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         names = args.names or [p.name for p in args.checkpoints]
         table = compare(dict(zip(names, args.checkpoints, strict=True)), args.val_cache, args.limit,
-                        args.val_subjects, store, args.test_subjects)  # fmt: skip
+                        args.val_subjects, store, args.test_subjects, plans)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "naming.csv", index=False)
     summary = {"agreement": agreement(table), "seconds": round(time.perf_counter() - started, 1),

@@ -87,16 +87,18 @@ def raw_and_calibrated(pred: Any, probabilities: dict[str, float], card: dict[st
     return list(p[0]), list(apply_temperature(p, temperature)[0])
 
 
-def measured_truths(movement: str = "gaussian", limit: int | None = None) -> list[Any]:
+def measured_truths(movement: str = "gaussian", limit: int | None = None, plans: range = range(REPEATS)) -> list[Any]:
     """The injected real-video clips of :func:`realfaces_table` (its videos, REPEATS plans and seeds, and the man's
-    90 fps MPEG-4 copy), the micro-expressions moved by `movement` ("gaussian" or "anatomy")."""
+    90 fps MPEG-4 copy), the micro-expressions moved by `movement` ("gaussian" or "anatomy"). Other `plans`
+    (0-based; plan r has seed SEED + 100 r) put other micro-expressions at other frames: plans 3 and on are never
+    read by the benchmark itself, a fresh measuring set."""
     from mer.synth.inject import anatomical, compress, inject, resample
     from mer.synth.real_media import available
 
     names = [n for n in ("man_smiling", "woman_expressions", "face_then_none", "none_then_face") if available(n)]
     real = [(n, *read_video(n, limit)) for n in names]
     truths = []
-    for r in range(1 if limit else REPEATS):
+    for r in plans[:1] if limit else plans:
         seed, tag = SEED + 100 * r, f" (plan {r + 1})" if not limit else ""
         clips = [(n + tag, f, fps, None, seed + i) for i, (n, f, fps) in enumerate(real)]
         if not limit:

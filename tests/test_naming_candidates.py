@@ -70,3 +70,31 @@ def test_tables_of_separate_runs_combine_only_on_one_validation_set(tmp_path):
         naming.combine([tmp_path / "1.csv", tmp_path / "3.csv"])
     with pytest.raises(ValueError, match="named twice"):
         naming.combine([tmp_path / "1.csv", tmp_path / "1.csv"])
+
+
+def test_plans_must_run_forwards(capsys):
+    with pytest.raises(SystemExit):
+        naming.main(["--prepare", "--plans", "4", "2"])
+    assert "1 <= FIRST <= LAST" in capsys.readouterr().err
+
+
+def test_without_a_validation_cache_the_card_temperature_calibrates():
+    got = naming.calibration(SHIPPED.parent / "mer_dbfem_caffm.realfaces", None, None)
+    card = read_card(SHIPPED.parent / "mer_dbfem_caffm.realfaces")
+    assert got == {"temperature_from": "card", "val_temperature": card["calibration"]["temperature"]}
+    assert naming.calibration(SHIPPED, None, None)["val_temperature"] == 1.0  # the synth card has no calibration
+
+
+@pytest.mark.slow
+def test_a_later_plan_puts_other_micro_expressions_into_the_same_real_videos(tmp_path):
+    from benchmarks.realfaces import measured_truths
+
+    first = measured_truths("gaussian", limit=120, plans=range(0, 1))
+    fourth = measured_truths("gaussian", limit=120, plans=range(3, 4))
+    again = measured_truths("gaussian", limit=120, plans=range(3, 4))
+
+    def plan(truths):
+        return [(t.name, e.onset, e.emotion) for t in truths for e in t.events]
+
+    assert [t.name for t in first] == [t.name for t in fourth] and plan(first) != plan(fourth)
+    assert plan(fourth) == plan(again)  # a plan is its seed: the same events every time
