@@ -174,7 +174,7 @@ def measured_scores(
         raise ValueError(f"{checkpoint} reads {predictor.modality}/{predictor.flow} inputs, not {key}")
     names = list(predictor.class_names)
     labels = np.array([names.index(emotion) for emotion, _ in items])
-    raw = np.array([softmax(_logits(predictor, x)) for x in xs])
+    raw = np.array([softmax(model_logits(predictor, x)) for x in xs])
     right = raw.argmax(1) == labels
     return {
         "accuracy": float(right.mean()), "n": len(items), "right": int(right.sum()),
@@ -205,7 +205,7 @@ def model_inputs(items: list[tuple[str, Any]], checkpoint: str | Path, store: Pa
     return xs
 
 
-def _logits(predictor: Any, x: np.ndarray) -> np.ndarray:
+def model_logits(predictor: Any, x: np.ndarray) -> np.ndarray:
     """The model's logits for one raw input, as ``Predictor.name_event`` computes them (the same normalisation and
     model call)."""
     from mer.data import inputs
