@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.naming import MOVEMENTS, REPEATS, cached_inputs, model_inputs, model_logits
+from benchmarks.naming import MOVEMENTS, add_plans_argument, cached_inputs, model_inputs, model_logits, plan_range
 
 WAYS = ("usual", "flip-averaged")
 
@@ -100,14 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flip", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--val-cache", type=Path, required=True, help="validation cache of training identities")
-    parser.add_argument("--plans", type=int, nargs=2, metavar=("FIRST", "LAST"), default=(1, REPEATS))
+    add_plans_argument(parser)
     parser.add_argument("--store", type=Path, help="where benchmarks.naming keeps the events' inputs")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/naming/flip"))
     parser.add_argument("--validation-only", action="store_true", help="the validation figures alone (decide first)")
     args = parser.parse_args(argv)
-    if not 1 <= args.plans[0] <= args.plans[1]:
-        parser.error(f"--plans FIRST LAST: 1 <= FIRST <= LAST, got {args.plans[0]} {args.plans[1]}")
-    plans = range(args.plans[0] - 1, args.plans[1])
+    plans = plan_range(parser, args.plans)
     table = compare(args.checkpoint, args.val_cache, args.store, plans, real=not args.validation_only)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / ("validation.csv" if args.validation_only else "flip.csv"), index=False)

@@ -261,8 +261,8 @@ def compare(
     from mer.inference import Predictor
 
     plans = plans[:1] if limit else plans  # a shortened video is read for its first plan only
-    rows = [{"candidate": name, "checkpoint": str(path), **calibration(path, val_cache, val_subjects)}
-            for name, path in checkpoints.items()]  # fmt: skip
+    rows = [{"candidate": name, "checkpoint": str(path), "plans": f"{plans[0] + 1}-{plans[-1] + 1}",
+             **calibration(path, val_cache, val_subjects)} for name, path in checkpoints.items()]  # fmt: skip
     for movement in MOVEMENTS:  # the real videos are read only now, after every validation figure is fixed
         items = cached_inputs(movement, limit, store, plans)
         first = rows[0]["checkpoint"]
@@ -274,8 +274,7 @@ def compare(
             per_class = json.dumps({k: round(v, 3) for k, v in got["per_class"].items()})
             row.update({f"{movement}_accuracy": got["accuracy"], f"{movement}_n": got["n"],
                         f"{movement}_right": got["right"], f"{movement}_ece_raw": got["ece_raw"],
-                        f"{movement}_ece_t": got["ece_t"], f"{movement}_per_class": per_class,
-                        "plans": f"{plans[0] + 1}-{plans[-1] + 1}"})  # fmt: skip
+                        f"{movement}_ece_t": got["ece_t"], f"{movement}_per_class": per_class})  # fmt: skip
     for row in rows if test_subjects else []:
         row.update(heldout_scores(row["checkpoint"], val_cache, test_subjects))
     return pd.DataFrame(rows)
@@ -319,6 +318,21 @@ def agreement(table: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def add_plans_argument(parser: argparse.ArgumentParser) -> None:
+    """``--plans FIRST LAST``: the injection plans to measure on (1-based, inclusive)."""
+    own = f"default 1 {REPEATS}: benchmarks.realfaces' own"
+    parser.add_argument("--plans", type=int, nargs=2, metavar=("FIRST", "LAST"), default=(1, REPEATS),
+                        help=f"the injection plans to measure on ({own})")  # fmt: skip
+
+
+def plan_range(parser: argparse.ArgumentParser, plans: tuple[int, int]) -> range:
+    """The 0-based plans of ``--plans FIRST LAST``; a parser error unless 1 <= FIRST <= LAST."""
+    first, last = plans
+    if not 1 <= first <= last:
+        parser.error(f"--plans FIRST LAST: 1 <= FIRST <= LAST, got {first} {last}")
+    return range(first - 1, last)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naming", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -335,19 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, default=None, help="keep the events' inputs here (default: OUT)")
     parser.add_argument("--prepare", action="store_true", help="only find and keep the events' inputs")
     parser.add_argument("--limit", type=int, default=None, help="read at most this many frames per video (tests)")
-    parser.add_argument(
-        "--plans",
-        type=int,
-        nargs=2,
-        metavar=("FIRST", "LAST"),
-        default=(1, REPEATS),
-        help=f"the injection plans to measure on (default 1 {REPEATS}: benchmarks.realfaces' own)",
-    )
+    add_plans_argument(parser)
     args = parser.parse_args(argv)
     store = args.store or args.out
-    if not 1 <= args.plans[0] <= args.plans[1]:
-        parser.error(f"--plans FIRST LAST: 1 <= FIRST <= LAST, got {args.plans[0]} {args.plans[1]}")
-    plans = range(args.plans[0] - 1, args.plans[1])
+    plans = plan_range(parser, args.plans)
     if args.epoch_state:
         if not args.card_from:
             parser.error("--epoch-state needs --card-from (the run's init checkpoint)")
