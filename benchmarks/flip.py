@@ -33,15 +33,14 @@ def mirrored(x: np.ndarray, u_channel: int | None) -> np.ndarray:
     return out
 
 
-def way_logits(predictor: Any, xs: list[np.ndarray], way: str) -> np.ndarray:
-    """(N, C) logits of raw inputs `xs`: the model's own (``usual``) or the mean of theirs and their mirror
-    images' (``flip-averaged``)."""
+def way_logits(predictor: Any, xs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Way -> (N, C) logits of raw inputs `xs`: the model's own (``usual``) and the mean of theirs and their mirror
+    images' (``flip-averaged``), each input run once and its mirror image once."""
     channels = list(predictor.card["input"]["channels"])
     u = channels.index("u") if "u" in channels else None
     logits = np.array([model_logits(predictor, x) for x in xs])
-    if way == "usual":
-        return logits
-    return (logits + np.array([model_logits(predictor, mirrored(x, u)) for x in xs])) / 2.0
+    mirror = np.array([model_logits(predictor, mirrored(x, u)) for x in xs])
+    return {"usual": logits, "flip-averaged": (logits + mirror) / 2.0}
 
 
 def figures(logits: np.ndarray, labels: np.ndarray, names: list[str], temperature: float) -> dict[str, float]:
@@ -57,15 +56,15 @@ def figures(logits: np.ndarray, labels: np.ndarray, names: list[str], temperatur
             "n": len(labels), "nll": nll(probs, labels), "ece": expected_calibration_error(probs, labels)}  # fmt: skip
 
 
-def validation_logits(predictor: Any, cache_root: Path, way: str) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, labels) of every sample of a validation cache, one way."""
+def validation_logits(predictor: Any, cache_root: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(way -> logits, labels) of every sample of a validation cache."""
     from mer.engine.data import CacheDataset, open_cache
 
     cache = open_cache(cache_root)
     if cache.class_names != predictor.class_names:
         raise ValueError(f"the cache names {cache.class_names}, the checkpoint {predictor.class_names}")
     dataset = CacheDataset(cache, cache.index)
-    return way_logits(predictor, [dataset.raw(i) for i in range(len(dataset))], way), dataset.labels()
+    return way_logits(predictor, [dataset.raw(i) for i in range(len(dataset))]), dataset.labels()
 
 
 def compare(checkpoint: Path, val_cache: Path, store: Path | None, plans: range, real: bool = True) -> pd.DataFrame:
@@ -79,18 +78,19 @@ def compare(checkpoint: Path, val_cache: Path, store: Path | None, plans: range,
     predictor = Predictor.from_checkpoint(checkpoint)
     names = predictor.class_names
     rows, temperatures = [], {}
+    ways, labels = validation_logits(predictor, val_cache)
     for way in WAYS:
-        logits, labels = validation_logits(predictor, val_cache, way)
-        temperatures[way] = fit_temperature(softmax(logits, axis=1), labels)
+        temperatures[way] = fit_temperature(softmax(ways[way], axis=1), labels)
         rows.append({"way": way, "set": "validation", "temperature": temperatures[way],
-                     **figures(logits, labels, names, temperatures[way]),
-                     "nll_raw": figures(logits, labels, names, 1.0)["nll"]})  # fmt: skip
+                     **figures(ways[way], labels, names, temperatures[way]),
+                     "nll_raw": figures(ways[way], labels, names, 1.0)["nll"]})  # fmt: skip
     for movement in MOVEMENTS if real else ():  # the real videos only now, after every validation figure
         items = cached_inputs(movement, None, store, plans)
         xs = model_inputs(items, checkpoint, store, movement, plans)
         labels = np.array([names.index(emotion) for emotion, _ in items])
+        ways = way_logits(predictor, xs)
         for way in WAYS:
-            got = figures(way_logits(predictor, xs, way), labels, names, temperatures[way])
+            got = figures(ways[way], labels, names, temperatures[way])
             rows.append({"way": way, "set": f"real, {movement} plans {plans[0] + 1}-{plans[-1] + 1}",
                          "temperature": temperatures[way], **got})  # fmt: skip
     return pd.DataFrame(rows)

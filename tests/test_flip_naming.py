@@ -34,8 +34,8 @@ def test_flip_averaging_changes_an_asymmetric_input_and_not_a_symmetric_one(pred
     lopsided[:2, h // 3 : h // 2, : w // 3] = rng.normal(0, 2, size=(2, h // 2 - h // 3, w // 3))  # one side moves
     symmetric = lopsided + flip.mirrored(lopsided, u_channel=0)  # its mirror image is itself
 
-    usual = flip.way_logits(predictor, [lopsided, symmetric], "usual")
-    averaged = flip.way_logits(predictor, [lopsided, symmetric], "flip-averaged")
+    ways = flip.way_logits(predictor, [lopsided, symmetric])
+    usual, averaged = ways["usual"], ways["flip-averaged"]
 
     assert np.allclose(averaged[1], usual[1], atol=1e-2)  # bf16 on some CPUs
     assert not np.allclose(averaged[0], usual[0], atol=1e-2)
