@@ -422,9 +422,7 @@ class Predictor:
             if k == named.salient:
                 report(0.9, "explaining the answer (Grad-CAM, CBAM)")
             expl = self._run_model(x, explain and k == named.salient, timings)
-            probs = _softmax(expl.logits, self.temperature)
-            named.probabilities[k] = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
-            named.labels[k] = self.class_names[int(np.argmax(probs))]
+            named.labels[k], named.probabilities[k] = self._names(expl.logits)
             if k == named.salient:
                 named.expl, named.raw = expl, raw
         return named
@@ -501,9 +499,12 @@ class Predictor:
         x, _ = self._inputs(frames)
         with self._lock:
             expl = self._run_model(x, False, {"model": 0.0, "gradcam": 0.0})
-        probs = _softmax(expl.logits, self.temperature)
-        names = {name: float(p) for name, p in zip(self.class_names, probs, strict=True)}
-        return self.class_names[int(np.argmax(probs))], names
+        return self._names(expl.logits)
+
+    def _names(self, logits: np.ndarray) -> tuple[str, dict[str, float]]:
+        """The label and class name -> probability (calibrated softmax, card order) of the model's logits."""
+        probs = _softmax(logits, self.temperature)
+        return self.class_names[int(np.argmax(probs))], dict(zip(self.class_names, map(float, probs), strict=True))
 
     def _run_model(self, x: np.ndarray, gradcam: bool, timings: dict[str, float]) -> Any:
         import torch
